@@ -1,0 +1,168 @@
+"""Command line: ``v2x-sim run | validate | scenarios``.
+
+The only module that prints or exits. Every user error (`V2XSimError`) becomes one line
+on stderr and exit code 2, without a traceback; results already on disk are never
+touched before a run has finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from v2x_sim import __version__
+from v2x_sim._core.errors import ScenarioError, V2XSimError
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports errors in our one-line style (still exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"v2x-sim: error: {message} (see `{self.prog} --help`)\n")
+
+
+class ProgressBar:
+    """A one-line text progress bar on a terminal; silent elsewhere.
+
+    Args:
+        stream: where to draw (stderr).
+        enabled: draw at all (False when not a TTY or with ``-q``).
+    """
+
+    def __init__(self, stream: TextIO, *, enabled: bool, label: str) -> None:
+        self.stream, self.enabled, self.label = stream, enabled, label
+        self._started = time.perf_counter()
+
+    def __call__(self, sim_time_s: float, horizon_s: float) -> None:
+        if not self.enabled:
+            return
+        share = min(1.0, sim_time_s / horizon_s) if horizon_s else 1.0
+        width = 30
+        filled = int(round(share * width))
+        elapsed = time.perf_counter() - self._started
+        left = elapsed / share - elapsed if share > 0 else 0.0
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{share:4.0%}  t={sim_time_s:,.0f}/{horizon_s:,.0f} s  "
+                          f"{elapsed:5.1f} s wall, ~{left:4.1f} s left ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _scenario_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="PATH=VALUE",
+                        help="override a field, e.g. --set demand.random.rate_vph=2000 "
+                             "(repeatable; lists by index: incidents.0.start_s=600)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all sub-commands."""
+    parser = _ArgumentParser(prog="v2x-sim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"v2x-sim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
+
+    run = sub.add_parser("run", help="run a scenario and write its results folder")
+    _scenario_args(run)
+    run.add_argument("-o", "--output", type=Path, default=None,
+                     help="results folder (default: output.dir or results/<name>)")
+    run.add_argument("--seed", type=int, default=None, help="master seed (default: the YAML's)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+    validate = sub.add_parser("validate", help="check a scenario without running it")
+    _scenario_args(validate)
+
+    sub.add_parser("scenarios", help="list the bundled scenarios")
+    return parser
+
+
+def _headline(summary: dict[str, object]) -> str:
+    keys = ("trips_started", "trips_completed", "trips_on_road", "travel_time_mean_s",
+            "travel_time_p95_s", "delay_mean_s", "vehicle_hours", "vehicle_km", "moved_on")
+    lines = []
+    for key in keys:
+        value = summary.get(key)
+        text = f"{value:,.1f}" if isinstance(value, float) else str(value)
+        lines.append(f"  {key:<20} {text}")
+    return "\n".join(lines)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from v2x_sim.experiment.run import run, write_results
+    from v2x_sim.scenario.loader import load_scenario
+
+    if args.seed is not None and args.seed < 0:
+        raise ScenarioError("--seed", args.seed, "expected a non-negative integer")
+    scenario = load_scenario(args.scenario, args.overrides)
+    output = args.output
+    if output is None:
+        output = (scenario.resolve_path(scenario.output.dir) if scenario.output.dir
+                  else Path("results") / scenario.name)
+    if output.exists() and not output.is_dir():
+        raise ScenarioError("--output", str(output), "exists and is not a folder")
+    bar = ProgressBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet,
+                      label=scenario.name)
+    try:
+        result = run(scenario, args.seed, progress=bar)
+    finally:
+        bar.close()
+    folder = write_results(result, output)
+    if not args.quiet:
+        print(f"{scenario.name}: seed {result.seed}, {result.wall_s:.2f} s wall")
+        print(_headline(result.summary))
+        print(f"results in {folder}/")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from v2x_sim.scenario.loader import load_scenario
+    from v2x_sim.world import build_world
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    world = build_world(scenario)  # cross-checks links, nodes, paths and files
+    print(f"{args.scenario}: valid ({world.network.n_nodes} nodes, {world.network.n_links} "
+          f"links, {world.network.total_length_m / 1000:.1f} km, {len(world.plan)} planned trips)")
+    return EXIT_OK
+
+
+def _cmd_scenarios(_args: argparse.Namespace) -> int:
+    from v2x_sim.scenario.presets import list_presets
+
+    presets = list_presets()
+    width = max((len(p.name) for p in presets), default=0)
+    for preset in presets:
+        print(f"{preset.name:<{width}}  {preset.description}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``v2x-sim`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except V2XSimError as exc:
+        print(f"v2x-sim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("v2x-sim: interrupted; results folder left as it was", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Results on disk: every file is written under a temporary name, then renamed.
+
+An interrupted or failed run therefore never leaves a half-written file that looks
+whole, and files from an earlier run in the same folder survive until the new run has
+produced their replacements.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from v2x_sim._core.errors import InputFileError
+
+
+def ensure_folder(folder: Path) -> Path:
+    """Create ``folder`` (and parents); an `InputFileError` if that is impossible."""
+    if folder.exists() and not folder.is_dir():
+        raise InputFileError(folder, "output path exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(folder, f"cannot create the output folder: {exc.strerror}") from None
+    return folder
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(temp, 0o644)  # mkstemp makes 0600; results are meant to be shared
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Strict JSON (NaN written as null), indented, atomically."""
+    return write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def _format_column(values: NDArray[Any]) -> list[str]:
+    if values.dtype.kind == "f":
+        return ["" if not math.isfinite(v) else repr(round(v, 6)) for v in values.tolist()]
+    if values.dtype.kind == "b":
+        return ["1" if v else "0" for v in values.tolist()]
+    return [str(v) for v in values.tolist()]
+
+
+def table_csv_text(table: dict[str, NDArray[Any]]) -> str:
+    """CSV text of a column table (floats rounded to 6 decimals, NaN as empty)."""
+    names = list(table)
+    columns = [_format_column(np.asarray(table[name])) for name in names]
+    buffer = io.StringIO()
+    buffer.write(",".join(names) + "\n")
+    buffer.writelines(",".join(row) + "\n" for row in zip(*columns, strict=True))
+    return buffer.getvalue()
+
+
+def write_table_csv(path: Path, table: dict[str, NDArray[Any]]) -> Path:
+    """Write a column table as CSV, atomically."""
+    return write_text_atomic(path, table_csv_text(table))
+
+
+def write_rows_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+    """Write rows of plain values as CSV, atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return write_text_atomic(path, buffer.getvalue())

@@ -1,0 +1,46 @@
+"""Headline trip statistics from plain arrays (no domain objects)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from v2x_sim.metrics.summary import mean_or_nan, percentile_or_nan
+
+
+def trip_summary(*, depart_s: NDArray[np.float64], arrive_s: NDArray[np.float64],
+                 free_flow_s: NDArray[np.float64], dwell_s: NDArray[np.float64],
+                 distance_m: NDArray[np.float64], moved_on: NDArray[np.int64],
+                 window_s: tuple[float, float]) -> dict[str, float | int]:
+    """Trip counts, travel time and delay percentiles, vehicle-hours and -km.
+
+    Only trips departing inside ``window_s`` (warm-up excluded) are counted. A trip
+    is completed when ``arrive_s`` is not NaN. Travel time = arrive - depart (origin
+    waiting included); delay = travel time - free-flow time - dwell. Vehicle-hours count
+    each trip's time in the system up to the window's end, completed or not.
+    """
+    start, end = window_s
+    counted = (depart_s >= start) & (depart_s < end)
+    done = counted & ~np.isnan(arrive_s)
+    travel = arrive_s[done] - depart_s[done]
+    delay = travel - free_flow_s[done] - dwell_s[done]
+    in_system = np.minimum(np.where(np.isnan(arrive_s), end, arrive_s), end) - depart_s
+    hours = (end - start) / 3600.0
+    started = int(counted.sum())
+    completed = int(done.sum())
+    return {
+        "trips_started": started,
+        "trips_completed": completed,
+        "trips_on_road": started - completed,
+        "travel_time_mean_s": mean_or_nan(travel),
+        "travel_time_p50_s": percentile_or_nan(travel, 50),
+        "travel_time_p95_s": percentile_or_nan(travel, 95),
+        "delay_mean_s": mean_or_nan(delay),
+        "delay_p95_s": percentile_or_nan(delay, 95),
+        "vehicle_hours": float(in_system[counted].sum() / 3600.0),
+        "vehicle_km": float(distance_m[counted].sum() / 1000.0),
+        "throughput_vph": completed / hours if hours > 0 else math.nan,
+        "moved_on": int(moved_on[counted].sum()),
+    }

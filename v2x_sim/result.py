@@ -1,0 +1,180 @@
+"""What a run produced: trip, link and event tables plus the headline summary.
+
+`RunResult` holds plain tables (dicts of numpy arrays, column name -> array) so that
+users can hand them to numpy or pandas directly; `collect_result` computes them from a
+finished `World`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from v2x_sim import __version__
+from v2x_sim.metrics.link_series import link_series
+from v2x_sim.metrics.records import Event
+from v2x_sim.metrics.trip_stats import trip_summary
+from v2x_sim.scenario.sections import VehicleKind
+from v2x_sim.traffic.demand import KINDS
+
+if TYPE_CHECKING:
+    from v2x_sim.scenario.schema import Scenario
+    from v2x_sim.world import World
+
+Table = dict[str, NDArray[Any]]
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run.
+
+    Attributes:
+        scenario: the resolved scenario.
+        seed: the master seed used.
+        summary: flat headline numbers (the keys of ``summary.json``) plus sections.
+        trips: one row per trip: ``id, class, connected, origin, destination, depart_s,
+            arrive_s, travel_time_s, free_flow_time_s, delay_s, distance_m, links,
+            moved_on, origin_wait_s, dwell_s`` (``class`` holds class names; NaN arrive
+            and travel time for trips still on the road).
+        links: one row per link and time bin: ``link, from, to, t_start_s, t_end_s,
+            vehicles, mean_speed_mps, speed_ratio, flow_vph, entered, exited``.
+        events: notable events in time order.
+        wall_s: wall-clock seconds the simulation took.
+        version: package version that produced it.
+    """
+
+    scenario: Scenario
+    seed: int
+    summary: dict[str, Any]
+    trips: Table
+    links: Table
+    events: list[Event]
+    wall_s: float = 0.0
+    version: str = __version__
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _trip_table(world: World) -> Table:
+    fleet, network = world.fleet, world.network
+    n = len(fleet)
+    log = world.traversals.to_numpy()
+    veh, link = log["vehicle"], log["link"]
+    length = network.length_m
+    free = network.free_flow_time_s
+    distance = np.bincount(veh, weights=length[link], minlength=n)
+    free_flow = np.bincount(veh, weights=free[link], minlength=n)
+    links = np.bincount(veh, minlength=n)
+    depart = fleet.column("depart_s").copy()
+    arrive = fleet.column("arrive_s").copy()
+    names = np.array([k.value for k in KINDS])
+    return {
+        "id": np.arange(n),
+        "class": names[fleet.column("kind").astype(np.int64)],
+        "connected": fleet.column("connected").copy(),
+        "origin": network.node_ids[fleet.column("origin")],
+        "destination": network.node_ids[fleet.column("destination")],
+        "depart_s": depart,
+        "arrive_s": arrive,
+        "travel_time_s": arrive - depart,
+        "free_flow_time_s": free_flow,
+        "delay_s": arrive - depart - free_flow - fleet.column("dwell_s"),
+        "distance_m": distance,
+        "links": links,
+        "moved_on": fleet.column("moved_on").copy(),
+        "origin_wait_s": fleet.column("first_entry_s") - depart,
+        "dwell_s": fleet.column("dwell_s").copy(),
+    }
+
+
+def _link_table(world: World) -> tuple[Table, dict[str, Any]]:
+    network, scenario = world.network, world.scenario
+    horizon = scenario.simulation.horizon_s
+    log = world.traversals.to_numpy()
+    open_veh, open_link, open_in = world.traffic.open_traversals()
+    link = np.concatenate([log["link"], open_link])
+    t_in = np.concatenate([log["t_in"], open_in])
+    t_out = np.concatenate([log["t_out"], np.full(open_link.size, horizon)])
+    done = np.concatenate([np.ones(log["link"].size, bool), np.zeros(open_link.size, bool)])
+    series = link_series(link, t_in, t_out, done, length_m=network.length_m,
+                         horizon_s=horizon, bin_s=scenario.output.link_bin_s)
+    n_links, n_bins = series.vehicles.shape
+    ratio = series.mean_speed_mps / network.free_speed_mps[:, None]
+    edges = series.bin_edges_s
+    table: Table = {
+        "link": np.repeat(network.link_ids, n_bins),
+        "from": np.repeat(network.node_ids[network.from_node], n_bins),
+        "to": np.repeat(network.node_ids[network.to_node], n_bins),
+        "t_start_s": np.tile(edges[:-1], n_links),
+        "t_end_s": np.tile(edges[1:], n_links),
+        "vehicles": series.vehicles.ravel(),
+        "mean_speed_mps": series.mean_speed_mps.ravel(),
+        "speed_ratio": ratio.ravel(),
+        "flow_vph": series.flow_vph.ravel(),
+        "entered": series.entries.ravel(),
+        "exited": series.exits.ravel(),
+    }
+    congested = np.nan_to_num(ratio, nan=1.0) < scenario.output.congested_speed_ratio
+    per_bin = congested.sum(axis=0)
+    stats = {
+        "congested_link_minutes": float((congested * (series.bin_s / 60.0)).sum()),
+        "congested_links_max": int(per_bin.max()) if per_bin.size else 0,
+        "congested_links_by_bin": per_bin.astype(int).tolist(),
+    }
+    return table, stats
+
+
+def _summary(world: World, trips: Table) -> dict[str, Any]:
+    sim = world.scenario.simulation
+    window = (sim.warmup_s, sim.horizon_s)
+    columns = {"depart_s": trips["depart_s"], "arrive_s": trips["arrive_s"],
+               "free_flow_s": trips["free_flow_time_s"], "dwell_s": trips["dwell_s"],
+               "distance_m": trips["distance_m"], "moved_on": trips["moved_on"]}
+    summary: dict[str, Any] = trip_summary(**columns, window_s=window)
+    summary["trips_unroutable"] = world.plan.unroutable
+    summary["by_class"] = {}
+    for kind in VehicleKind:
+        mask = trips["class"] == kind.value
+        if mask.any():
+            summary["by_class"][kind.value] = trip_summary(
+                **{k: v[mask] for k, v in columns.items()}, window_s=window)
+    summary["by_connected"] = {
+        label: trip_summary(**{k: v[mask] for k, v in columns.items()}, window_s=window)
+        for label, mask in (("connected", trips["connected"]),
+                            ("not_connected", ~trips["connected"]))
+    }
+    return summary
+
+
+def _clean(value: Any) -> Any:
+    """NaN and inf become None so summary.json is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def collect_result(world: World) -> RunResult:
+    """Gather the tables and summary of a finished run."""
+    trips = _trip_table(world)
+    links, congestion = _link_table(world)
+    summary = _summary(world, trips)
+    summary.update(congestion)
+    summary["simulation"] = {
+        "seed": world.seed,
+        "horizon_s": world.scenario.simulation.horizon_s,
+        "warmup_s": world.scenario.simulation.warmup_s,
+        "network_km": world.network.total_length_m / 1000.0,
+        "nodes": world.network.n_nodes,
+        "links": world.network.n_links,
+        "link_traversals": len(world.traversals),
+    }
+    return RunResult(scenario=world.scenario, seed=world.seed, summary=_clean(summary),
+                     trips=trips, links=links, events=list(world.events.events),
+                     wall_s=world.wall_s)

@@ -1,0 +1,118 @@
+"""Batched shortest paths: one Dijkstra per destination gives a next-hop table.
+
+Instead of searching a path per vehicle, we run Dijkstra once per distinct destination
+on the reversed graph (``scipy.sparse.csgraph``) and derive, for every node, the link to
+take next. A vehicle at node ``u`` heading to ``d`` takes ``next_link[d][u]``. Parallel
+links between the same nodes are handled: the next link is the cheapest out-link by
+``cost[l] + dist[to[l]]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from v2x_sim.road.network import Network
+
+NO_LINK = -1
+
+
+def distances_to(network: Network, cost_s: NDArray[np.float64],
+                 destinations: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Shortest cost from every node to each destination: array (n_dest, n_nodes).
+
+    Args:
+        network: the road network.
+        cost_s: non-negative cost per link (e.g. free-flow time).
+        destinations: destination node indices.
+    """
+    # Reversed graph: an edge to -> from with the link's cost. Duplicate (to, from) pairs
+    # would be summed by csr_matrix, so keep only the cheapest of each pair first.
+    n = network.n_nodes
+    keys = network.to_node * n + network.from_node
+    order = np.lexsort((cost_s, keys))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = keys[order[1:]] != keys[order[:-1]]
+    chosen = order[first]
+    # csgraph treats explicit zeros as missing edges: lift zero costs to a tiny epsilon.
+    weights = np.maximum(cost_s[chosen], 1e-9)
+    graph = csr_matrix(
+        (weights, (network.to_node[chosen], network.from_node[chosen])), shape=(n, n)
+    )
+    return np.atleast_2d(dijkstra(graph, directed=True, indices=destinations))
+
+
+def next_hop_table(network: Network, cost_s: NDArray[np.float64],
+                   dist_to_dest: NDArray[np.float64]) -> NDArray[np.int64]:
+    """For one destination's distance vector, the best next link from every node.
+
+    Nodes that cannot reach the destination (and the destination itself) get `NO_LINK`.
+    """
+    via = cost_s + dist_to_dest[network.to_node]
+    order = np.lexsort((via, network.from_node))  # by node, cheapest first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = network.from_node[order[1:]] != network.from_node[order[:-1]]
+    best = order[first]
+    table = np.full(network.n_nodes, NO_LINK, dtype=np.int64)
+    table[network.from_node[best]] = best
+    table[~np.isfinite(dist_to_dest) | (dist_to_dest == 0.0)] = NO_LINK
+    return table
+
+
+class RouteTables:
+    """Next-hop tables for a set of destinations under one link cost, built lazily in batches.
+
+    Args:
+        network: the road network.
+        cost_s: cost per link (free-flow time for departure routing).
+    """
+
+    def __init__(self, network: Network, cost_s: NDArray[np.float64]) -> None:
+        self.network = network
+        self.cost_s = np.asarray(cost_s, dtype=np.float64)
+        self._tables: dict[int, NDArray[np.int64]] = {}
+        self._dist: dict[int, NDArray[np.float64]] = {}
+
+    def prepare(self, destinations: NDArray[np.int64] | list[int]) -> None:
+        """Compute tables for all these destinations in one batched Dijkstra."""
+        todo = np.unique(np.asarray([d for d in np.unique(destinations)
+                                     if int(d) not in self._tables], dtype=np.int64))
+        if todo.size == 0:
+            return
+        dist = distances_to(self.network, self.cost_s, todo)
+        for row, dest in enumerate(todo):
+            self._dist[int(dest)] = dist[row]
+            self._tables[int(dest)] = next_hop_table(self.network, self.cost_s, dist[row])
+
+    def distance(self, origin: int, destination: int) -> float:
+        """Shortest cost from ``origin`` to ``destination`` (inf if unreachable)."""
+        self.prepare([destination])
+        return float(self._dist[destination][origin])
+
+    def distances_to(self, destination: int) -> NDArray[np.float64]:
+        """Shortest cost from every node to ``destination``."""
+        self.prepare([destination])
+        return self._dist[destination]
+
+    def table(self, destination: int) -> NDArray[np.int64]:
+        """Next link from every node towards ``destination``."""
+        self.prepare([destination])
+        return self._tables[destination]
+
+    def path(self, origin: int, destination: int) -> list[int]:
+        """Link indices of the shortest path; empty if unreachable or origin == destination."""
+        table = self.table(destination)
+        to_node = self.network.to_node
+        links: list[int] = []
+        node = origin
+        for _ in range(self.network.n_nodes):
+            if node == destination:
+                return links
+            link = int(table[node])
+            if link == NO_LINK:
+                return []
+            links.append(link)
+            node = int(to_node[link])
+        return []

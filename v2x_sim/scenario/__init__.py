@@ -1,0 +1,16 @@
+"""Scenario schema, YAML loading with overrides, and bundled presets."""
+
+from v2x_sim.scenario.loader import apply_overrides, load_scenario, scenario_from_dict
+from v2x_sim.scenario.presets import Preset, list_presets
+from v2x_sim.scenario.schema import Scenario
+from v2x_sim.scenario.sections import VehicleKind
+
+__all__ = [
+    "Preset",
+    "Scenario",
+    "VehicleKind",
+    "apply_overrides",
+    "list_presets",
+    "load_scenario",
+    "scenario_from_dict",
+]

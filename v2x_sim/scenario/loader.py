@@ -1,0 +1,169 @@
+"""Load scenarios from YAML, apply ``--set`` overrides, report errors in one line.
+
+Every failure becomes a `ScenarioError` (a field: dotted path, value, expectation) or an
+`InputFileError` (the file itself), never a pydantic or YAML traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from v2x_sim._core.errors import InputFileError, ScenarioError
+from v2x_sim.scenario.schema import Scenario
+
+_MISSING = object()
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping at the top."""
+    if not path.exists():
+        raise InputFileError(path, "file not found")
+    if path.is_dir():
+        raise InputFileError(path, "is a directory, expected a YAML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InputFileError(path, f"not valid YAML: {problem}", line=line) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputFileError(path, f"expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: mappings merge key by key, anything else is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in seen:
+        raise InputFileError(path, "extends: forms a cycle")
+    data = read_yaml_mapping(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError("extends", parent, "expected the path of another scenario YAML")
+    parent_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
+    return _merge(_read_with_extends(parent_path, (*seen, resolved)), data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.0.c=value`` into a key path and a YAML-parsed value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError("--set", text, "expected path.to.field=value")
+    parts = [p for p in key.strip().split(".")]
+    if any(not p for p in parts):
+        raise ScenarioError("--set", text, "empty component in the dotted path")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return ``data`` with each ``path=value`` override set (lists indexed by number)."""
+    result = copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node: Any = result
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            dotted = ".".join(parts[: depth + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(dotted, part, f"list index out of range 0..{len(node) - 1}")
+                index = int(part)
+                if last:
+                    node[index] = value
+                else:
+                    node = node[index]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                raise ScenarioError(dotted, node, "cannot set a field inside a plain value")
+    return result
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _lookup(data: Any, loc: tuple[str | int, ...]) -> Any:
+    node = data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return node
+
+
+def scenario_from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Scenario:
+    """Validate a plain dict into a `Scenario`, raising one `ScenarioError` on failure."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(p for p in first["loc"] if not str(p).startswith("function-"))
+        value = _lookup(data, loc)
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see `v2x-sim validate --help`)"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        if value is _MISSING:
+            value = first.get("input")
+        raise ScenarioError(_dotted(loc), value, message) from None
+    return scenario.with_base_dir(base_dir or Path.cwd())
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Load and validate a scenario YAML, with optional ``path=value`` overrides.
+
+    Args:
+        path: the YAML file, or the name of a bundled scenario (see `list_presets`).
+        overrides: ``dotted.path=value`` strings applied after loading (values are YAML).
+
+    Raises:
+        InputFileError: the file is missing or is not YAML.
+        ScenarioError: a field is invalid; the message names it.
+    """
+    from v2x_sim.scenario.presets import resolve_scenario_path
+
+    file = resolve_scenario_path(path)
+    data = _read_with_extends(file)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    return scenario_from_dict(data, base_dir=file.parent)

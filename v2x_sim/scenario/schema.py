@@ -1,0 +1,57 @@
+"""The scenario: one validated, immutable description of everything a run needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr
+
+from v2x_sim.scenario.sections import (
+    DemandSection,
+    IncidentEntry,
+    OutputSection,
+    RoadSection,
+    SimulationSection,
+    VehiclesSection,
+    _Section,
+)
+
+
+class Scenario(_Section):
+    """A complete scenario. Build it with `v2x_sim.load_scenario` or from a dict.
+
+    Relative file paths inside it (network CSVs, trip files) are resolved against
+    ``base_dir``, the folder of the YAML it came from.
+    """
+
+    name: str = "scenario"
+    description: str = ""
+    simulation: SimulationSection = Field(default_factory=SimulationSection)
+    road: RoadSection = Field(default_factory=RoadSection)
+    demand: DemandSection = Field(default_factory=DemandSection)
+    vehicles: VehiclesSection = Field(default_factory=VehiclesSection)
+    incidents: list[IncidentEntry] = Field(default_factory=list)
+    output: OutputSection = Field(default_factory=OutputSection)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in this scenario are resolved against."""
+        return self._base_dir
+
+    def resolve_path(self, relative: str) -> Path:
+        """A path from the scenario, resolved against its folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self._base_dir / path
+
+    def with_base_dir(self, base_dir: Path) -> Scenario:
+        """The same scenario resolving relative paths against ``base_dir``."""
+        copy = self.model_copy()
+        copy._base_dir = Path(base_dir)
+        return copy
+
+    def to_plain(self) -> dict[str, Any]:
+        """A JSON/YAML-friendly dict of every field, defaults included."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,327 @@
+"""One frozen pydantic model per scenario section, with defaults and units in the names.
+
+Defaults cite their source (see ``../shared/DOMAIN.md``). Speeds are given in km/h and
+flows in veh/h in YAML because that is how planners think; they are converted to SI once,
+where the network and demand are built.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+NodeId = Annotated[int, Field(ge=0)]
+
+
+class _Section(BaseModel):
+    """Base: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VehicleKind(StrEnum):
+    """Vehicle classes of the zone."""
+
+    CAR = "car"
+    TRUCK = "truck"
+    SHUTTLE = "shuttle"
+    DELIVERY = "delivery"
+
+
+class SimulationSection(_Section):
+    """Clock, seed and modelling switches."""
+
+    horizon_s: PositiveFloat = 3600.0
+    warmup_s: NonNegativeFloat = 0.0
+    seed: Annotated[int, Field(ge=0)] = 0
+    deterministic: bool = Field(
+        default=False,
+        description="Replace every distribution by its mean (evenly spaced departures).",
+    )
+    moved_on_after_s: PositiveFloat = Field(
+        default=300.0,
+        description="A vehicle blocked this long at a link's end is moved on and counted "
+        "(SUMO's time-to-teleport default is 300 s).",
+    )
+
+    @model_validator(mode="after")
+    def _warmup_inside_horizon(self) -> SimulationSection:
+        if self.warmup_s >= self.horizon_s:
+            raise ValueError(
+                f"warmup_s ({self.warmup_s}) must be shorter than horizon_s ({self.horizon_s})"
+            )
+        return self
+
+
+class RoadClassParams(_Section):
+    """Geometry and capacity of one road class in a generated network."""
+
+    lanes: Annotated[int, Field(ge=1, le=8)]
+    free_speed_kmh: PositiveFloat
+    capacity_vph_per_lane: PositiveFloat
+    jam_density_vpkm_per_lane: PositiveFloat = 140.0  # ~7.1 m per vehicle (SUMO 7.5 m)
+
+
+def _arterial() -> RoadClassParams:
+    # Urban arterial: 1,800 veh/h/lane (HCM), 50 km/h.
+    return RoadClassParams(lanes=2, free_speed_kmh=50.0, capacity_vph_per_lane=1800.0)
+
+
+def _expressway() -> RoadClassParams:
+    # Expressway: 2,200 veh/h/lane (HCM), 100 km/h.
+    return RoadClassParams(lanes=3, free_speed_kmh=100.0, capacity_vph_per_lane=2200.0)
+
+
+def _ramp() -> RoadClassParams:
+    return RoadClassParams(lanes=1, free_speed_kmh=60.0, capacity_vph_per_lane=1800.0)
+
+
+class GridParams(_Section):
+    """A rows x cols arterial grid, two-way links; node id = row * cols + col."""
+
+    rows: Annotated[int, Field(ge=1, le=200)] = 5
+    cols: Annotated[int, Field(ge=1, le=200)] = 5
+    spacing_m: PositiveFloat = 500.0
+    arterial: RoadClassParams = Field(default_factory=_arterial)
+
+    @model_validator(mode="after")
+    def _at_least_two_nodes(self) -> GridParams:
+        if self.rows * self.cols < 2:
+            raise ValueError("a grid needs at least two nodes (rows * cols >= 2)")
+        return self
+
+
+class CorridorParams(_Section):
+    """An expressway with a parallel arterial and connectors, both directions.
+
+    Expressway nodes are ``0..segments``, arterial nodes ``segments+1..2*segments+1``
+    (arterial node ``segments+1+i`` lies beside expressway node ``i``).
+    """
+
+    segments: Annotated[int, Field(ge=1, le=200)] = 6
+    segment_length_m: PositiveFloat = 1000.0
+    offset_m: PositiveFloat = 600.0
+    expressway: RoadClassParams = Field(default_factory=_expressway)
+    arterial: RoadClassParams = Field(default_factory=_arterial)
+    connector: RoadClassParams = Field(default_factory=_ramp)
+
+
+class DemoZoneParams(_Section):
+    """The zone: an arterial grid with an expressway spine through its middle.
+
+    The defaults give about 200 km of road counting both directions, like the real
+    zone. ``scale`` multiplies rows and columns (by its square root) to grow or shrink it.
+    """
+
+    rows: Annotated[int, Field(ge=2, le=200)] = 7
+    cols: Annotated[int, Field(ge=2, le=200)] = 11
+    spacing_m: PositiveFloat = 700.0
+    interchange_every: Annotated[int, Field(ge=1)] = 3
+    scale: PositiveFloat = 1.0
+    arterial: RoadClassParams = Field(default_factory=_arterial)
+    expressway: RoadClassParams = Field(default_factory=_expressway)
+    ramp: RoadClassParams = Field(default_factory=_ramp)
+
+
+class NetworkFiles(_Section):
+    """A network read from ``nodes.csv`` and ``links.csv`` (paths relative to the YAML)."""
+
+    nodes: str
+    links: str
+
+
+class SignalSection(_Section):
+    """Fixed-time signals at arterial junctions (none on the expressway).
+
+    Approaches are grouped into two phases by heading (east-west, north-south); each
+    phase is green for ``(cycle_s - lost_time_s) / 2`` per cycle and vehicles leave a
+    link only while its phase is green, at the saturation headway.
+    """
+
+    enabled: bool = True
+    cycle_s: PositiveFloat = 90.0
+    lost_time_s: NonNegativeFloat = 10.0
+    min_approaches: Annotated[int, Field(ge=2)] = 3
+
+    @model_validator(mode="after")
+    def _lost_time_fits(self) -> SignalSection:
+        if self.lost_time_s >= self.cycle_s:
+            raise ValueError("lost_time_s must be shorter than cycle_s")
+        return self
+
+
+class RoadSection(_Section):
+    """Which network to build, and how links behave."""
+
+    generator: Literal["grid", "corridor", "demo_zone", "file"] = "grid"
+    grid: GridParams = Field(default_factory=GridParams)
+    corridor: CorridorParams = Field(default_factory=CorridorParams)
+    demo_zone: DemoZoneParams = Field(default_factory=DemoZoneParams)
+    file: NetworkFiles | None = None
+    fundamental_diagram: Literal["triangular", "greenshields"] = "triangular"
+    signals: SignalSection = Field(default_factory=SignalSection)
+
+    @model_validator(mode="after")
+    def _file_given(self) -> RoadSection:
+        if self.generator == "file" and self.file is None:
+            raise ValueError("generator 'file' needs file: {nodes: ..., links: ...}")
+        return self
+
+
+class ProfileStep(_Section):
+    """From ``from_s`` on, the base rate is multiplied by ``factor``."""
+
+    from_s: NonNegativeFloat
+    factor: NonNegativeFloat
+
+
+Profile = list[ProfileStep]
+
+
+class RandomDemand(_Section):
+    """Random origin-destination pairs over the network with a total rate."""
+
+    rate_vph: NonNegativeFloat
+    origins: list[NodeId] | None = None
+    destinations: list[NodeId] | None = None
+    profile: Profile | None = None
+
+
+class FlowDemand(_Section):
+    """A fixed origin-destination flow."""
+
+    origin: NodeId
+    destination: NodeId
+    rate_vph: NonNegativeFloat
+    vehicle_class: VehicleKind | None = None
+    profile: Profile | None = None
+
+
+class TripEntry(_Section):
+    """One explicit trip (as in a trip list file)."""
+
+    depart_s: NonNegativeFloat
+    origin: NodeId
+    destination: NodeId
+    vehicle_class: VehicleKind = VehicleKind.CAR
+    connected: bool | None = None
+
+
+class DemandSection(_Section):
+    """Trips: random OD, fixed flows, explicit trips and/or a trip file; all add up.
+
+    Departures of random and flow demand are Poisson with the piecewise-constant rate
+    ``rate_vph x profile factor`` (evenly spaced in deterministic mode).
+    """
+
+    random: RandomDemand | None = None
+    flows: list[FlowDemand] = Field(default_factory=list)
+    trips: list[TripEntry] = Field(default_factory=list)
+    trips_file: str | None = None
+    profile: Profile = Field(default_factory=lambda: [ProfileStep(from_s=0.0, factor=1.0)])
+
+
+class VehicleClassParams(_Section):
+    """Behaviour of one vehicle class."""
+
+    share: Probability = 0.0
+    connected_share: Probability = 0.25
+    pce: PositiveFloat = 1.0
+
+
+def _car() -> VehicleClassParams:
+    # 5,859 connected vehicles among ~25,000 trips an hour: ~23 % penetration.
+    return VehicleClassParams(share=0.9, connected_share=0.23, pce=1.0)
+
+
+def _truck() -> VehicleClassParams:
+    return VehicleClassParams(share=0.07, connected_share=0.2, pce=2.0)
+
+
+class DeliveryParams(VehicleClassParams):
+    """Unmanned delivery/vending vehicles: short trips with stops near the origin."""
+
+    share: Probability = 0.03
+    connected_share: Probability = 1.0
+    stops: Annotated[int, Field(ge=0, le=20)] = 2
+    dwell_s: NonNegativeFloat = 60.0
+    radius_m: PositiveFloat = 1500.0
+
+
+class ShuttleParams(VehicleClassParams):
+    """Autonomous shuttle buses (always on lines, never from random demand)."""
+
+    share: Literal[0.0] = 0.0
+    connected_share: Probability = 1.0
+    pce: PositiveFloat = 2.0
+
+
+class ShuttleLine(_Section):
+    """A fixed line served repeatedly: stop nodes in order, dwell at each."""
+
+    name: str
+    stops: Annotated[list[NodeId], Field(min_length=2)]
+    vehicles: Annotated[int, Field(ge=1)] = 1
+    headway_s: PositiveFloat = 600.0
+    first_departure_s: NonNegativeFloat = 0.0
+    dwell_s: NonNegativeFloat = 30.0
+    layover_s: NonNegativeFloat = 60.0
+
+
+class ClassTable(_Section):
+    """Per-class parameters."""
+
+    car: VehicleClassParams = Field(default_factory=_car)
+    truck: VehicleClassParams = Field(default_factory=_truck)
+    delivery: DeliveryParams = Field(default_factory=DeliveryParams)
+    shuttle: ShuttleParams = Field(default_factory=ShuttleParams)
+
+    def params(self, kind: VehicleKind) -> VehicleClassParams:
+        """Parameters of one class."""
+        return getattr(self, kind.value)  # type: ignore[no-any-return]
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> ClassTable:
+        total = self.car.share + self.truck.share + self.delivery.share
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"car.share + truck.share + delivery.share must sum to 1, got {total:g}"
+            )
+        return self
+
+
+class VehiclesSection(_Section):
+    """Vehicle classes and shuttle lines."""
+
+    classes: ClassTable = Field(default_factory=ClassTable)
+    shuttle_lines: list[ShuttleLine] = Field(default_factory=list)
+
+
+class IncidentEntry(_Section):
+    """A lane closure and/or speed cap on one link for a time window."""
+
+    link: Annotated[int, Field(ge=0)]
+    start_s: NonNegativeFloat
+    end_s: PositiveFloat
+    lanes_closed: Annotated[int, Field(ge=0)] = 1
+    speed_cap_kmh: PositiveFloat | None = None
+    capacity_factor: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> IncidentEntry:
+        if self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
+        return self
+
+
+class OutputSection(_Section):
+    """Where and how results are written."""
+
+    dir: str | None = None
+    link_bin_s: PositiveFloat = 300.0
+    congested_speed_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5

@@ -1,0 +1,1 @@
+"""Traffic: demand, vehicle classes, fleet and movement."""

@@ -1,0 +1,31 @@
+"""Turn an origin, stops and a destination into a link route with dwell points."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from v2x_sim.road.routing import RouteTables
+
+
+def itinerary(tables: RouteTables, origin: int, stops: Sequence[int], destination: int,
+              dwell_s: float) -> tuple[list[int], dict[int, float]]:
+    """Shortest-path route through ``stops`` in order, and where the vehicle dwells.
+
+    Returns:
+        ``(route, dwell)``: link indices, and dwell seconds keyed by the route position
+        of the link entered *after* the stop. An empty route means unreachable.
+    """
+    route: list[int] = []
+    dwell: dict[int, float] = {}
+    here = origin
+    for target in (*stops, destination):
+        if target == here:
+            continue
+        leg = tables.path(here, target)
+        if not leg:
+            return [], {}
+        if route and dwell_s > 0.0:
+            dwell[len(route)] = dwell_s  # at a stop: dwell before the next leg
+        route.extend(leg)
+        here = target
+    return route, dwell

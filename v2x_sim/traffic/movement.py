@@ -1,0 +1,378 @@
+"""Mesoscopic, event-driven link model: link exits are servers, vehicles are rows.
+
+Each link keeps a FIFO of the vehicles on it with their earliest exit times. A vehicle
+entering link ``l`` at ``t`` while ``N`` other vehicles are *moving* on it (those not yet
+standing in the exit queue) gets speed ``v(k)`` from the fundamental diagram at density
+``k = N / (L * lanes_open)``, capped by any incident speed limit, and the earliest exit
+``t + L / v``, never before the vehicle ahead (no overtaking). At the end of the link the
+exit server lets the head vehicle go when
+
+* it has arrived (earliest exit reached),
+* the saturation headway ``pce / (q * lanes_open)`` since the last departure has passed,
+* the signal (if any) is green, and
+* the next link has storage left (``L * lanes * k_jam``, in PCE): otherwise the queue
+  spills back, and the link waits to be woken when the next link frees space.
+
+A head vehicle blocked for ``moved_on_after_s`` is moved on regardless (like SUMO's
+teleport) and counted, so gridlock shows in the results instead of freezing the run.
+
+Vehicles that cannot enter their first link wait in the link's origin queue. Each link
+(and each origin queue) has at most one live wake-up timer: rescheduling replaces the
+timer by bumping a token, so a stale timer fires as a no-op instead of doing work. That
+keeps the kernel at about one event per vehicle per link.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.core import NORMAL
+
+from v2x_sim.metrics.records import ColumnLog, EventLog
+from v2x_sim.road.fundamental_diagram import SpeedFunction, capped_capacity, wave_speed
+from v2x_sim.road.network import Network
+from v2x_sim.road.signals import SignalPlan
+from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
+
+INF = math.inf
+
+
+class _Wake(simpy.Event):
+    """A bare timer event carrying which server to wake and the token it was made with."""
+
+    def __init__(self, env: simpy.Environment, delay: float, server: int, token: int,
+                 callback: Callable[[Any], None]) -> None:
+        self.env = env
+        self.callbacks = [callback]
+        self._ok = True
+        self._value = None
+        self.server = server
+        self.token = token
+        env.schedule(self, NORMAL, delay)
+
+
+class LinkTraffic:
+    """Moves vehicles through the network; the road's ground truth.
+
+    Args:
+        env: the simpy environment.
+        network: the road network.
+        fleet: the trip table (rows are written as vehicles move).
+        speed_function: fundamental diagram, see `fundamental_diagram`.
+        diagram: its name (for capacity under speed caps).
+        signals: per-link signal plan.
+        moved_on_after_s: waiting limit at a link's end before a forced move.
+        traversals: log receiving (vehicle, link, t_in, t_out) per completed link.
+        events: log of notable events.
+    """
+
+    def __init__(self, env: simpy.Environment, network: Network, fleet: VehicleTable, *,
+                 speed_function: SpeedFunction, diagram: str, signals: SignalPlan,
+                 moved_on_after_s: float, traversals: ColumnLog, events: EventLog) -> None:
+        self.env = env
+        self.network = network
+        self.fleet = fleet
+        self.events = events
+        self._speed_fn = speed_function
+        self._diagram = diagram
+        self._limit = moved_on_after_s
+        n = network.n_links
+        self.n_links = n
+        # static link parameters as Python lists: scalar access in the hot path
+        self._length = network.length_m.tolist()
+        self._lanes = network.lanes.tolist()
+        self._vf = network.free_speed_mps.tolist()
+        self._cap = network.capacity_vps_per_lane.tolist()
+        self._kj = network.jam_density_vpm_per_lane.tolist()
+        self._w = [wave_speed(v, q, k) for v, q, k in zip(self._vf, self._cap, self._kj,
+                                                          strict=True)]
+        self._storage = network.storage_veh.tolist()
+        self._to_node = network.to_node.tolist()
+        self._ext_link = network.link_ids.tolist()
+        self._sig_cycle = signals.cycle_s.tolist()
+        self._sig_start = signals.green_start_s.tolist()
+        self._sig_green = signals.green_s.tolist()
+        # current (incident-dependent) link parameters
+        self._lanes_open = list(self._lanes)
+        self._speed_cap = [INF] * n
+        self._rate = [q * m for q, m in zip(self._cap, self._lanes, strict=True)]
+        self._active: list[list[tuple[int, float, float]]] = [[] for _ in range(n)]
+        # live link state
+        self._q_veh: list[list[int]] = [[] for _ in range(n)]
+        self._q_ready: list[list[float]] = [[] for _ in range(n)]
+        self._head = [0] * n
+        self._head_since = [0.0] * n
+        self._next_free = [0.0] * n
+        self.occupancy = [0.0] * n
+        self._waiters: list[list[int]] = [[] for _ in range(n)]
+        self._waiting_on = [-1] * (2 * n)
+        self._origin_q: list[deque[int]] = [deque() for _ in range(n)]
+        self._wake_at = [INF] * (2 * n)
+        self._token = [0] * (2 * n)
+        # per-vehicle routing state (Python lists, indexed by trip id)
+        self.routes: list[list[int]] = []
+        self.route_pos: list[int] = []
+        self.stops: dict[int, dict[int, float]] = {}
+        self._pce: list[float] = []
+        self._entered: list[float] = []
+        self._on_arrive: dict[int, Callable[[int, float], None]] = {}
+        self.arrived = 0
+        self.moved_on = 0
+        self._log_vehicle = traversals.column("vehicle")
+        self._log_link = traversals.column("link")
+        self._log_in = traversals.column("t_in")
+        self._log_out = traversals.column("t_out")
+
+    # ------------------------------------------------------------------ public API
+    def depart(self, vehicle: int, route: list[int], *, stops: dict[int, float] | None = None,
+               on_arrive: Callable[[int, float], None] | None = None) -> None:
+        """Put a new trip (already a row in the fleet) at the start of its route, now.
+
+        Args:
+            vehicle: trip id.
+            route: link indices from origin to destination (non-empty).
+            stops: dwell seconds keyed by the route position of the link entered after it.
+            on_arrive: called with (vehicle, time) when the trip ends.
+        """
+        while len(self.routes) <= vehicle:
+            self.routes.append([])
+            self.route_pos.append(0)
+            self._pce.append(1.0)
+            self._entered.append(0.0)
+        self.routes[vehicle] = route
+        self.route_pos[vehicle] = 0
+        self._pce[vehicle] = float(self.fleet.pce[vehicle])
+        if stops:
+            self.stops[vehicle] = stops
+        if on_arrive is not None:
+            self._on_arrive[vehicle] = on_arrive
+        self._queue_at_origin(route[0], vehicle)
+
+    def set_incident(self, link: int, incident_id: int, *, lanes_closed: int,
+                     speed_cap_mps: float, capacity_factor: float, active: bool) -> None:
+        """Start or end an incident on ``link`` and wake its exit with the new capacity."""
+        entries = self._active[link]
+        if active:
+            entries.append((lanes_closed, speed_cap_mps, capacity_factor))
+        else:
+            entries.remove((lanes_closed, speed_cap_mps, capacity_factor))
+        lanes_open = max(0, self._lanes[link] - sum(e[0] for e in entries))
+        cap = min([INF] + [e[1] for e in entries])
+        factor = math.prod(e[2] for e in entries)
+        per_lane = self._cap[link]
+        if cap < INF:
+            per_lane = capped_capacity(self._diagram, cap, self._vf[link], per_lane,
+                                       self._kj[link], self._w[link])
+        self._lanes_open[link] = lanes_open
+        self._speed_cap[link] = cap
+        self._rate[link] = per_lane * lanes_open * factor
+        self._wake(link, self.env.now)
+
+    def vehicles_on(self, link: int) -> int:
+        """Vehicles on a link now (moving and queued)."""
+        return len(self._q_veh[link]) - self._head[link]
+
+    def queued_on(self, link: int) -> int:
+        """Vehicles standing in the exit queue of a link now."""
+        h, ready = self._head[link], self._q_ready[link]
+        return bisect_right(ready, self.env.now, h) - h
+
+    def waiting_at_origin(self, link: int) -> int:
+        """Vehicles waiting to enter ``link`` from its origin queue."""
+        return len(self._origin_q[link])
+
+    # ------------------------------------------------------------------ timers
+    def _wake(self, server: int, at: float) -> None:
+        if at >= self._wake_at[server]:
+            return
+        self._wake_at[server] = at
+        token = self._token[server] + 1
+        self._token[server] = token
+        _Wake(self.env, at - self.env.now, server, token, self._on_wake)
+
+    def _on_wake(self, event: _Wake) -> None:
+        server = event.server
+        if event.token != self._token[server]:
+            return
+        self._wake_at[server] = INF
+        if server < self.n_links:
+            self._serve_exit(server)
+        else:
+            self._serve_origin(server - self.n_links)
+
+    def _notify_space(self, link: int) -> None:
+        waiters = self._waiters[link]
+        if not waiters:
+            return
+        now = self.env.now
+        self._waiters[link] = []
+        for server in waiters:
+            self._waiting_on[server] = -1
+            self._wake(server, now)
+
+    def _wait_for_space(self, server: int, link: int) -> None:
+        if self._waiting_on[server] != link:
+            self._waiting_on[server] = link
+            self._waiters[link].append(server)
+
+    # ------------------------------------------------------------------ movement
+    def _has_space(self, link: int, pce: float) -> bool:
+        occ = self.occupancy[link]
+        return occ <= 0.0 or occ + pce <= self._storage[link]
+
+    def _queue_at_origin(self, link: int, vehicle: int) -> None:
+        queue = self._origin_q[link]
+        queue.append(vehicle)
+        if len(queue) == 1:
+            self._serve_origin(link)
+
+    def _serve_origin(self, link: int) -> None:
+        queue = self._origin_q[link]
+        now = self.env.now
+        fleet = self.fleet
+        while queue:
+            vehicle = queue[0]
+            if not self._has_space(link, self._pce[vehicle]):
+                self._wait_for_space(self.n_links + link, link)
+                return
+            queue.popleft()
+            if math.isnan(fleet.first_entry_s[vehicle]):
+                fleet.first_entry_s[vehicle] = now
+            self._enter(link, vehicle, now)
+
+    def _enter(self, link: int, vehicle: int, now: float) -> None:
+        ready_list = self._q_ready[link]
+        head = self._head[link]
+        moving = len(ready_list) - bisect_right(ready_list, now, head)
+        lanes = self._lanes_open[link] or 1
+        length = self._length[link]
+        speed = self._speed_fn(moving / (length * lanes), self._vf[link], self._cap[link],
+                               self._kj[link], self._w[link])
+        cap = self._speed_cap[link]
+        if speed > cap:
+            speed = cap
+        ready = now + length / speed
+        if len(ready_list) > head:
+            last = ready_list[-1]
+            if last > ready:
+                ready = last
+        else:
+            self._head_since[link] = now
+            self._wake(link, ready)
+        ready_list.append(ready)
+        self._q_veh[link].append(vehicle)
+        self.occupancy[link] += self._pce[vehicle]
+        self._entered[vehicle] = now
+        fleet = self.fleet
+        fleet.link[vehicle] = link
+        fleet.entered_s[vehicle] = now
+        fleet.ready_s[vehicle] = ready
+
+    def _serve_exit(self, link: int) -> None:
+        now = self.env.now
+        vehicles = self._q_veh[link]
+        ready_list = self._q_ready[link]
+        head = self._head[link]
+        while head < len(vehicles):
+            ready = ready_list[head]
+            if ready > now:
+                self._wake(link, ready)
+                break
+            free = self._next_free[link]
+            if free > now:
+                self._wake(link, free)
+                break
+            cycle = self._sig_cycle[link]
+            if cycle > 0.0:
+                phase = (now - self._sig_start[link]) % cycle
+                if phase >= self._sig_green[link]:
+                    self._wake(link, now + cycle - phase)
+                    break
+            vehicle = vehicles[head]
+            pce = self._pce[vehicle]
+            route = self.routes[vehicle]
+            pos = self.route_pos[vehicle] + 1
+            nxt = route[pos] if pos < len(route) else -1
+            dwell = 0.0
+            if nxt >= 0 and vehicle in self.stops:
+                dwell = self.stops[vehicle].get(pos, 0.0)
+            rate = self._rate[link]
+            blocked = rate <= 0.0 or (nxt >= 0 and dwell == 0.0 and not self._has_space(nxt, pce))
+            forced = False
+            if blocked:
+                since = max(ready, self._head_since[link])
+                if now - since < self._limit:
+                    if rate > 0.0:
+                        self._wait_for_space(link, nxt)
+                    self._wake(link, since + self._limit)
+                    break
+                forced = True
+            # the head vehicle leaves the link now
+            head += 1
+            self._head[link] = head
+            self._head_since[link] = now
+            self._next_free[link] = now + pce / rate if rate > 0.0 else now
+            self.occupancy[link] -= pce
+            self._log_vehicle.append(vehicle)
+            self._log_link.append(link)
+            self._log_in.append(self._entered[vehicle])
+            self._log_out.append(now)
+            if forced:
+                self._record_moved_on(vehicle, link, now)
+            if head > 256 and head * 2 > len(vehicles):
+                del vehicles[:head]
+                del ready_list[:head]
+                head = 0
+                self._head[link] = 0
+            self._notify_space(link)
+            if nxt < 0:
+                self._arrive(vehicle, now)
+            else:
+                self.route_pos[vehicle] = pos
+                if dwell > 0.0:
+                    self._dwell(vehicle, nxt, dwell)
+                else:
+                    self._enter(nxt, vehicle, now)
+
+    def _dwell(self, vehicle: int, next_link: int, dwell_s: float) -> None:
+        fleet = self.fleet
+        fleet.link[vehicle] = NOT_ON_LINK
+        fleet.dwell_s[vehicle] += dwell_s
+        timer = self.env.timeout(dwell_s)
+        timer.callbacks.append(lambda _ev: self._queue_at_origin(next_link, vehicle))
+
+    def _arrive(self, vehicle: int, now: float) -> None:
+        fleet = self.fleet
+        fleet.link[vehicle] = NOT_ON_LINK
+        fleet.arrive_s[vehicle] = now
+        self.arrived += 1
+        callback = self._on_arrive.pop(vehicle, None)
+        self.stops.pop(vehicle, None)
+        if callback is not None:
+            callback(vehicle, now)
+
+    def _record_moved_on(self, vehicle: int, link: int, now: float) -> None:
+        self.moved_on += 1
+        self.fleet.moved_on[vehicle] += 1
+        self.events.add(now, "moved_on", link=self._ext_link[link], vehicle=vehicle,
+                        detail=f"blocked {self._limit:g} s at the end of the link")
+
+    # ------------------------------------------------------------------ snapshots
+    def open_traversals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(vehicle, link, t_in) of every vehicle still on a link now."""
+        veh: list[int] = []
+        links: list[int] = []
+        t_in: list[float] = []
+        for link in range(self.n_links):
+            on = self._q_veh[link][self._head[link]:]
+            veh.extend(on)
+            links.extend([link] * len(on))
+            t_in.extend(self._entered[v] for v in on)
+        return (np.asarray(veh, dtype=np.int64), np.asarray(links, dtype=np.int64),
+                np.asarray(t_in, dtype=np.float64))

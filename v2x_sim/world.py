@@ -1,0 +1,207 @@
+"""The composition root: build one simulation from a scenario and a seed, run it.
+
+`build_world` turns a validated `Scenario` into a network, a trip plan (from the
+``demand`` random stream) and the movement engine, all on one simpy environment;
+`World.run` advances it to the horizon and gathers a `RunResult`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from v2x_sim._core.errors import ScenarioError
+from v2x_sim._core.streams import RandomStreams
+from v2x_sim.metrics.records import ColumnLog, EventLog
+from v2x_sim.road.fundamental_diagram import SPEED_FUNCTIONS
+from v2x_sim.road.generators import corridor, demo_zone, grid
+from v2x_sim.road.io import read_network_csv
+from v2x_sim.road.network import Network
+from v2x_sim.road.routing import RouteTables
+from v2x_sim.road.signals import fixed_time_plan
+from v2x_sim.result import RunResult, collect_result
+from v2x_sim.scenario.schema import Scenario
+from v2x_sim.scenario.sections import VehicleKind
+from v2x_sim.traffic.demand import KINDS, TripPlan, build_trip_plan
+from v2x_sim.traffic.fleet import VehicleTable
+from v2x_sim.traffic.itinerary import itinerary
+from v2x_sim.traffic.movement import LinkTraffic
+from v2x_sim.traffic.shuttle import shuttle_vehicle
+
+ProgressCallback = Callable[[float, float], None]
+
+
+def build_network_from(scenario: Scenario) -> Network:
+    """The road network the scenario asks for."""
+    road = scenario.road
+    if road.generator == "grid":
+        return grid(road.grid)
+    if road.generator == "corridor":
+        return corridor(road.corridor)
+    if road.generator == "demo_zone":
+        return demo_zone(road.demo_zone)
+    assert road.file is not None  # guaranteed by RoadSection validation
+    return read_network_csv(scenario.resolve_path(road.file.nodes),
+                            scenario.resolve_path(road.file.links))
+
+
+@dataclass
+class World:
+    """One simulation, ready to run.
+
+    Attributes:
+        scenario: the scenario it was built from.
+        seed: the master seed.
+        env: the simpy environment.
+        network: the road network (ground truth geometry).
+        plan: the trips that will depart.
+        fleet: every trip that has departed, with live state.
+        traffic: the movement engine (ground-truth link state).
+        traversals: one row per vehicle per completed link.
+        events: notable events (incidents, moved-on vehicles).
+    """
+
+    scenario: Scenario
+    seed: int
+    env: simpy.Environment
+    network: Network
+    plan: TripPlan
+    fleet: VehicleTable
+    traffic: LinkTraffic
+    free_flow: RouteTables
+    traversals: ColumnLog
+    events: EventLog
+    wall_s: float = 0.0
+    _ran: bool = field(default=False, repr=False)
+
+    def run(self, progress: ProgressCallback | None = None, *, steps: int = 100) -> RunResult:
+        """Advance to the horizon and return a `RunResult`.
+
+        Args:
+            progress: called as ``progress(sim_time_s, horizon_s)`` about ``steps`` times.
+            steps: how many slices to run the horizon in (for progress reporting).
+        """
+        if self._ran:
+            raise RuntimeError("a World runs once; build a new one to run again")
+        self._ran = True
+        horizon = self.scenario.simulation.horizon_s
+        started = time.perf_counter()
+        for k in range(1, steps + 1):
+            self.env.run(until=horizon * k / steps)
+            if progress is not None:
+                progress(self.env.now, horizon)
+        self.wall_s = time.perf_counter() - started
+        return collect_result(self)
+
+
+def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, network: Network,
+                        traffic: LinkTraffic, events: EventLog) -> None:
+    for i, incident in enumerate(scenario.incidents):
+        path = f"incidents[{i}]"
+        link = network.link_index(incident.link, field_path=f"{path}.link")
+        lanes = int(network.lanes[link])
+        if incident.lanes_closed > lanes:
+            raise ScenarioError(f"{path}.lanes_closed", incident.lanes_closed,
+                                f"link {incident.link} has only {lanes} lanes")
+        cap = incident.speed_cap_kmh / 3.6 if incident.speed_cap_kmh else float("inf")
+        settings = {"lanes_closed": incident.lanes_closed, "speed_cap_mps": cap,
+                    "capacity_factor": incident.capacity_factor}
+        detail = (f"{incident.lanes_closed} of {lanes} lanes closed"
+                  + (f", speed cap {incident.speed_cap_kmh:g} km/h" if cap < float("inf") else "")
+                  + (f", capacity x{incident.capacity_factor:g}"
+                     if incident.capacity_factor < 1 else ""))
+
+        def window(link: int = link, settings: dict[str, Any] = settings, i: int = i,
+                   start: float = incident.start_s, end: float = incident.end_s,
+                   detail: str = detail, ext: int = incident.link) -> Any:
+            yield world_env.timeout(start)
+            traffic.set_incident(link, i, active=True, **settings)
+            events.add(world_env.now, "incident_start", link=ext, detail=detail)
+            yield world_env.timeout(end - start)
+            traffic.set_incident(link, i, active=False, **settings)
+            events.add(world_env.now, "incident_end", link=ext, detail=detail)
+
+        world_env.process(window())
+
+
+def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
+                traffic: LinkTraffic, routes: RouteTables, scenario: Scenario) -> Any:
+    classes = scenario.vehicles.classes
+    pce = [classes.params(k).pce for k in KINDS]
+    dwell = classes.delivery.dwell_s
+    depart, origin, dest = plan.depart_s.tolist(), plan.origin.tolist(), plan.destination.tolist()
+    kind, connected = plan.kind.tolist(), plan.connected.tolist()
+    for i, t in enumerate(depart):
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        route, stops = itinerary(routes, origin[i], plan.waypoints[i], dest[i], dwell)
+        row = fleet.add(kind=kind[i], connected=connected[i], origin=origin[i],
+                        destination=dest[i], depart_s=env.now, pce=pce[kind[i]])
+        traffic.depart(row, route, stops=stops)
+
+
+def _start_shuttles(env: simpy.Environment, scenario: Scenario, network: Network,
+                    fleet: VehicleTable, traffic: LinkTraffic, routes: RouteTables,
+                    rng: np.random.Generator) -> None:
+    params = scenario.vehicles.classes.shuttle
+    kind = KINDS.index(VehicleKind.SHUTTLE)
+    horizon = scenario.simulation.horizon_s
+    for line_no, line in enumerate(scenario.vehicles.shuttle_lines):
+        path = f"vehicles.shuttle_lines[{line_no}]"
+        stops = [network.node_index(s, field_path=f"{path}.stops[{j}]")
+                 for j, s in enumerate(line.stops)]
+        terminal = stops[0]
+        route, dwell = itinerary(routes, terminal, stops[1:], terminal, line.dwell_s)
+        if not route:
+            raise ScenarioError(f"{path}.stops", line.stops,
+                                "no path runs through these stops in order and back")
+        for k in range(line.vehicles):
+            connected = bool(rng.random() < params.connected_share)
+
+            def start_round(on_arrive: Callable[[int, float], None], connected: bool = connected,
+                            line_no: int = line_no, route: list[int] = route,
+                            dwell: dict[int, float] = dwell, terminal: int = terminal) -> None:
+                row = fleet.add(kind=kind, connected=connected, origin=terminal,
+                                destination=terminal, depart_s=env.now, pce=params.pce,
+                                line=line_no)
+                traffic.depart(row, list(route), stops=dict(dwell), on_arrive=on_arrive)
+
+            env.process(shuttle_vehicle(env, first_departure_s=line.first_departure_s
+                                        + k * line.headway_s, layover_s=line.layover_s,
+                                        horizon_s=horizon, start_round=start_round))
+
+
+def build_world(scenario: Scenario, seed: int | None = None) -> World:
+    """Build a ready-to-run `World`; ``seed`` overrides ``scenario.simulation.seed``.
+
+    Raises:
+        ScenarioError: a field refers to something the network lacks (link, node, path).
+        InputFileError: a referenced file is missing or malformed.
+    """
+    seed = scenario.simulation.seed if seed is None else seed
+    streams = RandomStreams(seed)
+    network = build_network_from(scenario)
+    free_flow = RouteTables(network, network.free_flow_time_s)
+    plan = build_trip_plan(scenario, network, streams.get("demand"), free_flow)
+    env = simpy.Environment()
+    fleet = VehicleTable(capacity=max(1024, len(plan) + 64))
+    traversals = ColumnLog({"vehicle": "q", "link": "q", "t_in": "d", "t_out": "d"})
+    events = EventLog()
+    signals = fixed_time_plan(network, scenario.road.signals)
+    traffic = LinkTraffic(
+        env, network, fleet,
+        speed_function=SPEED_FUNCTIONS[scenario.road.fundamental_diagram],
+        diagram=scenario.road.fundamental_diagram, signals=signals,
+        moved_on_after_s=scenario.simulation.moved_on_after_s,
+        traversals=traversals, events=events)
+    _schedule_incidents(env, scenario, network, traffic, events)
+    _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
+    env.process(_departures(env, plan, fleet, traffic, free_flow, scenario))
+    return World(scenario=scenario, seed=seed, env=env, network=network, plan=plan,
+                 fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
+                 events=events)
