@@ -74,6 +74,8 @@ class RouteTables:
         self.cost_s = np.asarray(cost_s, dtype=np.float64)
         self._tables: dict[int, NDArray[np.int64]] = {}
         self._dist: dict[int, NDArray[np.float64]] = {}
+        self._lists: dict[int, list[int]] = {}  # tables as lists, for scalar walks
+        self._to_node: list[int] = network.to_node.tolist()
 
     def prepare(self, destinations: NDArray[np.int64] | list[int]) -> None:
         """Compute tables for all these destinations in one batched Dijkstra."""
@@ -88,31 +90,36 @@ class RouteTables:
 
     def distance(self, origin: int, destination: int) -> float:
         """Shortest cost from ``origin`` to ``destination`` (inf if unreachable)."""
-        self.prepare([destination])
-        return float(self._dist[destination][origin])
+        return float(self.distances_to(destination)[origin])
 
     def distances_to(self, destination: int) -> NDArray[np.float64]:
         """Shortest cost from every node to ``destination``."""
-        self.prepare([destination])
+        if destination not in self._dist:
+            self.prepare([destination])
         return self._dist[destination]
 
     def table(self, destination: int) -> NDArray[np.int64]:
         """Next link from every node towards ``destination``."""
-        self.prepare([destination])
-        return self._tables[destination]
+        table = self._tables.get(destination)
+        if table is None:
+            self.prepare([destination])
+            table = self._tables[destination]
+        return table
 
     def path(self, origin: int, destination: int) -> list[int]:
         """Link indices of the shortest path; empty if unreachable or origin == destination."""
-        table = self.table(destination)
-        to_node = self.network.to_node
+        if destination not in self._lists:
+            self._lists[destination] = self.table(destination).tolist()
+        table = self._lists[destination]
+        to_node = self._to_node
         links: list[int] = []
         node = origin
-        for _ in range(self.network.n_nodes):
+        for _ in range(len(table)):
             if node == destination:
                 return links
-            link = int(table[node])
+            link = table[node]
             if link == NO_LINK:
                 return []
             links.append(link)
-            node = int(to_node[link])
+            node = to_node[link]
         return []

@@ -72,4 +72,4 @@ def fixed_time_plan(network: Network, config: SignalSection) -> SignalPlan:
 def next_green_s(t: float, cycle_s: float, green_start_s: float, green_s: float) -> float:
     """Earliest time >= t at which the link is green (t itself when green now)."""
     phase = (t - green_start_s) % cycle_s
-    return t if phase < green_s else t + (cycle_s - phase)
+    return t if phase < green_s or cycle_s - phase <= 1e-6 else t + (cycle_s - phase)

@@ -143,7 +143,9 @@ def scenario_from_dict(data: dict[str, Any], *, base_dir: Path | None = None) ->
             message = "unknown field (check the spelling; see `v2x-sim validate --help`)"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
-        if value is _MISSING:
+        if first["type"] == "missing":
+            value, message = "(missing)", "required field is missing"
+        elif value is _MISSING:
             value = first.get("input")
         raise ScenarioError(_dotted(loc), value, message) from None
     return scenario.with_base_dir(base_dir or Path.cwd())

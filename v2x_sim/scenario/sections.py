@@ -8,7 +8,7 @@ where the network and demand are built.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,9 +19,28 @@ NodeId = Annotated[int, Field(ge=0)]
 
 
 class _Section(BaseModel):
-    """Base: unknown keys are errors, values are immutable once loaded."""
+    """Base: unknown keys are errors, values are immutable once loaded.
+
+    A partial mapping given for a sub-section is laid over that sub-section's own
+    default (``arterial: {lanes: 3}`` keeps the arterial's speed and capacity), so YAML
+    and ``--set`` overrides only need to name what changes.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_over_default(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, info in cls.model_fields.items():
+            value = data.get(name)
+            if isinstance(value, dict) and info.default_factory is not None:
+                default = info.default_factory()  # type: ignore[call-arg]
+                if isinstance(default, BaseModel):
+                    merged[name] = {**default.model_dump(exclude_unset=False), **value}
+        return merged
 
 
 class VehicleKind(StrEnum):
@@ -81,6 +100,16 @@ def _ramp() -> RoadClassParams:
     return RoadClassParams(lanes=1, free_speed_kmh=60.0, capacity_vph_per_lane=1800.0)
 
 
+def _urban_expressway() -> RoadClassParams:
+    # Urban expressway inside the zone: 80 km/h, 2,200 veh/h/lane (HCM).
+    return RoadClassParams(lanes=3, free_speed_kmh=80.0, capacity_vph_per_lane=2200.0)
+
+
+def _interchange_ramp() -> RoadClassParams:
+    # Two-lane ramps: single-lane ramps starve the spine's interchanges at zone demand.
+    return RoadClassParams(lanes=2, free_speed_kmh=60.0, capacity_vph_per_lane=1800.0)
+
+
 class GridParams(_Section):
     """A rows x cols arterial grid, two-way links; node id = row * cols + col."""
 
@@ -121,11 +150,11 @@ class DemoZoneParams(_Section):
     rows: Annotated[int, Field(ge=2, le=200)] = 7
     cols: Annotated[int, Field(ge=2, le=200)] = 11
     spacing_m: PositiveFloat = 700.0
-    interchange_every: Annotated[int, Field(ge=1)] = 3
+    interchange_every: Annotated[int, Field(ge=1)] = 2
     scale: PositiveFloat = 1.0
     arterial: RoadClassParams = Field(default_factory=_arterial)
-    expressway: RoadClassParams = Field(default_factory=_expressway)
-    ramp: RoadClassParams = Field(default_factory=_ramp)
+    expressway: RoadClassParams = Field(default_factory=_urban_expressway)
+    ramp: RoadClassParams = Field(default_factory=_interchange_ramp)
 
 
 class NetworkFiles(_Section):

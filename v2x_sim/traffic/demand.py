@@ -18,7 +18,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from v2x_sim._core.errors import ScenarioError
-from v2x_sim.road.network import Network
+from v2x_sim.road.network import Network, RoadClass
 from v2x_sim.road.routing import RouteTables
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.scenario.sections import ClassTable, ProfileStep, VehicleKind
@@ -83,13 +83,24 @@ def largest_component(network: Network) -> NDArray[np.int64]:
     return np.flatnonzero(labels == biggest)
 
 
+def _local_access_nodes(network: Network, main: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Default trip ends: nodes of ``main`` on an arterial (trips do not start on a
+    motorway); every node of ``main`` when the network has no arterial."""
+    arterial = network.road_class == RoadClass.ARTERIAL
+    touching = np.zeros(network.n_nodes, dtype=bool)
+    touching[network.from_node[arterial]] = True
+    touching[network.to_node[arterial]] = True
+    local = main[touching[main]]
+    return local if local.size >= 2 else main
+
+
 def _node_indices(network: Network, ids: list[int] | None, path: str,
-                  allowed: NDArray[np.int64]) -> NDArray[np.int64]:
+                  default: NDArray[np.int64], main_part: NDArray[np.int64]) -> NDArray[np.int64]:
     if ids is None:
-        return allowed
+        return default
     nodes = np.array([network.node_index(n, field_path=f"{path}[{i}]")
                       for i, n in enumerate(ids)], dtype=np.int64)
-    inside = nodes[np.isin(nodes, allowed)]
+    inside = nodes[np.isin(nodes, main_part)]
     if inside.size == 0:
         raise ScenarioError(path, ids, "none of these nodes lies in the network's main "
                             "strongly connected part; trips could not be routed")
@@ -124,6 +135,7 @@ def build_trip_plan(scenario: Scenario, network: Network, rng: np.random.Generat
     demand, sim = scenario.demand, scenario.simulation
     classes = scenario.vehicles.classes
     main = largest_component(network)
+    local = _local_access_nodes(network, main)
     parts: list[TripList] = []
     horizon = sim.horizon_s
 
@@ -131,8 +143,9 @@ def build_trip_plan(scenario: Scenario, network: Network, rng: np.random.Generat
         spec = demand.random
         times = departure_times(spec.rate_vph, spec.profile or demand.profile, horizon, rng,
                                 deterministic=sim.deterministic)
-        origins = _node_indices(network, spec.origins, "demand.random.origins", main)
-        dests = _node_indices(network, spec.destinations, "demand.random.destinations", main)
+        origins = _node_indices(network, spec.origins, "demand.random.origins", local, main)
+        dests = _node_indices(network, spec.destinations, "demand.random.destinations", local,
+                              main)
         if origins.size == 1 and dests.size == 1 and origins[0] == dests[0]:
             raise ScenarioError("demand.random", spec.origins,
                                 "origins and destinations leave no pair of distinct nodes")

@@ -279,6 +279,8 @@ class LinkTraffic:
         vehicles = self._q_veh[link]
         ready_list = self._q_ready[link]
         head = self._head[link]
+        routes, route_pos, pce_of, stops = self.routes, self.route_pos, self._pce, self.stops
+        cycle = self._sig_cycle[link]
         while head < len(vehicles):
             ready = ready_list[head]
             if ready > now:
@@ -288,29 +290,31 @@ class LinkTraffic:
             if free > now:
                 self._wake(link, free)
                 break
-            cycle = self._sig_cycle[link]
             if cycle > 0.0:
                 phase = (now - self._sig_start[link]) % cycle
-                if phase >= self._sig_green[link]:
+                # a phase within a microsecond of the cycle's end counts as the next green:
+                # float rounding must not produce a wake-up at the same instant forever
+                if phase >= self._sig_green[link] and cycle - phase > 1e-6:
                     self._wake(link, now + cycle - phase)
                     break
             vehicle = vehicles[head]
-            pce = self._pce[vehicle]
-            route = self.routes[vehicle]
-            pos = self.route_pos[vehicle] + 1
+            pce = pce_of[vehicle]
+            route = routes[vehicle]
+            pos = route_pos[vehicle] + 1
             nxt = route[pos] if pos < len(route) else -1
             dwell = 0.0
-            if nxt >= 0 and vehicle in self.stops:
-                dwell = self.stops[vehicle].get(pos, 0.0)
+            if nxt >= 0 and vehicle in stops:
+                dwell = stops[vehicle].get(pos, 0.0)
             rate = self._rate[link]
-            blocked = rate <= 0.0 or (nxt >= 0 and dwell == 0.0 and not self._has_space(nxt, pce))
             forced = False
-            if blocked:
-                since = max(ready, self._head_since[link])
-                if now - since < self._limit:
+            if rate <= 0.0 or (nxt >= 0 and dwell == 0.0 and not self._has_space(nxt, pce)):
+                # compare against the same sum we schedule: `now - since < limit` can
+                # disagree with `since + limit` by one ulp and spin at one instant
+                deadline = max(ready, self._head_since[link]) + self._limit
+                if now < deadline:
                     if rate > 0.0:
                         self._wait_for_space(link, nxt)
-                    self._wake(link, since + self._limit)
+                    self._wake(link, deadline)
                     break
                 forced = True
             # the head vehicle leaves the link now
@@ -330,11 +334,12 @@ class LinkTraffic:
                 del ready_list[:head]
                 head = 0
                 self._head[link] = 0
-            self._notify_space(link)
+            if self._waiters[link]:
+                self._notify_space(link)
             if nxt < 0:
                 self._arrive(vehicle, now)
             else:
-                self.route_pos[vehicle] = pos
+                route_pos[vehicle] = pos
                 if dwell > 0.0:
                     self._dwell(vehicle, nxt, dwell)
                 else:
