@@ -8,12 +8,12 @@ Public API::
     result.summary["travel_time_mean_s"]
 """
 
-__version__ = "0.1.0"
+from v2x_sim._core.version import __version__
 
-from v2x_sim.experiment.run import run, write_results  # noqa: E402
-from v2x_sim.result import RunResult  # noqa: E402
-from v2x_sim.scenario import Scenario, load_scenario  # noqa: E402
-from v2x_sim.world import World, build_world  # noqa: E402
+from v2x_sim.experiment.run import run, write_results
+from v2x_sim.result import RunResult
+from v2x_sim.scenario import Scenario, load_scenario
+from v2x_sim.world import World, build_world
 
 __all__ = [
     "RunResult",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from v2x_sim import __version__
+from v2x_sim._core.version import __version__
 from v2x_sim._core.errors import ScenarioError, V2XSimError
 
 EXIT_OK, EXIT_USAGE = 0, 2

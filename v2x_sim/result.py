@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from v2x_sim import __version__
+from v2x_sim._core.version import __version__
 from v2x_sim.metrics.link_series import link_series
 from v2x_sim.metrics.records import Event
 from v2x_sim.metrics.trip_stats import trip_summary

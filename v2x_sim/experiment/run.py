@@ -47,11 +47,19 @@ def run(scenario: Scenario, seed: int | None = None, *,
 
 def resolved_scenario_yaml(result: RunResult) -> str:
     """The scenario as run: every field with its value, the seed and the package version."""
-    data = result.scenario.to_plain()
+    scenario = result.scenario
+    data = scenario.to_plain()
     data["simulation"]["seed"] = result.seed
+    data["v2x_sim_version"] = result.version
+    # file references become absolute so the copy in the results folder still runs
+    if data["road"].get("file"):
+        for key in ("nodes", "links"):
+            data["road"]["file"][key] = str(scenario.resolve_path(data["road"]["file"][key]))
+    if data["demand"].get("trips_file"):
+        data["demand"]["trips_file"] = str(scenario.resolve_path(data["demand"]["trips_file"]))
     header = (f"# resolved by v2x-sim {result.version}; seed {result.seed}\n"
               f"# rerun: v2x-sim run scenario.yaml\n")
-    body = yaml.safe_dump({"v2x_sim_version": result.version, **data}, sort_keys=False)
+    body = yaml.safe_dump(data, sort_keys=False)
     return header + body
 
 

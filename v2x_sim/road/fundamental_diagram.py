@@ -41,6 +41,11 @@ SPEED_FUNCTIONS: dict[str, SpeedFunction] = {
 }
 
 
+def critical_density(kind: str, free_speed: float, capacity: float, jam_density: float) -> float:
+    """Density at which flow peaks: q / v_f (triangular) or k_j / 2 (Greenshields)."""
+    return jam_density / 2.0 if kind == "greenshields" else capacity / free_speed
+
+
 def wave_speed(free_speed: float, capacity: float, jam_density: float) -> float:
     """Backward wave speed w = q / (k_j - q / v_f) that closes the triangle.
 

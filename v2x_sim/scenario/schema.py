@@ -27,6 +27,9 @@ class Scenario(_Section):
 
     name: str = "scenario"
     description: str = ""
+    v2x_sim_version: str | None = Field(
+        default=None, description="Written into resolved scenarios by results; informational."
+    )
     simulation: SimulationSection = Field(default_factory=SimulationSection)
     road: RoadSection = Field(default_factory=RoadSection)
     demand: DemandSection = Field(default_factory=DemandSection)

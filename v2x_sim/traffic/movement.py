@@ -2,16 +2,26 @@
 
 Each link keeps a FIFO of the vehicles on it with their earliest exit times. A vehicle
 entering link ``l`` at ``t`` while ``N`` other vehicles are *moving* on it (those not yet
-standing in the exit queue) gets speed ``v(k)`` from the fundamental diagram at density
-``k = N / (L * lanes_open)``, capped by any incident speed limit, and the earliest exit
+standing in the exit queue) gets the speed ``v(k)`` of the fundamental diagram at density
+``k = N / (L * lanes)``, capped by any incident speed limit, and the earliest exit
 ``t + L / v``, never before the vehicle ahead (no overtaking). At the end of the link the
 exit server lets the head vehicle go when
 
 * it has arrived (earliest exit reached),
 * the saturation headway ``pce / (q * lanes_open)`` since the last departure has passed,
 * the signal (if any) is green, and
-* the next link has storage left (``L * lanes * k_jam``, in PCE): otherwise the queue
-  spills back, and the link waits to be woken when the next link frees space.
+* the next link can take it: it has storage left (``L * lanes * k_jam``, in PCE),
+  otherwise the queue spills back and the link waits to be woken when space frees; and
+  its entry headway ``pce / (q * lanes)`` has passed (a link accepts no more than its
+  capacity, so a two-lane link cannot pour 3,000 veh/h into a one-lane link: the queue
+  forms at the merge, upstream, where it belongs).
+
+Congestion lives in the queues, not in the moving part: the density used for the speed
+is capped at the critical density. Inflow is bounded by capacity, so in steady state the
+moving part stays on the diagram's free branch anyway; the cap only stops transient
+bursts from engaging the congested branch, where speed-at-entry feedback is unstable
+(slower vehicles stay "moving" longer, raising the density further) and where the queue
+would charge the same delay twice.
 
 A head vehicle blocked for ``moved_on_after_s`` is moved on regardless (like SUMO's
 teleport) and counted, so gridlock shows in the results instead of freezing the run.
@@ -35,7 +45,12 @@ import simpy
 from simpy.core import NORMAL
 
 from v2x_sim.metrics.records import ColumnLog, EventLog
-from v2x_sim.road.fundamental_diagram import SpeedFunction, capped_capacity, wave_speed
+from v2x_sim.road.fundamental_diagram import (
+    SpeedFunction,
+    capped_capacity,
+    critical_density,
+    wave_speed,
+)
 from v2x_sim.road.network import Network
 from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
@@ -93,6 +108,8 @@ class LinkTraffic:
         self._w = [wave_speed(v, q, k) for v, q, k in zip(self._vf, self._cap, self._kj,
                                                           strict=True)]
         self._storage = network.storage_veh.tolist()
+        self._k_crit = [critical_density(diagram, v, q, k)
+                        for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
         self._to_node = network.to_node.tolist()
         self._ext_link = network.link_ids.tolist()
         self._sig_cycle = signals.cycle_s.tolist()
@@ -102,6 +119,7 @@ class LinkTraffic:
         self._lanes_open = list(self._lanes)
         self._speed_cap = [INF] * n
         self._rate = [q * m for q, m in zip(self._cap, self._lanes, strict=True)]
+        self._entry_rate = list(self._rate)
         self._active: list[list[tuple[int, float, float]]] = [[] for _ in range(n)]
         # live link state
         self._q_veh: list[list[int]] = [[] for _ in range(n)]
@@ -109,6 +127,7 @@ class LinkTraffic:
         self._head = [0] * n
         self._head_since = [0.0] * n
         self._next_free = [0.0] * n
+        self._next_entry = [0.0] * n
         self.occupancy = [0.0] * n
         self._waiters: list[list[int]] = [[] for _ in range(n)]
         self._waiting_on = [-1] * (2 * n)
@@ -124,6 +143,7 @@ class LinkTraffic:
         self._on_arrive: dict[int, Callable[[int, float], None]] = {}
         self.arrived = 0
         self.moved_on = 0
+        self.dwelling = 0
         self._log_vehicle = traversals.column("vehicle")
         self._log_link = traversals.column("link")
         self._log_in = traversals.column("t_in")
@@ -172,6 +192,8 @@ class LinkTraffic:
         self._lanes_open[link] = lanes_open
         self._speed_cap[link] = cap
         self._rate[link] = per_lane * lanes_open * factor
+        # lane closures and capacity factors act at a point; a speed cap along the link
+        self._entry_rate[link] = per_lane * self._lanes[link]
         self._wake(link, self.env.now)
 
     def vehicles_on(self, link: int) -> int:
@@ -222,9 +244,14 @@ class LinkTraffic:
             self._waiters[link].append(server)
 
     # ------------------------------------------------------------------ movement
-    def _has_space(self, link: int, pce: float) -> bool:
+    def _entry_wait(self, link: int, pce: float, now: float) -> float:
+        """0 if ``link`` can take a vehicle now; else when its entry headway allows
+        (a time > now), or INF while it has no storage left."""
         occ = self.occupancy[link]
-        return occ <= 0.0 or occ + pce <= self._storage[link]
+        if occ > 0.0 and occ + pce > self._storage[link]:
+            return INF
+        free = self._next_entry[link]
+        return free if free > now else 0.0
 
     def _queue_at_origin(self, link: int, vehicle: int) -> None:
         queue = self._origin_q[link]
@@ -236,10 +263,15 @@ class LinkTraffic:
         queue = self._origin_q[link]
         now = self.env.now
         fleet = self.fleet
+        server = self.n_links + link
         while queue:
             vehicle = queue[0]
-            if not self._has_space(link, self._pce[vehicle]):
-                self._wait_for_space(self.n_links + link, link)
+            wait = self._entry_wait(link, self._pce[vehicle], now)
+            if wait == INF:
+                self._wait_for_space(server, link)
+                return
+            if wait > 0.0:
+                self._wake(server, wait)
                 return
             queue.popleft()
             if math.isnan(fleet.first_entry_s[vehicle]):
@@ -250,10 +282,11 @@ class LinkTraffic:
         ready_list = self._q_ready[link]
         head = self._head[link]
         moving = len(ready_list) - bisect_right(ready_list, now, head)
-        lanes = self._lanes_open[link] or 1
         length = self._length[link]
-        speed = self._speed_fn(moving / (length * lanes), self._vf[link], self._cap[link],
-                               self._kj[link], self._w[link])
+        density = moving / (length * self._lanes[link])
+        k_crit = self._k_crit[link]
+        speed = self._speed_fn(density if density < k_crit else k_crit, self._vf[link],
+                               self._cap[link], self._kj[link], self._w[link])
         cap = self._speed_cap[link]
         if speed > cap:
             speed = cap
@@ -267,7 +300,9 @@ class LinkTraffic:
             self._wake(link, ready)
         ready_list.append(ready)
         self._q_veh[link].append(vehicle)
-        self.occupancy[link] += self._pce[vehicle]
+        pce = self._pce[vehicle]
+        self.occupancy[link] += pce
+        self._next_entry[link] = now + pce / self._entry_rate[link]
         self._entered[vehicle] = now
         fleet = self.fleet
         fleet.link[vehicle] = link
@@ -307,7 +342,8 @@ class LinkTraffic:
                 dwell = stops[vehicle].get(pos, 0.0)
             rate = self._rate[link]
             forced = False
-            if rate <= 0.0 or (nxt >= 0 and dwell == 0.0 and not self._has_space(nxt, pce)):
+            wait = self._entry_wait(nxt, pce, now) if nxt >= 0 and dwell == 0.0 else 0.0
+            if rate <= 0.0 or wait == INF:
                 # compare against the same sum we schedule: `now - since < limit` can
                 # disagree with `since + limit` by one ulp and spin at one instant
                 deadline = max(ready, self._head_since[link]) + self._limit
@@ -317,6 +353,9 @@ class LinkTraffic:
                     self._wake(link, deadline)
                     break
                 forced = True
+            elif wait > 0.0:
+                self._wake(link, wait)
+                break
             # the head vehicle leaves the link now
             head += 1
             self._head[link] = head
@@ -349,8 +388,13 @@ class LinkTraffic:
         fleet = self.fleet
         fleet.link[vehicle] = NOT_ON_LINK
         fleet.dwell_s[vehicle] += dwell_s
+        self.dwelling += 1
         timer = self.env.timeout(dwell_s)
-        timer.callbacks.append(lambda _ev: self._queue_at_origin(next_link, vehicle))
+        timer.callbacks.append(lambda _ev: self._end_dwell(next_link, vehicle))
+
+    def _end_dwell(self, next_link: int, vehicle: int) -> None:
+        self.dwelling -= 1
+        self._queue_at_origin(next_link, vehicle)
 
     def _arrive(self, vehicle: int, now: float) -> None:
         fleet = self.fleet

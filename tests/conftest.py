@@ -1,0 +1,47 @@
+"""Shared helpers: tiny networks written as CSV files, scenarios as dicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from v2x_sim.scenario import Scenario, scenario_from_dict
+
+
+def write_line_network(folder: Path, links: list[dict[str, Any]]) -> dict[str, Any]:
+    """Nodes 0..n on a straight line 1 km apart, links i -> i+1 with the given attributes.
+
+    Each entry of ``links`` may set length_m, lanes, free_speed_mps,
+    capacity_vph_per_lane, jam_density_vpkm_per_lane. Returns the ``road`` section.
+    """
+    nodes = ["id,x_m,y_m"] + [f"{i},{1000.0 * i},0" for i in range(len(links) + 1)]
+    rows = ["id,from,to,length_m,lanes,free_speed_mps,capacity_vph_per_lane,"
+            "jam_density_vpkm_per_lane"]
+    for i, spec in enumerate(links):
+        rows.append(
+            f"{i},{i},{i + 1},{spec.get('length_m', 1000.0)},{spec.get('lanes', 1)},"
+            f"{spec.get('free_speed_mps', 20.0)},{spec.get('capacity_vph_per_lane', 1800.0)},"
+            f"{spec.get('jam_density_vpkm_per_lane', 140.0)}"
+        )
+    (folder / "nodes.csv").write_text("\n".join(nodes) + "\n")
+    (folder / "links.csv").write_text("\n".join(rows) + "\n")
+    return {"generator": "file", "file": {"nodes": "nodes.csv", "links": "links.csv"},
+            "signals": {"enabled": False}}
+
+
+def make_scenario(folder: Path, **sections: Any) -> Scenario:
+    """A scenario from keyword sections, resolving files against ``folder``."""
+    return scenario_from_dict(dict(sections), base_dir=folder)
+
+
+@pytest.fixture
+def line_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Factory: ``line_scenario(links, **sections)`` on a line network in tmp_path."""
+
+    def build(links: list[dict[str, Any]], **sections: Any) -> Scenario:
+        road = write_line_network(tmp_path, links)
+        return make_scenario(tmp_path, road=road, **sections)
+
+    return build

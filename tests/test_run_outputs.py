@@ -1,0 +1,83 @@
+"""A run from the command line writes a complete, re-runnable results folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from v2x_sim.cli import main
+from v2x_sim.scenario import list_presets, load_scenario
+from v2x_sim.world import build_world
+
+SUMMARY_KEYS = ("trips_started", "trips_completed", "trips_on_road", "travel_time_mean_s",
+                "travel_time_p50_s", "travel_time_p95_s", "delay_mean_s", "vehicle_hours",
+                "vehicle_km", "moved_on")
+TRIP_COLUMNS = ["id", "class", "connected", "origin", "destination", "depart_s", "arrive_s",
+                "travel_time_s", "free_flow_time_s", "delay_s", "distance_m", "links",
+                "moved_on", "origin_wait_s", "dwell_s"]
+LINK_COLUMNS = ["link", "from", "to", "t_start_s", "t_end_s", "vehicles", "mean_speed_mps",
+                "speed_ratio", "flow_vph", "entered", "exited"]
+
+
+def header(path: Path) -> list[str]:
+    with path.open() as handle:
+        return next(csv.reader(handle))
+
+
+def test_run_writes_every_result_file(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(["run", "quickstart", "-o", str(out), "--set", "simulation.horizon_s=600",
+                 "--seed", "5"])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "events.csv", "links.csv", "scenario.yaml", "summary.json", "trips.csv"]
+    summary = json.loads((out / "summary.json").read_text())
+    for key in SUMMARY_KEYS:
+        assert key in summary
+    assert summary["simulation"]["seed"] == 5
+    assert header(out / "trips.csv") == TRIP_COLUMNS
+    assert header(out / "links.csv") == LINK_COLUMNS
+    assert header(out / "events.csv") == ["time_s", "kind", "link", "vehicle", "detail"]
+    with (out / "trips.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == summary["trips_started"]
+    printed = capsys.readouterr().out
+    assert "trips_completed" in printed and str(out) in printed
+
+
+def test_resolved_scenario_reruns_to_the_same_summary(tmp_path: Path) -> None:
+    """scenario.yaml in the results holds seed and version and reproduces the run."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main(["run", "quickstart", "-q", "-o", str(first), "--seed", "9",
+                 "--set", "simulation.horizon_s=600"]) == 0
+    resolved = (first / "scenario.yaml").read_text()
+    assert "seed: 9" in resolved and "v2x_sim_version:" in resolved
+    assert main(["run", str(first / "scenario.yaml"), "-q", "-o", str(second)]) == 0
+    assert (first / "summary.json").read_text() == (second / "summary.json").read_text()
+
+
+@pytest.mark.parametrize("preset", [p.name for p in list_presets()])
+def test_every_bundled_scenario_runs_on_a_short_horizon(preset: str) -> None:
+    scenario = load_scenario(preset, ["simulation.horizon_s=300", "simulation.warmup_s=0"])
+    result = build_world(scenario).run()
+    assert result.summary["trips_started"] > 0
+    assert result.summary["trips_started"] == (result.summary["trips_completed"]
+                                               + result.summary["trips_on_road"])
+
+
+def test_quickstart_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "v2x-sim run scenarios/quickstart.yaml" in readme
+
+
+def test_module_entry_point_runs(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "v2x_sim", "run", "quickstart", "-q", "-o", str(tmp_path),
+         "--set", "simulation.horizon_s=120"], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "summary.json").exists()
