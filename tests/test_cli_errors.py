@@ -336,7 +336,7 @@ def test_failed_run_leaves_previous_results_untouched(capsys, tmp_path, failing)
     assert_one_line_error(code, out, err)
     after = snapshot(out_dir)
     assert after == before  # same names (no stray temp files), bytes and mtimes
-    assert not [p for p in tmp_path.rglob("*.tmp")]
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 # --- the real command line ------------------------------------------------------------------

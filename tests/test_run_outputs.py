@@ -47,7 +47,8 @@ def test_run_writes_every_result_file(tmp_path: Path, capsys) -> None:
         rows = list(csv.DictReader(handle))
     assert len(rows) == summary["trips_started"]
     printed = capsys.readouterr().out
-    assert "trips_completed" in printed and str(out) in printed
+    assert "trips_completed" in printed
+    assert str(out) in printed
 
 
 def test_resolved_scenario_reruns_to_the_same_summary(tmp_path: Path) -> None:
@@ -56,7 +57,8 @@ def test_resolved_scenario_reruns_to_the_same_summary(tmp_path: Path) -> None:
     assert main(["run", "quickstart", "-q", "-o", str(first), "--seed", "9",
                  "--set", "simulation.horizon_s=600"]) == 0
     resolved = (first / "scenario.yaml").read_text()
-    assert "seed: 9" in resolved and "v2x_sim_version:" in resolved
+    assert "seed: 9" in resolved
+    assert "v2x_sim_version:" in resolved
     assert main(["run", str(first / "scenario.yaml"), "-q", "-o", str(second)]) == 0
     assert (first / "summary.json").read_text() == (second / "summary.json").read_text()
 

@@ -9,7 +9,6 @@ Public API::
 """
 
 from v2x_sim._core.version import __version__
-
 from v2x_sim.experiment.run import run, write_results
 from v2x_sim.result import RunResult
 from v2x_sim.scenario import Scenario, load_scenario

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from v2x_sim._core.version import __version__
 from v2x_sim._core.errors import ScenarioError, V2XSimError
+from v2x_sim._core.version import __version__
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -41,11 +41,12 @@ class ProgressBar:
         self._started = time.perf_counter()
 
     def __call__(self, sim_time_s: float, horizon_s: float) -> None:
+        """Redraw the bar for simulation time ``sim_time_s`` of ``horizon_s``."""
         if not self.enabled:
             return
         share = min(1.0, sim_time_s / horizon_s) if horizon_s else 1.0
         width = 30
-        filled = int(round(share * width))
+        filled = round(share * width)
         elapsed = time.perf_counter() - self._started
         left = elapsed / share - elapsed if share > 0 else 0.0
         self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "

@@ -94,7 +94,7 @@ def _link_table(world: World) -> tuple[Table, dict[str, Any]]:
     network, scenario = world.network, world.scenario
     horizon = scenario.simulation.horizon_s
     log = world.traversals.to_numpy()
-    open_veh, open_link, open_in = world.traffic.open_traversals()
+    _, open_link, open_in = world.traffic.open_traversals()
     link = np.concatenate([log["link"], open_link])
     t_in = np.concatenate([log["t_in"], open_in])
     t_out = np.concatenate([log["t_out"], np.full(open_link.size, horizon)])

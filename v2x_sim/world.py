@@ -18,13 +18,13 @@ import simpy
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim._core.streams import RandomStreams
 from v2x_sim.metrics.records import ColumnLog, EventLog
+from v2x_sim.result import RunResult, collect_result
 from v2x_sim.road.fundamental_diagram import SPEED_FUNCTIONS
 from v2x_sim.road.generators import corridor, demo_zone, grid
 from v2x_sim.road.io import read_network_csv
 from v2x_sim.road.network import Network
 from v2x_sim.road.routing import RouteTables
 from v2x_sim.road.signals import fixed_time_plan
-from v2x_sim.result import RunResult, collect_result
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.traffic.demand import KINDS, TripPlan, build_trip_plan

@@ -72,7 +72,7 @@ def write_results(result: RunResult, folder: str | Path) -> Path:
     out = ensure_folder(Path(folder))
     write_table_csv(out / "trips.csv", result.trips)
     write_table_csv(out / "links.csv", result.links)
-    write_rows_csv(out / "events.csv", [f for f in Event.__dataclass_fields__],
+    write_rows_csv(out / "events.csv", list(Event.__dataclass_fields__),
                    (astuple(e) for e in result.events))
     write_text_atomic(out / "scenario.yaml", resolved_scenario_yaml(result))
     write_json_atomic(out / "summary.json", result.summary)

@@ -59,7 +59,8 @@ def link_series(link: NDArray[np.int64], t_in: NDArray[np.float64],
 
     Args:
         link: link index per traversal.
-        t_in, t_out: entry and exit time (``t_out`` = horizon for vehicles still on it).
+        t_in: entry time per traversal.
+        t_out: exit time (the horizon for vehicles still on the link).
         completed: whether the traversal ended (counts as an exit).
         length_m: length of every link.
         horizon_s: end of the run; the last bin is cut there.
@@ -85,12 +86,13 @@ def link_series(link: NDArray[np.int64], t_in: NDArray[np.float64],
         pace = np.where(duration > 0, length_m[link] / duration, 0.0)
     flat = link[row] * n_bins + bins
     size = n_links * n_bins
-    veh_s = np.bincount(flat, weights=overlap, minlength=size).reshape(n_links, n_bins)
-    veh_m = np.bincount(flat, weights=overlap * pace[row], minlength=size).reshape(
-        n_links, n_bins)
+    veh_s = np.asarray(np.bincount(flat, weights=overlap, minlength=size), dtype=np.float64)
+    veh_m = np.asarray(np.bincount(flat, weights=overlap * pace[row], minlength=size),
+                       dtype=np.float64)
     exit_bin = np.clip((t_out // bin_s).astype(np.int64), 0, n_bins - 1)
     done = completed & (t_out < horizon_s)
     exits = np.bincount(link[done] * n_bins + exit_bin[done], minlength=size)
     entries = np.bincount(link * n_bins + first, minlength=size)
-    return LinkSeries(edges, veh_s, veh_m, exits.reshape(n_links, n_bins),
+    return LinkSeries(edges, veh_s.reshape(n_links, n_bins), veh_m.reshape(n_links, n_bins),
+                      exits.reshape(n_links, n_bins),
                       entries.reshape(n_links, n_bins))

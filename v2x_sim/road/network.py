@@ -119,7 +119,8 @@ class Network:
         try:
             return self._node_index[int(node_id)]
         except KeyError:
-            raise ScenarioError(field_path, node_id, "no node with this id in the network") from None
+            raise ScenarioError(
+                field_path, node_id, "no node with this id in the network") from None
 
     def link_index(self, link_id: int, *, field_path: str = "link") -> int:
         """Index of an external link id; a `ScenarioError` naming ``field_path`` if unknown."""

@@ -73,7 +73,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ScenarioError("--set", text, "expected path.to.field=value")
-    parts = [p for p in key.strip().split(".")]
+    parts = key.strip().split(".")
     if any(not p for p in parts):
         raise ScenarioError("--set", text, "empty component in the dotted path")
     try:

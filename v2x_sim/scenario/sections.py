@@ -285,7 +285,7 @@ class DeliveryParams(VehicleClassParams):
 class ShuttleParams(VehicleClassParams):
     """Autonomous shuttle buses (always on lines, never from random demand)."""
 
-    share: Literal[0.0] = 0.0
+    share: Annotated[float, Field(ge=0, le=0)] = 0.0
     connected_share: Probability = 1.0
     pce: PositiveFloat = 2.0
 

@@ -84,8 +84,10 @@ def largest_component(network: Network) -> NDArray[np.int64]:
 
 
 def _local_access_nodes(network: Network, main: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Default trip ends: nodes of ``main`` on an arterial (trips do not start on a
-    motorway); every node of ``main`` when the network has no arterial."""
+    """Default trip ends: the nodes of ``main`` that touch an arterial.
+
+    Trips do not start on an expressway; a network without arterials uses all of ``main``.
+    """
     arterial = network.road_class == RoadClass.ARTERIAL
     touching = np.zeros(network.n_nodes, dtype=bool)
     touching[network.from_node[arterial]] = True
@@ -190,18 +192,10 @@ def build_trip_plan(scenario: Scenario, network: Network, rng: np.random.Generat
 def _finish(parts: list[TripList], network: Network, classes: ClassTable,
             rng: np.random.Generator, main: NDArray[np.int64],
             free_flow: RouteTables) -> TripPlan:
-    if parts:
-        depart = np.concatenate([p.depart_s for p in parts])
-        origin = np.concatenate([p.origin for p in parts]).astype(np.int64)
-        dest = np.concatenate([p.destination for p in parts]).astype(np.int64)
-        kind = np.concatenate([p.kind for p in parts]).astype(np.int64)
-        given = np.concatenate([p.connected for p in parts]).astype(np.int8)
-    else:
-        depart = np.zeros(0)
-        origin = dest = kind = np.zeros(0, dtype=np.int64)
-        given = np.zeros(0, dtype=np.int8)
-    order = np.argsort(depart, kind="stable")
-    depart, origin, dest, kind, given = (a[order] for a in (depart, origin, dest, kind, given))
+    trips = TripList.concat(*parts)
+    order = np.argsort(trips.depart_s, kind="stable")
+    depart, origin, dest = trips.depart_s[order], trips.origin[order], trips.destination[order]
+    kind, given = trips.kind[order], trips.connected[order]
     connected = _draw_connected(kind, given, classes, rng)
 
     delivery = KINDS.index(VehicleKind.DELIVERY)

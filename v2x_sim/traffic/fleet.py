@@ -8,6 +8,8 @@ the live ones (``link``, ``entered_s``, ``ready_s``) as vehicles move.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -100,12 +102,12 @@ class VehicleTable:
     def _grow(self, capacity: int) -> None:
         for name, (dtype, fill) in _COLUMNS.items():
             old = getattr(self, name)
-            new = np.full(capacity, fill, dtype=dtype)
+            new: NDArray[np.generic] = np.full(capacity, fill, dtype=dtype)
             new[: self._size] = old[: self._size]
             setattr(self, name, new)
         self._capacity = capacity
 
-    def column(self, name: str) -> NDArray[np.generic]:
+    def column(self, name: str) -> NDArray[Any]:
         """A view of one column trimmed to the rows in use."""
         if name not in _COLUMNS:
             raise KeyError(f"no column {name!r}; columns: {', '.join(_COLUMNS)}")

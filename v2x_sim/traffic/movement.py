@@ -245,8 +245,10 @@ class LinkTraffic:
 
     # ------------------------------------------------------------------ movement
     def _entry_wait(self, link: int, pce: float, now: float) -> float:
-        """0 if ``link`` can take a vehicle now; else when its entry headway allows
-        (a time > now), or INF while it has no storage left."""
+        """When ``link`` can take a vehicle: 0 now, a later time, or INF when full.
+
+        A later time comes from the entry headway; INF means no storage is left.
+        """
         occ = self.occupancy[link]
         if occ > 0.0 and occ + pce > self._storage[link]:
             return INF

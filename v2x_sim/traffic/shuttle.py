@@ -20,6 +20,10 @@ def shuttle_vehicle(env: simpy.Environment, *, first_departure_s: float, layover
     yield env.timeout(first_departure_s)
     while env.now < horizon_s:
         finished = env.event()
-        start_round(lambda _vehicle, _t: finished.succeed())
+
+        def done(_vehicle: int, _t: float, finished: simpy.Event = finished) -> None:
+            finished.succeed()
+
+        start_round(done)
         yield finished
         yield env.timeout(layover_s)
