@@ -222,9 +222,6 @@ def test_relative_trips_file_through_cli(capsys, tmp_path, monkeypatch):
     assert "2 planned trips" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(reason="BUG: a relative trips_file inherited through extends: resolves "
-                          "against the child's folder, not the parent YAML's folder",
-                   raises=InputFileError, strict=True)
 def test_extends_relative_path_resolves_against_parent_folder(tmp_path):
     write(tmp_path / "parent" / "trips.csv", TRIPS_CSV)
     write(tmp_path / "parent" / "p.yaml", TINY.replace("  random: {rate_vph: 300}\n",

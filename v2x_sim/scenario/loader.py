@@ -54,6 +54,23 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+FILE_FIELDS = (("road", "file", "nodes"), ("road", "file", "links"), ("demand", "trips_file"))
+"""Scenario fields holding file paths, relative to the YAML that names them."""
+
+
+def _anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Make relative file paths in ``data`` absolute against ``folder`` (its YAML's)."""
+    for keys in FILE_FIELDS:
+        node: Any = data
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
+            path = Path(node[keys[-1]]).expanduser()
+            if not path.is_absolute():
+                node[keys[-1]] = str(folder / path)
+    return data
+
+
 def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in seen:
@@ -65,7 +82,10 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any
     if not isinstance(parent, str):
         raise ScenarioError("extends", parent, "expected the path of another scenario YAML")
     parent_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
-    return _merge(_read_with_extends(parent_path, (*seen, resolved)), data)
+    # the parent's relative files stay relative to the parent's own folder
+    inherited = _anchor_paths(_read_with_extends(parent_path, (*seen, resolved)),
+                              parent_path.parent)
+    return _merge(inherited, data)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -106,7 +126,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 else:
                     node = node.setdefault(part, {})
             else:
-                raise ScenarioError(dotted, node, "cannot set a field inside a plain value")
+                parent = ".".join(parts[:depth])
+                raise ScenarioError(f"--set {'.'.join(parts)}", value,
+                                    f"{parent} holds a plain value, not fields")
     return result
 
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Probability = Annotated[float, Field(ge=0, le=1)]
-NodeId = Annotated[int, Field(ge=0)]
+MAX_HORIZON_S = 30 * 86400.0
+"""Longest horizon accepted (30 days): beyond it a typo is likelier than a study."""
+MAX_RATE_VPH = 1_000_000.0
+"""Largest demand rate accepted; the whole zone sees ~25,000 trips an hour."""
+
+PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
+NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
+Probability = Annotated[float, Field(strict=True, ge=0, le=1)]
+NodeId = Annotated[int, Field(strict=True, ge=0)]
 
 
 class _Section(BaseModel):
@@ -26,7 +31,7 @@ class _Section(BaseModel):
     and ``--set`` overrides only need to name what changes.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -55,9 +60,9 @@ class VehicleKind(StrEnum):
 class SimulationSection(_Section):
     """Clock, seed and modelling switches."""
 
-    horizon_s: PositiveFloat = 3600.0
+    horizon_s: Annotated[float, Field(strict=True, gt=0, le=MAX_HORIZON_S)] = 3600.0
     warmup_s: NonNegativeFloat = 0.0
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
     deterministic: bool = Field(
         default=False,
         description="Replace every distribution by its mean (evenly spaced departures).",
@@ -68,19 +73,19 @@ class SimulationSection(_Section):
         "(SUMO's time-to-teleport default is 300 s).",
     )
 
-    @model_validator(mode="after")
-    def _warmup_inside_horizon(self) -> SimulationSection:
-        if self.warmup_s >= self.horizon_s:
-            raise ValueError(
-                f"warmup_s ({self.warmup_s}) must be shorter than horizon_s ({self.horizon_s})"
-            )
-        return self
+    @field_validator("warmup_s")
+    @classmethod
+    def _warmup_inside_horizon(cls, warmup_s: float, info: ValidationInfo) -> float:
+        horizon_s = info.data.get("horizon_s")
+        if horizon_s is not None and warmup_s >= horizon_s:
+            raise ValueError(f"must be shorter than horizon_s ({horizon_s:g})")
+        return warmup_s
 
 
 class RoadClassParams(_Section):
     """Geometry and capacity of one road class in a generated network."""
 
-    lanes: Annotated[int, Field(ge=1, le=8)]
+    lanes: Annotated[int, Field(strict=True, ge=1, le=8)]
     free_speed_kmh: PositiveFloat
     capacity_vph_per_lane: PositiveFloat
     jam_density_vpkm_per_lane: PositiveFloat = 140.0  # ~7.1 m per vehicle (SUMO 7.5 m)
@@ -113,8 +118,8 @@ def _interchange_ramp() -> RoadClassParams:
 class GridParams(_Section):
     """A rows x cols arterial grid, two-way links; node id = row * cols + col."""
 
-    rows: Annotated[int, Field(ge=1, le=200)] = 5
-    cols: Annotated[int, Field(ge=1, le=200)] = 5
+    rows: Annotated[int, Field(strict=True, ge=1, le=200)] = 5
+    cols: Annotated[int, Field(strict=True, ge=1, le=200)] = 5
     spacing_m: PositiveFloat = 500.0
     arterial: RoadClassParams = Field(default_factory=_arterial)
 
@@ -132,7 +137,7 @@ class CorridorParams(_Section):
     (arterial node ``segments+1+i`` lies beside expressway node ``i``).
     """
 
-    segments: Annotated[int, Field(ge=1, le=200)] = 6
+    segments: Annotated[int, Field(strict=True, ge=1, le=200)] = 6
     segment_length_m: PositiveFloat = 1000.0
     offset_m: PositiveFloat = 600.0
     expressway: RoadClassParams = Field(default_factory=_expressway)
@@ -147,10 +152,10 @@ class DemoZoneParams(_Section):
     zone. ``scale`` multiplies rows and columns (by its square root) to grow or shrink it.
     """
 
-    rows: Annotated[int, Field(ge=2, le=200)] = 7
-    cols: Annotated[int, Field(ge=2, le=200)] = 11
+    rows: Annotated[int, Field(strict=True, ge=2, le=200)] = 7
+    cols: Annotated[int, Field(strict=True, ge=2, le=200)] = 11
     spacing_m: PositiveFloat = 700.0
-    interchange_every: Annotated[int, Field(ge=1)] = 2
+    interchange_every: Annotated[int, Field(strict=True, ge=1)] = 2
     scale: PositiveFloat = 1.0
     arterial: RoadClassParams = Field(default_factory=_arterial)
     expressway: RoadClassParams = Field(default_factory=_urban_expressway)
@@ -175,7 +180,7 @@ class SignalSection(_Section):
     enabled: bool = True
     cycle_s: PositiveFloat = 90.0
     lost_time_s: NonNegativeFloat = 10.0
-    min_approaches: Annotated[int, Field(ge=2)] = 3
+    min_approaches: Annotated[int, Field(strict=True, ge=2)] = 3
 
     @model_validator(mode="after")
     def _lost_time_fits(self) -> SignalSection:
@@ -212,10 +217,13 @@ class ProfileStep(_Section):
 Profile = list[ProfileStep]
 
 
+RateVph = Annotated[float, Field(strict=True, ge=0, le=MAX_RATE_VPH)]
+
+
 class RandomDemand(_Section):
     """Random origin-destination pairs over the network with a total rate."""
 
-    rate_vph: NonNegativeFloat
+    rate_vph: RateVph
     origins: list[NodeId] | None = None
     destinations: list[NodeId] | None = None
     profile: Profile | None = None
@@ -226,7 +234,7 @@ class FlowDemand(_Section):
 
     origin: NodeId
     destination: NodeId
-    rate_vph: NonNegativeFloat
+    rate_vph: RateVph
     vehicle_class: VehicleKind | None = None
     profile: Profile | None = None
 
@@ -277,7 +285,7 @@ class DeliveryParams(VehicleClassParams):
 
     share: Probability = 0.03
     connected_share: Probability = 1.0
-    stops: Annotated[int, Field(ge=0, le=20)] = 2
+    stops: Annotated[int, Field(strict=True, ge=0, le=20)] = 2
     dwell_s: NonNegativeFloat = 60.0
     radius_m: PositiveFloat = 1500.0
 
@@ -285,7 +293,7 @@ class DeliveryParams(VehicleClassParams):
 class ShuttleParams(VehicleClassParams):
     """Autonomous shuttle buses (always on lines, never from random demand)."""
 
-    share: Annotated[float, Field(ge=0, le=0)] = 0.0
+    share: Annotated[float, Field(strict=True, ge=0, le=0)] = 0.0
     connected_share: Probability = 1.0
     pce: PositiveFloat = 2.0
 
@@ -295,7 +303,7 @@ class ShuttleLine(_Section):
 
     name: str
     stops: Annotated[list[NodeId], Field(min_length=2)]
-    vehicles: Annotated[int, Field(ge=1)] = 1
+    vehicles: Annotated[int, Field(strict=True, ge=1)] = 1
     headway_s: PositiveFloat = 600.0
     first_departure_s: NonNegativeFloat = 0.0
     dwell_s: NonNegativeFloat = 30.0
@@ -334,18 +342,20 @@ class VehiclesSection(_Section):
 class IncidentEntry(_Section):
     """A lane closure and/or speed cap on one link for a time window."""
 
-    link: Annotated[int, Field(ge=0)]
+    link: Annotated[int, Field(strict=True, ge=0)]
     start_s: NonNegativeFloat
     end_s: PositiveFloat
-    lanes_closed: Annotated[int, Field(ge=0)] = 1
+    lanes_closed: Annotated[int, Field(strict=True, ge=0)] = 1
     speed_cap_kmh: PositiveFloat | None = None
-    capacity_factor: Annotated[float, Field(gt=0, le=1)] = 1.0
+    capacity_factor: Annotated[float, Field(strict=True, gt=0, le=1)] = 1.0
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> IncidentEntry:
-        if self.end_s <= self.start_s:
-            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
-        return self
+    @field_validator("end_s")
+    @classmethod
+    def _ends_after_start(cls, end_s: float, info: ValidationInfo) -> float:
+        start_s = info.data.get("start_s")
+        if start_s is not None and end_s <= start_s:
+            raise ValueError(f"must be after start_s ({start_s:g})")
+        return end_s
 
 
 class OutputSection(_Section):
@@ -353,4 +363,4 @@ class OutputSection(_Section):
 
     dir: str | None = None
     link_bin_s: PositiveFloat = 300.0
-    congested_speed_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    congested_speed_ratio: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.5
