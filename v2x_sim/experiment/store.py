@@ -11,8 +11,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim._core.atomic import write_text_atomic
 from v2x_sim._core.errors import InputFileError
 
 
@@ -32,20 +31,6 @@ def ensure_folder(folder: Path) -> Path:
     except OSError as exc:
         raise InputFileError(folder, f"cannot create the output folder: {exc.strerror}") from None
     return folder
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:

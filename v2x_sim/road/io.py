@@ -32,13 +32,14 @@ the column name, e.g. ``links.csv, line 7, column 'lanes': 0 is below 1; ...``.
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from v2x_sim._core.atomic import write_text_atomic
+from v2x_sim._core.csv_table import check_header, read_csv_records
 from v2x_sim._core.errors import InputFileError
 from v2x_sim.road.network import Network, RoadClass, build_network
 
@@ -95,35 +96,12 @@ def _finite(text: str) -> float:
 def _read_table(path: Path, required: tuple[str, ...], optional: dict[str, str],
                 what: str) -> list[_Row]:
     """Rows of a CSV file with a checked header; optional columns filled with defaults."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            try:
-                records = [(reader.line_num, r) for r in reader if any(f.strip() for f in r)]
-            except csv.Error as exc:
-                raise InputFileError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
-    except UnicodeDecodeError:
-        raise InputFileError(path, "not UTF-8 text") from None
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read file: {exc.strerror}") from None
+    records = read_csv_records(path)
     if not records:
         raise InputFileError(path, f"file is empty; expected a header row and {what}")
     header_line, header = records[0]
     names = [name.strip() for name in header]
-    for name in names:
-        if name not in required and name not in optional:
-            expected = ", ".join((*required, *optional))
-            raise InputFileError(path, f"unknown column {name!r}; expected columns: {expected}",
-                                 line=header_line, column=name)
-        if names.count(name) > 1:
-            raise InputFileError(path, f"column {name!r} appears more than once",
-                                 line=header_line, column=name)
-    for name in required:
-        if name not in names:
-            raise InputFileError(path, f"required column {name!r} is missing",
-                                 line=header_line, column=name)
+    check_header(path, header_line, names, required, optional)
     rows = []
     for line, record in records[1:]:
         if len(record) != len(names):
@@ -225,16 +203,11 @@ def _scaled(value: float, factor: float) -> str:
 
 def _write_atomic(path: Path, header: tuple[str, ...], rows: list[list[str]]) -> None:
     """Write a CSV to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def write_network_csv(network: Network, folder: Path) -> tuple[Path, Path]:

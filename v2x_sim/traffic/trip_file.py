@@ -23,7 +23,6 @@ header is line 1) and the column name, e.g.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim._core.csv_table import check_header, read_csv_records
 from v2x_sim._core.errors import InputFileError, ScenarioError
 from v2x_sim.road.network import Network
 from v2x_sim.scenario.sections import TripEntry, VehicleKind
@@ -94,38 +94,6 @@ class TripList:
         return TripList(*(np.concatenate([getattr(t, name) for t in lists]) for name in _DTYPES))
 
 
-def _read_records(path: Path) -> list[tuple[int, list[str]]]:
-    """Non-blank CSV records with their 1-based physical line numbers."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            try:
-                return [(reader.line_num, r) for r in reader if any(f.strip() for f in r)]
-            except csv.Error as exc:
-                raise InputFileError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
-    except UnicodeDecodeError:
-        raise InputFileError(path, "not UTF-8 text") from None
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read file: {exc.strerror}") from None
-
-
-def _check_header(path: Path, line: int, names: list[str]) -> None:
-    allowed = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
-    for name in names:
-        if name not in allowed:
-            raise InputFileError(path, f"unknown column {name!r}; expected columns: "
-                                       f"{', '.join(allowed)}", line=line, column=name)
-        if names.count(name) > 1:
-            raise InputFileError(path, f"column {name!r} appears more than once",
-                                 line=line, column=name)
-    for name in REQUIRED_COLUMNS:
-        if name not in names:
-            raise InputFileError(path, f"required column {name!r} is missing",
-                                 line=line, column=name)
-
-
 def read_trip_file(path: Path, network: Network) -> TripList:
     """Read a trip list CSV file (format in the module docstring).
 
@@ -141,13 +109,13 @@ def read_trip_file(path: Path, network: Network) -> TripList:
             names the file, line and column.
     """
     path = Path(path)
-    records = _read_records(path)
+    records = read_csv_records(path)
     if not records:
         raise InputFileError(path, "file is empty; expected a header row: "
                                    f"{', '.join(REQUIRED_COLUMNS)}[, connected]")
     header_line, header = records[0]
     names = [name.strip() for name in header]
-    _check_header(path, header_line, names)
+    check_header(path, header_line, names, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     node_index = {int(node): i for i, node in enumerate(network.node_ids)}
     rows = [_parse_row(path, line, names, record, node_index) for line, record in records[1:]]
     return TripList.from_columns(*zip(*rows, strict=True)) if rows else TripList.empty()
