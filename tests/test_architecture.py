@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "control": 4,
     "world": 5,
     "result": 5,
+    "v2x_model": 5,
     "experiment": 6,
     "report": 6,
     "cli": 7,

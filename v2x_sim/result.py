@@ -20,6 +20,7 @@ from v2x_sim.metrics.records import Event
 from v2x_sim.metrics.trip_stats import trip_summary
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.traffic.demand import KINDS
+from v2x_sim.v2x_model import v2x_summary, v2x_tables
 
 if TYPE_CHECKING:
     from v2x_sim.scenario.schema import Scenario
@@ -44,6 +45,10 @@ class RunResult:
             vehicles, mean_speed_mps, speed_ratio, flow_vph, entered, exited``.
         events: notable events in time order.
         wall_s: wall-clock seconds the simulation took.
+        tables: further tables by file stem when the V2X model ran: ``latency`` (per
+            kind and hop), ``edges`` (utilisation and queue per node and window),
+            ``rsus`` (channel busy ratio, BSMs received), ``devices``, ``warnings`` (one
+            row per hazard warning attempt).
         version: package version that produced it.
     """
 
@@ -55,7 +60,7 @@ class RunResult:
     events: list[Event]
     wall_s: float = 0.0
     version: str = __version__
-    extra: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)
 
 
 def _trip_table(world: World) -> Table:
@@ -166,6 +171,10 @@ def collect_result(world: World) -> RunResult:
     links, congestion = _link_table(world)
     summary = _summary(world, trips)
     summary.update(congestion)
+    tables: dict[str, Table] = {}
+    if world.v2x is not None:
+        summary.update(_clean(v2x_summary(world.v2x)))
+        tables = v2x_tables(world.v2x)
     summary["simulation"] = {
         "seed": world.seed,
         "horizon_s": world.scenario.simulation.horizon_s,
@@ -177,4 +186,4 @@ def collect_result(world: World) -> RunResult:
     }
     return RunResult(scenario=world.scenario, seed=world.seed, summary=_clean(summary),
                      trips=trips, links=links, events=list(world.events.events),
-                     wall_s=world.wall_s)
+                     wall_s=world.wall_s, tables=tables)

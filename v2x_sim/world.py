@@ -17,6 +17,7 @@ import simpy
 
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim._core.streams import RandomStreams
+from v2x_sim.compute.background import Senders
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.result import RunResult, collect_result
 from v2x_sim.road.fundamental_diagram import SPEED_FUNCTIONS
@@ -32,6 +33,7 @@ from v2x_sim.traffic.fleet import VehicleTable
 from v2x_sim.traffic.itinerary import itinerary
 from v2x_sim.traffic.movement import LinkTraffic
 from v2x_sim.traffic.shuttle import shuttle_vehicle
+from v2x_sim.v2x_model import V2XModel, build_v2x
 
 ProgressCallback = Callable[[float, float], None]
 
@@ -76,6 +78,7 @@ class World:
     free_flow: RouteTables
     traversals: ColumnLog
     events: EventLog
+    v2x: V2XModel | None = None
     wall_s: float = 0.0
     _ran: bool = field(default=False, repr=False)
 
@@ -95,12 +98,15 @@ class World:
             self.env.run(until=horizon * k / steps)
             if progress is not None:
                 progress(self.env.now, horizon)
+        if self.v2x is not None:
+            self.v2x.flows.finish()
         self.wall_s = time.perf_counter() - started
         return collect_result(self)
 
 
 def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, network: Network,
-                        traffic: LinkTraffic, events: EventLog) -> None:
+                        traffic: LinkTraffic, events: EventLog,
+                        on_hazard: Callable[[int, float], None] | None) -> None:
     for i, incident in enumerate(scenario.incidents):
         path = f"incidents[{i}]"
         link = network.link_index(incident.link, field_path=f"{path}.link")
@@ -116,12 +122,21 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
                   + (f", capacity x{incident.capacity_factor:g}"
                      if incident.capacity_factor < 1 else ""))
 
+        position = (float(network.length_m[link]) if incident.position_m is None
+                    else incident.position_m)
+        if position > network.length_m[link]:
+            raise ScenarioError(f"{path}.position_m", incident.position_m,
+                                f"link {incident.link} is only {network.length_m[link]:g} m long")
+
         def window(link: int = link, settings: dict[str, Any] = settings, i: int = i,
                    start: float = incident.start_s, end: float = incident.end_s,
-                   detail: str = detail, ext: int = incident.link) -> Any:
+                   detail: str = detail, ext: int = incident.link,
+                   position: float = position) -> Any:
             yield world_env.timeout(start)
             traffic.set_incident(link, i, active=True, **settings)
             events.add(world_env.now, "incident_start", link=ext, detail=detail)
+            if on_hazard is not None:
+                on_hazard(link, position)
             yield world_env.timeout(end - start)
             traffic.set_incident(link, i, active=False, **settings)
             events.add(world_env.now, "incident_end", link=ext, detail=detail)
@@ -176,6 +191,17 @@ def _start_shuttles(env: simpy.Environment, scenario: Scenario, network: Network
                                         horizon_s=horizon, start_round=start_round))
 
 
+def _connected_on_links(fleet: VehicleTable) -> Senders:
+    """The view the compute side gets of the traffic: connected vehicles on links."""
+
+    def senders() -> tuple[Any, Any, Any, Any]:
+        n = len(fleet)
+        ids = np.flatnonzero(fleet.connected[:n] & (fleet.link[:n] >= 0))
+        return ids, fleet.link[ids], fleet.entered_s[ids], fleet.ready_s[ids]
+
+    return senders
+
+
 def build_world(scenario: Scenario, seed: int | None = None) -> World:
     """Build a ready-to-run `World`; ``seed`` overrides ``scenario.simulation.seed``.
 
@@ -199,9 +225,13 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
         diagram=scenario.road.fundamental_diagram, signals=signals,
         moved_on_after_s=scenario.simulation.moved_on_after_s,
         traversals=traversals, events=events)
-    _schedule_incidents(env, scenario, network, traffic, events)
+    v2x = None
+    if scenario.v2x.enabled:
+        v2x = build_v2x(env, scenario, network, _connected_on_links(fleet), streams.get)
+    _schedule_incidents(env, scenario, network, traffic, events,
+                        v2x.hazards.report if v2x else None)
     _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
     env.process(_departures(env, plan, fleet, traffic, free_flow, scenario))
     return World(scenario=scenario, seed=seed, env=env, network=network, plan=plan,
                  fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
-                 events=events)
+                 events=events, v2x=v2x)

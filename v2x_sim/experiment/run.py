@@ -74,6 +74,9 @@ def write_results(result: RunResult, folder: str | Path) -> Path:
     write_table_csv(out / "links.csv", result.links)
     write_rows_csv(out / "events.csv", list(Event.__dataclass_fields__),
                    (astuple(e) for e in result.events))
+    for stem, table in result.tables.items():
+        if table:
+            write_table_csv(out / f"{stem}.csv", table)
     write_text_atomic(out / "scenario.yaml", resolved_scenario_yaml(result))
     write_json_atomic(out / "summary.json", result.summary)
     return out

@@ -12,13 +12,21 @@ from v2x_sim.scenario.sections import (
     IncidentEntry,
     OutputSection,
     RoadSection,
+    Section,
     SimulationSection,
     VehiclesSection,
-    _Section,
+)
+from v2x_sim.scenario.v2x_sections import (
+    ChannelsSection,
+    CloudSection,
+    EdgeSection,
+    MessagesSection,
+    RoadsideSection,
+    V2XSection,
 )
 
 
-class Scenario(_Section):
+class Scenario(Section):
     """A complete scenario. Build it with `v2x_sim.load_scenario` or from a dict.
 
     Relative file paths inside it (network CSVs, trip files) are resolved against
@@ -35,6 +43,12 @@ class Scenario(_Section):
     demand: DemandSection = Field(default_factory=DemandSection)
     vehicles: VehiclesSection = Field(default_factory=VehiclesSection)
     incidents: list[IncidentEntry] = Field(default_factory=list)
+    v2x: V2XSection = Field(default_factory=V2XSection)
+    roadside: RoadsideSection = Field(default_factory=RoadsideSection)
+    channels: ChannelsSection = Field(default_factory=ChannelsSection)
+    edge: EdgeSection = Field(default_factory=EdgeSection)
+    cloud: CloudSection = Field(default_factory=CloudSection)
+    messages: MessagesSection = Field(default_factory=MessagesSection)
     output: OutputSection = Field(default_factory=OutputSection)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)

@@ -8,44 +8,19 @@ where the network and demand are built.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-MAX_HORIZON_S = 30 * 86400.0
-"""Longest horizon accepted (30 days): beyond it a typo is likelier than a study."""
-MAX_RATE_VPH = 1_000_000.0
-"""Largest demand rate accepted; the whole zone sees ~25,000 trips an hour."""
-
-PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
-NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
-Probability = Annotated[float, Field(strict=True, ge=0, le=1)]
-NodeId = Annotated[int, Field(strict=True, ge=0)]
-
-
-class _Section(BaseModel):
-    """Base: unknown keys are errors, values are immutable once loaded.
-
-    A partial mapping given for a sub-section is laid over that sub-section's own
-    default (``arterial: {lanes: 3}`` keeps the arterial's speed and capacity), so YAML
-    and ``--set`` overrides only need to name what changes.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _partial_over_default(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        merged = dict(data)
-        for name, info in cls.model_fields.items():
-            value = data.get(name)
-            if isinstance(value, dict) and info.default_factory is not None:
-                default = info.default_factory()  # type: ignore[call-arg]
-                if isinstance(default, BaseModel):
-                    merged[name] = {**default.model_dump(exclude_unset=False), **value}
-        return merged
+from v2x_sim.scenario.base import (
+    MAX_HORIZON_S,
+    MAX_RATE_VPH,
+    NodeId,
+    NonNegativeFloat,
+    PositiveFloat,
+    Probability,
+    Section,
+)
 
 
 class VehicleKind(StrEnum):
@@ -57,7 +32,7 @@ class VehicleKind(StrEnum):
     DELIVERY = "delivery"
 
 
-class SimulationSection(_Section):
+class SimulationSection(Section):
     """Clock, seed and modelling switches."""
 
     horizon_s: Annotated[float, Field(strict=True, gt=0, le=MAX_HORIZON_S)] = 3600.0
@@ -82,7 +57,7 @@ class SimulationSection(_Section):
         return warmup_s
 
 
-class RoadClassParams(_Section):
+class RoadClassParams(Section):
     """Geometry and capacity of one road class in a generated network."""
 
     lanes: Annotated[int, Field(strict=True, ge=1, le=8)]
@@ -115,7 +90,7 @@ def _interchange_ramp() -> RoadClassParams:
     return RoadClassParams(lanes=2, free_speed_kmh=60.0, capacity_vph_per_lane=1800.0)
 
 
-class GridParams(_Section):
+class GridParams(Section):
     """A rows x cols arterial grid, two-way links; node id = row * cols + col."""
 
     rows: Annotated[int, Field(strict=True, ge=1, le=200)] = 5
@@ -130,7 +105,7 @@ class GridParams(_Section):
         return self
 
 
-class CorridorParams(_Section):
+class CorridorParams(Section):
     """An expressway with a parallel arterial and connectors, both directions.
 
     Expressway nodes are ``0..segments``, arterial nodes ``segments+1..2*segments+1``
@@ -145,7 +120,7 @@ class CorridorParams(_Section):
     connector: RoadClassParams = Field(default_factory=_ramp)
 
 
-class DemoZoneParams(_Section):
+class DemoZoneParams(Section):
     """The zone: an arterial grid with an expressway spine through its middle.
 
     The defaults give about 200 km of road counting both directions, like the real
@@ -162,14 +137,14 @@ class DemoZoneParams(_Section):
     ramp: RoadClassParams = Field(default_factory=_interchange_ramp)
 
 
-class NetworkFiles(_Section):
+class NetworkFiles(Section):
     """A network read from ``nodes.csv`` and ``links.csv`` (paths relative to the YAML)."""
 
     nodes: str
     links: str
 
 
-class SignalSection(_Section):
+class SignalSection(Section):
     """Fixed-time signals at arterial junctions (none on the expressway).
 
     Approaches are grouped into two phases by heading (east-west, north-south); each
@@ -189,7 +164,7 @@ class SignalSection(_Section):
         return self
 
 
-class RoadSection(_Section):
+class RoadSection(Section):
     """Which network to build, and how links behave."""
 
     generator: Literal["grid", "corridor", "demo_zone", "file"] = "grid"
@@ -207,7 +182,7 @@ class RoadSection(_Section):
         return self
 
 
-class ProfileStep(_Section):
+class ProfileStep(Section):
     """From ``from_s`` on, the base rate is multiplied by ``factor``."""
 
     from_s: NonNegativeFloat
@@ -220,7 +195,7 @@ Profile = list[ProfileStep]
 RateVph = Annotated[float, Field(strict=True, ge=0, le=MAX_RATE_VPH)]
 
 
-class RandomDemand(_Section):
+class RandomDemand(Section):
     """Random origin-destination pairs over the network with a total rate."""
 
     rate_vph: RateVph
@@ -229,7 +204,7 @@ class RandomDemand(_Section):
     profile: Profile | None = None
 
 
-class FlowDemand(_Section):
+class FlowDemand(Section):
     """A fixed origin-destination flow."""
 
     origin: NodeId
@@ -239,7 +214,7 @@ class FlowDemand(_Section):
     profile: Profile | None = None
 
 
-class TripEntry(_Section):
+class TripEntry(Section):
     """One explicit trip (as in a trip list file)."""
 
     depart_s: NonNegativeFloat
@@ -249,7 +224,7 @@ class TripEntry(_Section):
     connected: bool | None = None
 
 
-class DemandSection(_Section):
+class DemandSection(Section):
     """Trips: random OD, fixed flows, explicit trips and/or a trip file; all add up.
 
     Departures of random and flow demand are Poisson with the piecewise-constant rate
@@ -263,7 +238,7 @@ class DemandSection(_Section):
     profile: Profile = Field(default_factory=lambda: [ProfileStep(from_s=0.0, factor=1.0)])
 
 
-class VehicleClassParams(_Section):
+class VehicleClassParams(Section):
     """Behaviour of one vehicle class."""
 
     share: Probability = 0.0
@@ -298,7 +273,7 @@ class ShuttleParams(VehicleClassParams):
     pce: PositiveFloat = 2.0
 
 
-class ShuttleLine(_Section):
+class ShuttleLine(Section):
     """A fixed line served repeatedly: stop nodes in order, dwell at each."""
 
     name: str
@@ -310,7 +285,7 @@ class ShuttleLine(_Section):
     layover_s: NonNegativeFloat = 60.0
 
 
-class ClassTable(_Section):
+class ClassTable(Section):
     """Per-class parameters."""
 
     car: VehicleClassParams = Field(default_factory=_car)
@@ -332,20 +307,22 @@ class ClassTable(_Section):
         return self
 
 
-class VehiclesSection(_Section):
+class VehiclesSection(Section):
     """Vehicle classes and shuttle lines."""
 
     classes: ClassTable = Field(default_factory=ClassTable)
     shuttle_lines: list[ShuttleLine] = Field(default_factory=list)
 
 
-class IncidentEntry(_Section):
+class IncidentEntry(Section):
     """A lane closure and/or speed cap on one link for a time window."""
 
     link: Annotated[int, Field(strict=True, ge=0)]
     start_s: NonNegativeFloat
     end_s: PositiveFloat
     lanes_closed: Annotated[int, Field(strict=True, ge=0)] = 1
+    position_m: NonNegativeFloat | None = Field(
+        default=None, description="Where along the link the hazard is (default: its end).")
     speed_cap_kmh: PositiveFloat | None = None
     capacity_factor: Annotated[float, Field(strict=True, gt=0, le=1)] = 1.0
 
@@ -358,7 +335,7 @@ class IncidentEntry(_Section):
         return end_s
 
 
-class OutputSection(_Section):
+class OutputSection(Section):
     """Where and how results are written."""
 
     dir: str | None = None

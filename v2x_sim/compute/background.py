@@ -1,0 +1,274 @@
+"""The periodic message flows, one window of simulated time at a time.
+
+Every ``tick_s`` the tick process takes all senders at once as arrays and, for the
+window ahead: places connected vehicles on their links, finds the covering RSU, draws
+PC5 loss and delay in one call, adds the fibre backhaul, and queues the BSMs together
+with the roadside sensors' frames at each edge node (compiled FIFO kernel); status
+reports go over Uu and the WAN to the cloud, as do the edge nodes' aggregates. Counts
+and latencies go straight into histograms: no message is ever an object or an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from v2x_sim._core.errors import ScenarioError
+from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
+from v2x_sim.comms.flows import group_by, offsets_on_link, phases_s, send_times
+from v2x_sim.comms.messages import Hop, MessageKind
+from v2x_sim.compute.roadside import Coverage, Devices
+from v2x_sim.compute.servers import ServerPool, Stream
+from v2x_sim.compute.service import draw_service_s
+from v2x_sim.metrics.histogram import LogHistogram
+from v2x_sim.metrics.latency import LatencyBook
+from v2x_sim.road.network import Network
+from v2x_sim.scenario.v2x_sections import (
+    CloudSection,
+    EdgeSection,
+    MessagesSection,
+    RoadsideSection,
+)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Senders = Callable[[], tuple[IntArray, IntArray, FloatArray, FloatArray]]
+"""Connected vehicles on links now: (trip ids, link, entered_s, ready_s)."""
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The link models the flows cross."""
+
+    pc5: Pc5Channel
+    uu: UuChannel
+    fibre: FibreLink
+    wan: WanPath
+    rsu_hops: int
+
+
+class BackgroundFlows:
+    """Periodic messages through channels into the edge nodes and the cloud.
+
+    Args:
+        env: simpy environment (the tick process runs on it).
+        network, devices, coverage: where senders and receivers are.
+        channels: radio and wired links.
+        edges: one `ServerPool` per edge node; cloud: the cloud's pool.
+        book: where counts and latencies go.
+        senders: injected view of the connected vehicles on the road.
+        config: (roadside, edge, cloud, messages) sections.
+        rng: named random streams by component ("channel.pc5", ...).
+        tick_s, horizon_s, deterministic: timing and the means-only switch.
+    """
+
+    def __init__(self, env: simpy.Environment, *, network: Network, devices: Devices,
+                 coverage: Coverage, channels: Channels, edges: list[ServerPool],
+                 cloud: ServerPool, book: LatencyBook, senders: Senders,
+                 config: tuple[RoadsideSection, EdgeSection, CloudSection, MessagesSection],
+                 rng: Callable[[str], np.random.Generator], tick_s: float, horizon_s: float,
+                 deterministic: bool) -> None:
+        self.env, self.network, self.devices, self.coverage = env, network, devices, coverage
+        self.channels, self.edges, self.cloud, self.book = channels, edges, cloud, book
+        self.senders = senders
+        self.roadside, self.edge_cfg, self.cloud_cfg, self.messages = config
+        self.tick_s, self.horizon_s, self.deterministic = tick_s, horizon_s, deterministic
+        self.rng_pc5, self.rng_uu = rng("channel.pc5"), rng("channel.uu")
+        self.rng_edge, self.rng_cloud = rng("edge.service"), rng("cloud.service")
+        n_rsu = devices.n_rsu
+        distance = np.hypot(devices.x_m[:n_rsu] - devices.edge_x_m[devices.edge[:n_rsu]],
+                            devices.y_m[:n_rsu] - devices.edge_y_m[devices.edge[:n_rsu]])
+        self.rsu_fibre_s = channels.fibre.delay_s(distance, channels.rsu_hops)
+        self.cbr = np.zeros(n_rsu)
+        self.cbr_sum = np.zeros(n_rsu)
+        self.cbr_max = np.zeros(n_rsu)
+        self.bsm_received = np.zeros(n_rsu, np.int64)
+        self.windows = 0
+        self._pattern = self._sensor_pattern()
+
+    # ------------------------------------------------------------------ sensors
+    def _sensor_pattern(self) -> list[Stream]:
+        """Per edge node, the frames of one window as offsets from its start (sorted).
+
+        Periodic frames repeat identically every window when each sensor sends a whole
+        number of frames per window, so the pattern is computed once.
+        """
+        dev, tick = self.devices, self.tick_s
+        sensors = dev.sensors
+        rate = dev.frame_rate_hz[sensors]
+        per_window = rate * tick
+        bad = np.flatnonzero(np.abs(per_window - np.round(per_window)) > 1e-9)
+        if bad.size:
+            raise ScenarioError("v2x.tick_s", tick, "every sensor must send a whole number of "
+                                f"frames per tick (frame rate {rate[bad[0]]:g} Hz); choose a "
+                                "tick that is a multiple of every frame period")
+        period = 1.0 / np.maximum(rate, 1e-12)
+        index, born = [], []
+        for p in np.unique(period):
+            group = sensors[period == p]
+            who, at = send_times(group, float(p), 0.0, tick)
+            index.append(group[who])
+            born.append(at)
+        sensor = np.concatenate(index) if index else np.zeros(0, np.int64)
+        born_s = np.concatenate(born) if born else np.zeros(0)
+        backhaul = self.roadside.sensor_link_s + self.rsu_fibre_s[dev.rsu[sensor]]
+        self._pattern_backhaul = LogHistogram()
+        self._pattern_backhaul.add(backhaul)
+        self._full_windows = 0
+        arrival = born_s + backhaul
+        edge = dev.edge[sensor]
+        order, bounds = group_by(edge, arrival, dev.n_edges)
+        kind = np.full(order.size, int(MessageKind.PERCEPTION))
+        service = self.edge_cfg.service["perception"]
+        streams = []
+        for e in range(dev.n_edges):
+            part = order[bounds[e]:bounds[e + 1]]
+            streams.append(Stream(arrival[part], draw_service_s(
+                service, part.size, self.rng_edge, deterministic=True), kind[: part.size],
+                born_s[part]))
+        return streams
+
+    def _frames(self, edge: int, start_s: float, end_s: float) -> Stream:
+        pattern = self._pattern[edge]
+        born = pattern.born_s + start_s
+        keep = slice(None) if end_s >= start_s + self.tick_s else born < end_s
+        service = pattern.service_s[keep]
+        params = self.edge_cfg.service["perception"]
+        if not self.deterministic and params.distribution != "deterministic":
+            service = draw_service_s(params, len(born[keep]), self.rng_edge)
+        return Stream(pattern.arrival_s[keep] + start_s, service, pattern.kind[keep], born[keep])
+
+    # ------------------------------------------------------------------ the tick
+    def process(self):  # type: ignore[no-untyped-def]
+        """The tick process: one window per ``tick_s`` until the horizon."""
+        while self.env.now < self.horizon_s:
+            start = self.env.now
+            end = min(start + self.tick_s, self.horizon_s)
+            self.window(start, end)
+            yield self.env.timeout(self.tick_s)
+
+    def window(self, start_s: float, end_s: float) -> None:
+        """Generate and serve every periodic message sent in [start, end)."""
+        ids, link, entered, ready = self.senders()
+        bsm = self._bsm(ids, link, entered, ready, start_s, end_s)
+        status = self._status(ids, start_s, end_s)
+        aggregates = self._aggregates(start_s, end_s)
+        full = end_s >= start_s + self.tick_s
+        for e in range(self.devices.n_edges):
+            frames = self._frames(e, start_s, end_s)
+            self.book.count_sent(MessageKind.PERCEPTION, len(frames))
+            if not full:  # a cut last window: its frames' backhaul one by one
+                self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
+                                  frames.arrival_s - frames.born_s)
+            self.edges[e].serve(frames, bsm[e], start_s, start_s + self.tick_s)
+        self._full_windows += int(full)
+        self.cloud.serve(Stream(), Stream.merged(status, aggregates), start_s,
+                         start_s + self.tick_s)
+        self.windows += 1
+
+    def _bsm(self, ids: IntArray, link: IntArray, entered: FloatArray, ready: FloatArray,
+             start_s: float, end_s: float) -> list[Stream]:
+        n_edges = self.devices.n_edges
+        spec = self.messages.bsm
+        if not spec.enabled or ids.size == 0:
+            self.cbr[:] = 0.0
+            return [Stream() for _ in range(n_edges)]
+        book, cov, length = self.book, self.coverage, self.network.length_m
+        # channel load: transmitters within range of each RSU at the window's start
+        here = cov.cell_of(link, offsets_on_link(np.full(ids.size, start_s), entered, ready,
+                                                 length[link]))
+        heard = cov.heard_by[here].ravel()
+        transmitters = np.bincount(heard[heard >= 0], minlength=self.devices.n_rsu)
+        self.cbr = self.channels.pc5.channel_busy_ratio(transmitters, spec.rate_hz)
+        self.cbr_sum += self.cbr
+        np.maximum(self.cbr_max, self.cbr, out=self.cbr_max)
+        # every BSM of the window
+        who, born = send_times(ids, 1.0 / spec.rate_hz, start_s, end_s)
+        lk = link[who]
+        cell = cov.cell_of(lk, offsets_on_link(born, entered[who], ready[who], length[lk]))
+        rsu = cov.nearest[cell]
+        book.count_sent(MessageKind.BSM, born.size)
+        covered = rsu >= 0
+        book.count_lost(MessageKind.BSM, int(born.size - covered.sum()), "no_coverage")
+        rsu, born = rsu[covered], born[covered]
+        ok, air = self.channels.pc5.draw(cov.distance_m[cell[covered]], self.cbr[rsu],
+                                         self.rng_pc5, deterministic=self.deterministic)
+        book.count_lost(MessageKind.BSM, int(ok.size - ok.sum()), "radio")
+        rsu, born, air = rsu[ok], born[ok], air[ok]
+        backhaul = self.rsu_fibre_s[rsu]
+        book.add_hop(MessageKind.BSM, Hop.AIR, air)
+        book.add_hop(MessageKind.BSM, Hop.BACKHAUL, backhaul)
+        self.bsm_received += np.bincount(rsu, minlength=self.devices.n_rsu)
+        arrival = born + air + backhaul
+        service = draw_service_s(self.edge_cfg.service["bsm"], born.size, self.rng_edge,
+                                 deterministic=self.deterministic)
+        order, bounds = group_by(self.devices.edge[rsu], arrival, n_edges, start_s)
+        kind = np.full(born.size, int(MessageKind.BSM))
+        return [Stream(arrival[part], service[part], kind[part], born[part])
+                for part in (order[bounds[e]:bounds[e + 1]] for e in range(n_edges))]
+
+    def _status(self, ids: IntArray, start_s: float, end_s: float) -> Stream:
+        spec = self.messages.status
+        if not spec.enabled or ids.size == 0:
+            return Stream()
+        _, born = send_times(ids, 1.0 / spec.rate_hz, start_s, end_s)
+        self.book.count_sent(MessageKind.STATUS, born.size)
+        ok, up = self.channels.uu.draw(born.size, self.rng_uu, direction="up",
+                                       deterministic=self.deterministic)
+        self.book.count_lost(MessageKind.STATUS, int(born.size - ok.sum()), "radio")
+        born, up = born[ok], up[ok]
+        wan = np.full(born.size, self.channels.wan.delay_s)
+        self.book.add_hop(MessageKind.STATUS, Hop.AIR, up)
+        self.book.add_hop(MessageKind.STATUS, Hop.WAN, wan)
+        return self._to_cloud(MessageKind.STATUS, born, born + up + wan, "status")
+
+    def _aggregates(self, start_s: float, end_s: float) -> Stream:
+        spec = self.messages.aggregate
+        if not spec.enabled:
+            return Stream()
+        _, born = send_times(np.arange(self.devices.n_edges), 1.0 / spec.rate_hz, start_s,
+                             end_s)
+        self.book.count_sent(MessageKind.AGGREGATE, born.size)
+        wan = np.full(born.size, self.channels.wan.delay_s)
+        self.book.add_hop(MessageKind.AGGREGATE, Hop.WAN, wan)
+        return self._to_cloud(MessageKind.AGGREGATE, born, born + wan, "aggregate")
+
+    def _to_cloud(self, kind: MessageKind, born: FloatArray, arrival: FloatArray,
+                  service_key: str) -> Stream:
+        order = np.argsort(arrival, kind="stable")
+        service = draw_service_s(self.cloud_cfg.service[service_key], born.size, self.rng_cloud,
+                                 deterministic=self.deterministic)
+        return Stream(arrival[order], service, np.full(born.size, int(kind)), born[order])
+
+    def finish(self) -> None:
+        """Move the queues' accumulators into the book; what waits is in flight.
+
+        Called once, when the run has reached its horizon.
+        """
+        pattern = self._pattern_backhaul
+        if pattern.count and self._full_windows:
+            # every full window carries the same frames: add their backhaul hop once, scaled
+            self.book.hist[MessageKind.PERCEPTION][Hop.BACKHAUL].add_binned(
+                pattern.counts * self._full_windows, pattern.total_s * self._full_windows,
+                pattern.max_s)
+        hops = [int(Hop.QUEUE), int(Hop.PROCESSING), int(Hop.TOTAL)]
+        for pool in (*self.edges, self.cloud):
+            self.book.add_kernel(pool.counts, pool.stats, pool.hist, hops)
+            for kind, n in enumerate(pool.pending()):
+                self.book.count_in_flight(kind, int(n))
+            pool.counts[:] = 0
+            pool.stats[:] = 0
+            pool.hist[:] = 0
+
+    def mean_cbr(self) -> FloatArray:
+        """Mean channel busy ratio per RSU over the windows so far."""
+        return self.cbr_sum / max(self.windows, 1)
+
+    @staticmethod
+    def phases(ids: IntArray, period_s: float) -> FloatArray:
+        """Send phases of senders (exposed for hazard detection by sensor frames)."""
+        return phases_s(ids, period_s)

@@ -1,0 +1,270 @@
+"""Scenario sections for the road-vehicle-cloud loop: devices, channels, edge, cloud, messages.
+
+Defaults carry their sources (``../shared/DOMAIN.md``); values marked "assumed" are
+scenario parameters chosen for plausibility, not facts the tool asserts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from v2x_sim.scenario.base import NonNegativeFloat, PositiveFloat, Probability, Section
+
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+
+
+class SensorKind(StrEnum):
+    """Roadside sensor types."""
+
+    CAMERA = "camera"
+    RADAR = "radar"
+    LIDAR = "lidar"
+
+
+class Position(Section):
+    """A point in network coordinates (metres)."""
+
+    x_m: float
+    y_m: float
+
+
+class Placement(Section):
+    """Where devices go: every ``spacing_m`` along each road, ``count`` spread over the
+    network in proportion to road length, or at explicit ``positions``.
+    """
+
+    mode: Literal["spacing", "count", "list"] = "spacing"
+    spacing_m: PositiveFloat = 300.0
+    count: Annotated[int, Field(strict=True, ge=0)] = 0
+    positions: list[Position] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _list_given(self) -> Placement:
+        if self.mode == "list" and not self.positions:
+            raise ValueError("mode 'list' needs positions: [{x_m: ..., y_m: ...}, ...]")
+        return self
+
+
+class RsuParams(Section):
+    """Roadside units: PC5 radios on the road, wired to an edge node."""
+
+    placement: Placement = Field(default_factory=lambda: Placement(spacing_m=300.0))
+    range_m: PositiveFloat = Field(
+        default=400.0,
+        description="Coverage radius for assigning vehicles (the delivery ratio still falls "
+        "with distance, see channels.pc5).",
+    )
+
+
+class SensorParams(Section):
+    """One group of roadside sensors of a kind."""
+
+    kind: SensorKind = SensorKind.CAMERA
+    placement: Placement = Field(default_factory=lambda: Placement(spacing_m=400.0))
+    range_m: PositiveFloat = 150.0
+    detection_probability: Probability = 0.9
+    frame_rate_hz: PositiveFloat = 10.0
+
+
+def _default_sensors() -> list[SensorParams]:
+    # assumed: cameras every 400 m, radars every 600 m of road (each direction shares one)
+    return [
+        SensorParams(kind=SensorKind.CAMERA, placement=Placement(spacing_m=400.0),
+                     range_m=150.0, detection_probability=0.9, frame_rate_hz=10.0),
+        SensorParams(kind=SensorKind.RADAR, placement=Placement(spacing_m=600.0),
+                     range_m=200.0, detection_probability=0.95, frame_rate_hz=10.0),
+    ]
+
+
+class RoadsideSection(Section):
+    """RSUs and sensors; each sensor is wired to its nearest RSU."""
+
+    rsu: RsuParams = Field(default_factory=RsuParams)
+    sensors: list[SensorParams] = Field(default_factory=_default_sensors)
+    sensor_link_s: NonNegativeFloat = Field(
+        default=0.0005, description="Sensor to RSU over local Ethernet (assumed 0.5 ms)."
+    )
+
+
+class Pc5Params(Section):
+    """PC5 sidelink between vehicles and RSUs.
+
+    Delivery ratio falls with distance as a logistic curve with its midpoint at the median
+    range, times (1 - collision share x CBR); the channel busy ratio (CBR) of an RSU is
+    transmitters in range x rate x air time. Delay = air time + an exponential access
+    delay whose mean grows as ``access_delay_s / (1 - CBR)``.
+    """
+
+    median_range_m: PositiveFloat = 290.0  # 23 dBm, WINNER+ B1, -85 dBm (Sepulcre 2021)
+    range_spread_m: PositiveFloat = 40.0  # assumed width of the logistic fall-off
+    airtime_s: PositiveFloat = 0.0005  # 300 B at 6 Mb/s plus preamble (derived)
+    access_delay_s: PositiveFloat = 0.002  # assumed mean access delay on an idle channel
+    collision_loss_at_full_load: Probability = 0.5  # assumed
+    max_cbr: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.95
+
+
+class UuProfile(StrEnum):
+    """Cellular generations with built-in delay and loss profiles."""
+
+    LTE = "lte"
+    NR = "nr"
+
+
+UU_PROFILES: dict[UuProfile, dict[str, float]] = {
+    # peer's example: uplink 100 ms, downlink 50 ms (Eclipse MOSAIC cell example)
+    UuProfile.LTE: {"uplink_mean_s": 0.100, "downlink_mean_s": 0.050, "loss": 0.01},
+    # 5G eMBB user-plane target 4 ms one way (ITU-R M.2410); loss assumed
+    UuProfile.NR: {"uplink_mean_s": 0.004, "downlink_mean_s": 0.004, "loss": 0.001},
+}
+
+
+class UuParams(Section):
+    """Cellular link (vehicle <-> base station). Delay = half the mean fixed plus an
+    exponential with the other half as its mean; fields left empty come from the profile.
+    """
+
+    profile: UuProfile = UuProfile.NR
+    uplink_mean_s: PositiveFloat | None = None
+    downlink_mean_s: PositiveFloat | None = None
+    loss: Probability | None = None
+
+    def resolved(self, name: str) -> float:
+        """A field's value, or the profile's when left empty."""
+        value = getattr(self, name)
+        return float(value if value is not None else UU_PROFILES[self.profile][name])
+
+
+class FibreParams(Section):
+    """Wired backhaul: propagation plus switching per transport node."""
+
+    us_per_km: PositiveFloat = 5.0  # Coll-Perales et al., IEEE TVT 2022
+    per_hop_s: NonNegativeFloat = 0.0002  # same source
+    route_factor: Annotated[float, Field(strict=True, ge=1)] = 1.3  # assumed cable detour
+    rsu_hops: Annotated[int, Field(strict=True, ge=0)] = 2  # RSU -> aggregation -> edge
+
+
+class ChannelsSection(Section):
+    """The radio and wired links."""
+
+    pc5: Pc5Params = Field(default_factory=Pc5Params)
+    uu: UuParams = Field(default_factory=UuParams)
+    fibre: FibreParams = Field(default_factory=FibreParams)
+
+
+class ServiceDistribution(StrEnum):
+    """Service-time distributions (all parameterised by their mean)."""
+
+    DETERMINISTIC = "deterministic"
+    EXPONENTIAL = "exponential"
+    LOGNORMAL = "lognormal"
+
+
+class ServiceParams(Section):
+    """Processing time of one message on one core."""
+
+    mean_s: PositiveFloat
+    distribution: ServiceDistribution = ServiceDistribution.DETERMINISTIC
+    cv: PositiveFloat = 0.5  # coefficient of variation, lognormal only
+
+
+def _edge_service() -> dict[str, ServiceParams]:
+    return {
+        # 300 B x 200 cycles/bit at 3.6 GHz (DOMAIN.md, derived)
+        "bsm": ServiceParams(mean_s=0.00013),
+        # object-level fusion of one sensor frame (assumed)
+        "perception": ServiceParams(mean_s=0.001),
+        # hazard confirmation and warning composition (assumed)
+        "hazard_warning": ServiceParams(mean_s=0.002),
+    }
+
+
+class EdgeSection(Section):
+    """Edge compute nodes (MEC): each serves the RSUs nearest to it with ``cores`` cores
+    and one FIFO queue.
+    """
+
+    nodes: PositiveInt = 2
+    positions: list[Position] = Field(default_factory=list)
+    cores: PositiveInt = 8
+    service: dict[str, ServiceParams] = Field(default_factory=_edge_service)
+
+    @model_validator(mode="after")
+    def _positions_match(self) -> EdgeSection:
+        if self.positions and len(self.positions) != self.nodes:
+            raise ValueError(f"{len(self.positions)} positions given for {self.nodes} nodes")
+        missing = {"bsm", "perception", "hazard_warning"} - set(self.service)
+        if missing:
+            raise ValueError(f"service needs entries for {', '.join(sorted(missing))}")
+        return self
+
+
+class CloudTier(StrEnum):
+    """Cloud-control tiers: edge cloud, regional cloud, central cloud."""
+
+    EDGE = "edge"
+    REGIONAL = "regional"
+    CENTRAL = "central"
+
+
+# base station -> aggregation 3-15 km, regional ~75 km, central ~275 km (Coll-Perales 2022;
+# the mapping of those distances to cloud-control tiers is ours)
+CLOUD_TIERS: dict[CloudTier, tuple[float, int]] = {
+    CloudTier.EDGE: (10.0, 2),
+    CloudTier.REGIONAL: (75.0, 4),
+    CloudTier.CENTRAL: (275.0, 6),
+}
+
+
+def _cloud_service() -> dict[str, ServiceParams]:
+    return {"status": ServiceParams(mean_s=0.0002), "aggregate": ServiceParams(mean_s=0.002)}
+
+
+class CloudSection(Section):
+    """The cloud control platform: where it sits (tier), and how fast it ingests."""
+
+    tier: CloudTier = CloudTier.REGIONAL
+    distance_km: PositiveFloat | None = None
+    hops: Annotated[int, Field(strict=True, ge=0)] | None = None
+    cores: PositiveInt = 16
+    service: dict[str, ServiceParams] = Field(default_factory=_cloud_service)
+
+    def path(self) -> tuple[float, int]:
+        """(distance in km, transport hops) from the zone to the cloud."""
+        distance, hops = CLOUD_TIERS[self.tier]
+        return (self.distance_km or distance, hops if self.hops is None else self.hops)
+
+
+class PeriodicMessage(Section):
+    """A message kind sent periodically."""
+
+    enabled: bool = True
+    rate_hz: PositiveFloat
+    size_bytes: PositiveInt
+    deadline_s: PositiveFloat
+
+
+class MessagesSection(Section):
+    """Message kinds: rates, sizes and deadlines (TS 22.185: 10 Hz, 50-300 B, 100 ms)."""
+
+    bsm: PeriodicMessage = Field(default_factory=lambda: PeriodicMessage(
+        rate_hz=10.0, size_bytes=300, deadline_s=0.1))
+    status: PeriodicMessage = Field(default_factory=lambda: PeriodicMessage(
+        rate_hz=1.0, size_bytes=300, deadline_s=1.0))
+    perception_deadline_s: PositiveFloat = 0.1
+    aggregate: PeriodicMessage = Field(default_factory=lambda: PeriodicMessage(
+        rate_hz=0.2, size_bytes=1200, deadline_s=1.0))
+    hazard_warning_deadline_s: PositiveFloat = 0.1
+
+
+class V2XSection(Section):
+    """Switches for the communication model and the fast (hazard warning) loop."""
+
+    enabled: bool = True
+    tick_s: Annotated[float, Field(strict=True, gt=0, le=5)] = Field(
+        default=1.0, description="Window of the periodic flows; positions are exact at each "
+        "send, link changes show from the next window.")
+    warning_distance_m: PositiveFloat = 1000.0
+    bsm_confirm_s: NonNegativeFloat = 2.0
