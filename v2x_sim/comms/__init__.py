@@ -1,5 +1,6 @@
 """Communication: message kinds, channel models, batched flows."""
 
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
+from v2x_sim.comms.messages import Hop, MessageKind
 
-__all__ = ["FibreLink", "Pc5Channel", "UuChannel", "WanPath"]
+__all__ = ["FibreLink", "Hop", "MessageKind", "Pc5Channel", "UuChannel", "WanPath"]
