@@ -97,6 +97,17 @@ def _headline(summary: dict[str, object]) -> str:
         value = summary.get(key)
         text = f"{value:,.1f}" if isinstance(value, float) else str(value)
         lines.append(f"  {key:<20} {text}")
+    latency = summary.get("latency")
+    if isinstance(latency, dict) and latency:
+        lines.append(f"  {'latency':<20} {'sent':>12} {'p50 ms':>8} {'p99 ms':>8} {'missed':>8}")
+        for kind, entry in latency.items():
+            p50, p99 = entry.get("p50_s"), entry.get("p99_s")
+            miss = entry.get("deadline_miss_ratio")
+            lines.append(
+                f"  {kind:<20} {entry['sent']:>12,} "
+                f"{'-' if p50 is None else f'{p50 * 1e3:8.2f}':>8} "
+                f"{'-' if p99 is None else f'{p99 * 1e3:8.2f}':>8} "
+                f"{'-' if miss is None else f'{miss:8.2%}':>8}")
     return "\n".join(lines)
 
 

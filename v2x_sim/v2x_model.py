@@ -64,9 +64,10 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
     book = LatencyBook([k.key for k in MessageKind], [h.key for h in Hop], deadlines)
     horizon = scenario.simulation.horizon_s
     deadline_array = np.asarray(deadlines)
-    edges = [ServerPool(f"edge-{e}", scenario.edge.cores, deadline_array, horizon)
+    tick = scenario.v2x.tick_s
+    edges = [ServerPool(f"edge-{e}", scenario.edge.cores, deadline_array, horizon, tick)
              for e in range(devices.n_edges)]
-    cloud = ServerPool("cloud", scenario.cloud.cores, deadline_array, horizon)
+    cloud = ServerPool("cloud", scenario.cloud.cores, deadline_array, horizon, tick)
     deterministic = scenario.simulation.deterministic
     flows = BackgroundFlows(
         env, network=network, devices=devices, coverage=coverage, channels=channels,
@@ -135,9 +136,8 @@ def v2x_tables(model: V2XModel) -> dict[str, dict[str, NDArray[Any]]]:
                                        "queue_mean": []}
     for pool in pools:
         util, queue = pool.utilisation(), pool.queue_length()
-        starts = np.cumsum(np.concatenate(([0.0], pool.window_s[:-1])))
         edge_rows["node"] += [pool.name] * util.size
-        edge_rows["t_start_s"] += starts.tolist()
+        edge_rows["t_start_s"] += pool.slot_start_s.tolist()
         edge_rows["utilisation"] += util.tolist()
         edge_rows["queue_mean"] += queue.tolist()
     devices, flows = model.devices, model.flows

@@ -40,8 +40,9 @@ def send_times(sender_ids: IntArray, period_s: float, start_s: float,
 
 def offsets_on_link(at_s: FloatArray, entered_s: FloatArray, ready_s: FloatArray,
                     length_m: FloatArray) -> FloatArray:
-    """Position along the link at ``at_s``, moving uniformly from entry to earliest exit
-    (vehicles past their earliest exit stand in the queue at the link's end).
+    """Position along the link at ``at_s``, moving uniformly from entry to earliest exit.
+
+    Vehicles past their earliest exit stand in the queue at the link's end.
     """
     duration = ready_s - entered_s
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -6,8 +6,10 @@ from enum import IntEnum
 
 
 class MessageKind(IntEnum):
-    """What travels: periodic flows (bsm, status, perception, aggregate) and the
-    event-triggered hazard warning.
+    """What travels.
+
+    Periodic flows (bsm, status, perception, aggregate) and the event-triggered hazard
+    warning.
     """
 
     BSM = 0
@@ -23,8 +25,10 @@ class MessageKind(IntEnum):
 
 
 class Hop(IntEnum):
-    """Where time is spent: radio, wired backhaul, wide-area network, queue, processing;
-    ``total`` is generation to delivery.
+    """Where time is spent.
+
+    Radio, wired backhaul, wide-area network, queue, processing; ``total`` is generation
+    to delivery.
     """
 
     AIR = 0

@@ -121,7 +121,7 @@ class HazardLoop:
             rsu = int(dev.rsu[sensor])
             uplink = flows.roadside.sensor_link_s + float(flows.rsu_fibre_s[rsu])
         else:
-            found = yield from self._wait_for_stopped_vehicle(record.link)
+            found = yield from self._wait_for_stopped_vehicle(record.link, record.start_s)
             if found is None:
                 return
             rsu, air = found
@@ -139,13 +139,18 @@ class HazardLoop:
         yield self.env.timeout(record.edge_done_s - self.env.now)
         self._broadcast(record, position_m, uplink)
 
-    def _wait_for_stopped_vehicle(self, link: int) -> Generator[
+    def _wait_for_stopped_vehicle(self, link: int, since_s: float) -> Generator[
             simpy.Event, Any, tuple[int, float] | None]:
-        """Poll each tick for a connected vehicle standing on ``link`` long enough."""
+        """Poll each tick for a connected vehicle standing on ``link`` long enough.
+
+        Standing counts from when the vehicle reached the queue or from the hazard's
+        start, whichever is later, so a queue that was already there is no evidence.
+        """
         flows, cov = self.flows, self.flows.coverage
         while self.env.now < flows.horizon_s:
-            ids, links, entered, ready = self.senders()
-            standing = (links == link) & (ready <= self.env.now - self.v2x.bsm_confirm_s)
+            _, links, _, ready = self.senders()
+            standing = ((links == link)
+                        & (np.maximum(ready, since_s) <= self.env.now - self.v2x.bsm_confirm_s))
             if standing.any():
                 i = int(np.flatnonzero(standing)[0])
                 cell = cov.cell_of(links[i:i + 1], np.array([flows.network.length_m[link]]))
@@ -212,10 +217,11 @@ class HazardLoop:
             self.book.add_delivered(kind, latency[arrived])
             self.book.add_hop(kind, Hop.AIR, air[arrived])
             self.book.add_hop(kind, Hop.BACKHAUL, uplink_s + down[arrived])
-            self.book.add_hop(kind, Hop.QUEUE, np.full(int(arrived.sum()),
-                                                       record.edge_start_s - record.edge_arrival_s))
-            self.book.add_hop(kind, Hop.PROCESSING, np.full(int(arrived.sum()),
-                                                            record.edge_done_s - record.edge_start_s))
+            n = int(arrived.sum())
+            wait = record.edge_start_s - record.edge_arrival_s
+            self.book.add_hop(kind, Hop.QUEUE, np.full(n, wait))
+            self.book.add_hop(kind, Hop.PROCESSING,
+                              np.full(n, record.edge_done_s - record.edge_start_s))
         in_time = arrived & (latency <= self._deadline)
         record.delivered = int(arrived.sum())
         record.in_time = int(in_time.sum())

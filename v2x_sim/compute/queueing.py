@@ -84,19 +84,50 @@ def multi_server_fifo(arrival_s: FloatArray, service_s: FloatArray,
     return start, depart, free
 
 
+_TABLE_SIZE = 2048
+# log2(m) on a grid of m in [0.5, 1] for the kernel's fast logarithm (see `_bin`)
+_LOG2_TABLE = np.log2(0.5 + np.arange(_TABLE_SIZE + 1) / (2.0 * _TABLE_SIZE))
+_LOG10_2 = math.log10(2.0)
+
+
 @njit(cache=True)
 def _bin(x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Histogram bin of a latency, as `metrics.histogram.bin_index` but ~3x faster.
+
+    log10(x) = (e + log2(m)) log10(2) with x = m 2^e (frexp) and log2(m) interpolated
+    in a 2,048-step table (error < 1e-7 in log2): only values within that of a bin edge
+    can land in the neighbouring bin, far below the bins' 4.7 % width.
+    """
     if x < 10.0 ** LO_EXP:
         return 0
     if x >= 10.0 ** HI_EXP:
         return N_BINS - 1
-    b = int((math.log10(x) - LO_EXP) * BINS_PER_DECADE) + 1
+    m, e = math.frexp(x)
+    pos = (m - 0.5) * (2.0 * _TABLE_SIZE)
+    i = int(pos)
+    log2 = e + _LOG2_TABLE[i] + (pos - i) * (_LOG2_TABLE[i + 1] - _LOG2_TABLE[i])
+    b = int((log2 * _LOG10_2 - LO_EXP) * BINS_PER_DECADE) + 1
     return min(max(b, 1), N_BINS - 2)
 
 
 @njit(cache=True)
-def serve_streams(arr_a, svc_a, kind_a, gen_a, arr_b, svc_b, kind_b, gen_b,  # type: ignore[no-untyped-def]
-                  free, window_end_s, horizon_s, deadline_s, counts, stats, hist):  # pragma: no cover
+def _spread(slots, slot_s, start, end):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Add the overlap of [start, end) with each slot to ``slots`` (past the end: dropped)."""
+    k = int(start / slot_s)
+    n = slots.shape[0]
+    while k < n and start < end:
+        slot_end = (k + 1) * slot_s
+        stop = end if end < slot_end else slot_end
+        slots[k] += stop - start
+        start = slot_end
+        k += 1
+
+
+@njit(cache=True)
+def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
+        arr_a, svc_a, kind_a, gen_a, arr_b, svc_b, kind_b, gen_b,
+        free, window_end_s, horizon_s, deadline_s, counts, stats, hist,
+        slot_s=1.0, busy_slots=None, wait_slots=None):
     """Serve two sorted arrival streams, merged, through one c-server FIFO queue.
 
     Processes every message arriving before ``window_end_s`` (later ones are left for
@@ -108,7 +139,11 @@ def serve_streams(arr_a, svc_a, kind_a, gen_a, arr_b, svc_b, kind_b, gen_b,  # t
       processing time and total latency since generation (hop = QUEUE, PROCESSING,
       TOTAL), and ``hist[k, hop, bin]`` their log-binned counts.
 
-    ``free`` (server free times) is updated in place. Returns (messages of stream a
+    ``free`` (server free times) is updated in place. When ``busy_slots`` and
+    ``wait_slots`` are given, each message's service interval and waiting interval are
+    spread over time slots of ``slot_s`` seconds (slot k = [k slot_s, (k+1) slot_s)),
+    so a slot's busy server-seconds and waiting customer-seconds are exactly those that
+    fell inside it, whichever call served the message. Returns (messages of stream a
     consumed, of stream b consumed, busy server-seconds, summed waiting seconds).
     """
     ia = 0
@@ -144,6 +179,10 @@ def serve_streams(arr_a, svc_a, kind_a, gen_a, arr_b, svc_b, kind_b, gen_b,  # t
         wait = begin - arrival
         busy += service
         waited += wait
+        if busy_slots is not None:
+            _spread(busy_slots, slot_s, begin, done)
+            if wait > 0.0:
+                _spread(wait_slots, slot_s, arrival, begin)
         if done > horizon_s:
             counts[kind, 2] += 1
             continue

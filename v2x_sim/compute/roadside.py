@@ -48,8 +48,9 @@ def point_on_link(network: Network, link: IntArray, offset_m: FloatArray) -> tup
 
 def place_along_roads(network: Network, placement: Placement, path: str) -> tuple[
         IntArray, FloatArray]:
-    """(link, offset) of devices every ``spacing`` metres (or ``count`` evenly) along the
-    roads taken end to end; a road shorter than the spacing may get none.
+    """(link, offset) of devices every ``spacing`` metres, or ``count`` evenly spread.
+
+    The roads are taken end to end, so a road shorter than the spacing may get none.
     """
     roads = undirected_roads(network)
     lengths = network.length_m[roads]
@@ -240,9 +241,10 @@ def build_coverage(network: Network, devices: Devices) -> Coverage:
         d = np.hypot(cx[chunk, None] - rx, cy[chunk, None] - ry)
         in_range = d <= reach
         d_masked = np.where(in_range, d, np.inf)
-        order = np.argsort(d_masked, axis=1)[:, :MAX_HEARD]
+        k = min(MAX_HEARD, n_rsu)
+        order = np.argsort(d_masked, axis=1)[:, :k]
         closest = np.take_along_axis(d_masked, order, axis=1)
-        heard[chunk] = np.where(np.isfinite(closest), order, -1)
+        heard[chunk, :k] = np.where(np.isfinite(closest), order, -1)
         nearest[chunk] = np.where(np.isfinite(closest[:, 0]), order[:, 0], -1)
         distance[chunk] = closest[:, 0]
     return Coverage(first_cell=first, n_cells=n_cells, nearest=nearest, distance_m=distance,

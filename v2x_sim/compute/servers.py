@@ -80,9 +80,11 @@ class ServerPool:
         cores: number of servers.
         deadline_s: deadline per message kind code.
         horizon_s: end of the run (later completions count as in flight).
+        slot_s: length of the time slots of the utilisation and queue series.
     """
 
-    def __init__(self, name: str, cores: int, deadline_s: FloatArray, horizon_s: float) -> None:
+    def __init__(self, name: str, cores: int, deadline_s: FloatArray, horizon_s: float,
+                 slot_s: float = 1.0) -> None:
         self.name = name
         self.cores = cores
         self.free_s = np.zeros(cores)
@@ -93,9 +95,12 @@ class ServerPool:
         self.stats = np.zeros((n_kinds, 3, 2))
         self.hist = np.zeros((n_kinds, 3, N_BINS), np.int64)
         self.carry = Stream()
-        self.busy_s: list[float] = []
-        self.waiting_s: list[float] = []
-        self.window_s: list[float] = []
+        self.slot_s = slot_s
+        n_slots = max(1, int(np.ceil(horizon_s / slot_s - 1e-9)))
+        self.slot_start_s = np.arange(n_slots) * slot_s
+        self.slot_length_s = np.minimum(self.slot_start_s + slot_s, horizon_s) - self.slot_start_s
+        self.busy_slots = np.zeros(n_slots)
+        self.wait_slots = np.zeros(n_slots)
         self._window: tuple[Stream, Stream, FloatArray] = (Stream(), Stream(), self.free_s.copy())
 
     def serve(self, fixed: Stream, batch: Stream, window_start_s: float,
@@ -107,15 +112,13 @@ class ServerPool:
         """
         other = Stream.merged(self.carry, batch)
         self._window = (fixed, other, self.free_s.copy())
-        used_a, used_b, busy, waited = serve_streams(
+        used_a, used_b, _, _ = serve_streams(
             fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
             other.arrival_s, other.service_s, other.kind, other.born_s,
             self.free_s, window_end_s, self.horizon_s, self.deadline_s,
-            self.counts, self.stats, self.hist)
+            self.counts, self.stats, self.hist, self.slot_s, self.busy_slots,
+            self.wait_slots)
         self.carry = Stream.merged(fixed.tail(used_a), other.tail(used_b))
-        self.busy_s.append(busy)
-        self.waiting_s.append(waited)
-        self.window_s.append(window_end_s - window_start_s)
 
     def start_time(self, arrival_s: float) -> float:
         """When a foreground message arriving at ``arrival_s`` would start service.
@@ -134,13 +137,16 @@ class ServerPool:
         return max(arrival_s, float(free.min()))
 
     def utilisation(self) -> FloatArray:
-        """Busy share of the cores per window (work started in the window / capacity)."""
-        return np.asarray(self.busy_s) / (self.cores * np.maximum(np.asarray(self.window_s),
-                                                                  1e-12))
+        """Busy share of the cores per time slot (server-seconds busy inside it / capacity).
+
+        Within [0, 1] by construction; work of messages still queued at the horizon is
+        not counted.
+        """
+        return self.busy_slots / (self.cores * self.slot_length_s)
 
     def queue_length(self) -> FloatArray:
-        """Time-mean number waiting per window (Little's law: summed waits / window)."""
-        return np.asarray(self.waiting_s) / np.maximum(np.asarray(self.window_s), 1e-12)
+        """Time-mean number of messages waiting (not in service) per time slot."""
+        return self.wait_slots / self.slot_length_s
 
     def pending(self) -> IntArray:
         """Messages per kind still waiting in the carry buffer (in flight at the end)."""

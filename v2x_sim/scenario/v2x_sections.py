@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from v2x_sim.scenario.base import NonNegativeFloat, PositiveFloat, Probability, Section
 
@@ -32,8 +32,10 @@ class Position(Section):
 
 
 class Placement(Section):
-    """Where devices go: every ``spacing_m`` along each road, ``count`` spread over the
-    network in proportion to road length, or at explicit ``positions``.
+    """Where devices go.
+
+    Every ``spacing_m`` along the roads, ``count`` spread over the network in proportion
+    to road length, or at explicit ``positions`` (snapped to the nearest road).
     """
 
     mode: Literal["spacing", "count", "list"] = "spacing"
@@ -122,8 +124,10 @@ UU_PROFILES: dict[UuProfile, dict[str, float]] = {
 
 
 class UuParams(Section):
-    """Cellular link (vehicle <-> base station). Delay = half the mean fixed plus an
-    exponential with the other half as its mean; fields left empty come from the profile.
+    """Cellular link between vehicle and base station.
+
+    Delay = half the mean, fixed, plus an exponential with the other half as its mean;
+    fields left empty come from the profile.
     """
 
     profile: UuProfile = UuProfile.NR
@@ -182,8 +186,9 @@ def _edge_service() -> dict[str, ServiceParams]:
 
 
 class EdgeSection(Section):
-    """Edge compute nodes (MEC): each serves the RSUs nearest to it with ``cores`` cores
-    and one FIFO queue.
+    """Edge compute nodes (MEC).
+
+    Each serves the RSUs nearest to it with ``cores`` cores and one FIFO queue.
     """
 
     nodes: PositiveInt = 2
@@ -191,14 +196,21 @@ class EdgeSection(Section):
     cores: PositiveInt = 8
     service: dict[str, ServiceParams] = Field(default_factory=_edge_service)
 
-    @model_validator(mode="after")
-    def _positions_match(self) -> EdgeSection:
-        if self.positions and len(self.positions) != self.nodes:
-            raise ValueError(f"{len(self.positions)} positions given for {self.nodes} nodes")
-        missing = {"bsm", "perception", "hazard_warning"} - set(self.service)
+    @field_validator("positions")
+    @classmethod
+    def _positions_match(cls, positions: list[Position], info: ValidationInfo) -> list[Position]:
+        nodes = info.data.get("nodes")
+        if positions and nodes is not None and len(positions) != nodes:
+            raise ValueError(f"{len(positions)} positions given for {nodes} nodes")
+        return positions
+
+    @field_validator("service")
+    @classmethod
+    def _every_kind_served(cls, service: dict[str, ServiceParams]) -> dict[str, ServiceParams]:
+        missing = {"bsm", "perception", "hazard_warning"} - set(service)
         if missing:
-            raise ValueError(f"service needs entries for {', '.join(sorted(missing))}")
-        return self
+            raise ValueError(f"needs entries for {', '.join(sorted(missing))}")
+        return service
 
 
 class CloudTier(StrEnum):
