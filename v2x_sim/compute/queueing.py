@@ -179,10 +179,10 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
         wait = begin - arrival
         busy += service
         waited += wait
-        if busy_slots is not None:
-            _spread(busy_slots, slot_s, begin, done)
+        if busy_slots is not None:  # time past the horizon is not in any slot
+            _spread(busy_slots, slot_s, begin, min(done, horizon_s))
             if wait > 0.0:
-                _spread(wait_slots, slot_s, arrival, begin)
+                _spread(wait_slots, slot_s, arrival, min(begin, horizon_s))
         if done > horizon_s:
             counts[kind, 2] += 1
             continue
