@@ -4,7 +4,8 @@ Run by hand (not part of the test suite):
 
     python benchmarks/bench_traffic.py            # 3 repetitions, whole-process numbers
 
-Each repetition is a fresh process that imports v2x_sim, loads the bundled demo_zone
+The communication model is switched off (``v2x.enabled=false``): this times the road
+traffic alone. Each repetition is a fresh process that imports v2x_sim, loads the bundled demo_zone
 scenario, runs it and writes the results folder, like ``v2x-sim run demo_zone``. The
 parent reports wall time of the whole process, its peak resident memory, and the
 simpy events processed per second of simulation loop.
@@ -46,7 +47,8 @@ def child(scenario: str, sets: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="demo_zone")
-    parser.add_argument("--set", dest="sets", action="append", default=[])
+    parser.add_argument("--set", dest="sets", action="append",
+                        default=["v2x.enabled=false"], help="overrides (default: traffic only)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -203,7 +203,7 @@ def test_deterministic_warning_latency_is_the_sum_of_its_legs(p: float) -> None:
     assert len(w["hazard"]) == 1
     assert bool(w["delivered"][0])
     legs = expected_hops(result, 0)
-    [hazard] = result.summary["hazards"]["by_hazard"]
+    [hazard] = [h for h in result.summary["hazards"]["by_hazard"] if h["cause"] == "incident"]
     assert hazard["detected_by"] == "camera"
 
     # detection: first frame of the camera at or after the start, then round(1/p) - 1 more
@@ -302,7 +302,7 @@ def test_unsensed_hazard_is_inferred_from_a_standing_vehicle(line_scenario,  # t
         demand={"trips": [{"depart_s": 10, "origin": 0, "destination": 2, "connected": True}]},
         incident={"link": 0, "start_s": 20, "end_s": 300, "lanes_closed": 2},
         confirm_s=confirm_s)
-    [hazard] = result.summary["hazards"]["by_hazard"]
+    [hazard] = [h for h in result.summary["hazards"]["by_hazard"] if h["cause"] == "incident"]
     assert hazard["detected_by"] == "bsm"
     assert hazard["detect_s"] >= hazard["start_s"] + confirm_s
     # the car entered link 0 at depart + origin wait and could have left 1000 m / 20 m/s later
@@ -324,7 +324,7 @@ def test_bsm_inference_never_precedes_the_confirmation_time(line_scenario) -> No
         demand={"flows": [{"origin": 0, "destination": 2, "rate_vph": 1200}]},
         incident={"link": 0, "start_s": 300, "end_s": 390, "lanes_closed": 2},
         confirm_s=2.0)
-    [hazard] = result.summary["hazards"]["by_hazard"]
+    [hazard] = [h for h in result.summary["hazards"]["by_hazard"] if h["cause"] == "incident"]
     assert hazard["detected_by"] == "bsm"
     assert hazard["detect_s"] >= hazard["start_s"] + 2.0, hazard
 

@@ -78,6 +78,8 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
     hazards = HazardLoop(env, flows=flows, senders=senders, v2x=scenario.v2x,
                          edge=scenario.edge, book=book, rng=rng("hazards"),
                          deterministic=deterministic)
+    if scenario.v2x.queue_tails:
+        env.process(hazards.watch_queue_tails())
     return V2XModel(devices, coverage, channels, book, edges, cloud, flows, hazards)
 
 
@@ -112,6 +114,8 @@ def v2x_summary(model: V2XModel) -> dict[str, Any]:
         },
         "hazards": {
             "count": len(hazards),
+            "by_cause": {cause: sum(h.cause == cause for h in hazards)
+                         for cause in sorted({h.cause for h in hazards})},
             "detected": len(detected),
             "detection_delay_mean_s": (float(np.mean([h.detect_s - h.start_s for h in detected]))
                                        if detected else None),

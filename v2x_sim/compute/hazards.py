@@ -46,6 +46,7 @@ class HazardRecord:
     hazard: int
     link: int
     start_s: float
+    cause: str = "incident"
     detected_by: str = "none"
     detect_s: float = math.nan
     edge: int = -1
@@ -84,10 +85,44 @@ class HazardLoop:
                                    shape=(net.n_nodes, net.n_nodes))
 
     def report(self, link: int, position_m: float) -> None:
-        """A hazard starts now at ``position_m`` along ``link``."""
+        """A hazard (an incident) starts now at ``position_m`` along ``link``."""
         record = HazardRecord(hazard=len(self.records), link=link, start_s=self.env.now)
         self.records.append(record)
         self.env.process(self._lifecycle(record, position_m))
+
+    def watch_queue_tails(self) -> Generator[simpy.Event, Any, None]:
+        """The edge's BSM-based queue-tail detector, one look per tick.
+
+        A link where ``queue_tail_vehicles`` connected vehicles have stood for
+        ``queue_tail_standing_s`` (longer than a red light) holds a queue tail: a hazard
+        warned like an incident, at most once per ``queue_tail_cooldown_s`` per link.
+        """
+        flows, cov, v2x = self.flows, self.flows.coverage, self.v2x
+        last: dict[int, float] = {}
+        length = flows.network.length_m
+        while self.env.now < flows.horizon_s:
+            ids, links, _, ready = self.senders()
+            standing = ready <= self.env.now - v2x.queue_tail_standing_s
+            counts = np.bincount(links[standing], minlength=flows.network.n_links)
+            for link in np.flatnonzero(counts >= v2x.queue_tail_vehicles).tolist():
+                if self.env.now < last.get(link, -np.inf) + v2x.queue_tail_cooldown_s:
+                    continue
+                cell = cov.cell_of(np.array([link]), np.array([length[link]]))
+                rsu = int(cov.nearest[cell[0]])
+                if rsu < 0:
+                    continue
+                ok, air = flows.channels.pc5.draw(cov.distance_m[cell], flows.cbr[[rsu]],
+                                                  self.rng, deterministic=self.deterministic)
+                if not ok[0]:
+                    continue
+                last[link] = self.env.now
+                record = HazardRecord(hazard=len(self.records), link=link,
+                                      start_s=self.env.now, cause="queue_tail")
+                self.records.append(record)
+                self.env.process(self._lifecycle(record, float(length[link]),
+                                                 known=(rsu, float(air[0]))))
+            del ids
+            yield self.env.timeout(flows.tick_s)
 
     # ------------------------------------------------------------------ detection
     def _sensor_detection(self, link: int, position_m: float) -> tuple[float, int] | None:
@@ -110,11 +145,19 @@ class HazardLoop:
         best = int(np.argmin(at))
         return float(at[best]), int(seeing[best])
 
-    def _lifecycle(self, record: HazardRecord, position_m: float) -> Generator[
-            simpy.Event, Any, None]:
+    def _lifecycle(self, record: HazardRecord, position_m: float,
+                   known: tuple[int, float] | None = None) -> Generator[simpy.Event, Any, None]:
+        """Detection, uplink, edge queue and processing, then the broadcast.
+
+        ``known`` = (RSU, PC5 delay) when the edge already inferred the hazard from a BSM.
+        """
         flows, dev = self.flows, self.flows.devices
-        seen = self._sensor_detection(record.link, position_m)
-        if seen is not None:
+        seen = None if known else self._sensor_detection(record.link, position_m)
+        if known is not None:
+            rsu, air = known
+            record.detected_by = "bsm"
+            uplink = air + float(flows.rsu_fibre_s[rsu])
+        elif seen is not None:
             detect_s, sensor = seen
             yield self.env.timeout(detect_s - self.env.now)
             record.detected_by = DEVICE_NAMES[int(dev.kind[sensor])]

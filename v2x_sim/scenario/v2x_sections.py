@@ -280,3 +280,8 @@ class V2XSection(Section):
         "send, link changes show from the next window.")
     warning_distance_m: PositiveFloat = 1000.0
     bsm_confirm_s: NonNegativeFloat = 2.0
+    queue_tails: bool = Field(default=True, description="Warn of queue tails the edge "
+                              "infers from BSMs of connected vehicles standing on a link.")
+    queue_tail_vehicles: PositiveInt = 3
+    queue_tail_standing_s: PositiveFloat = 60.0  # longer than a red phase
+    queue_tail_cooldown_s: PositiveFloat = 300.0
