@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from v2x_sim.world import build_world
 
 
@@ -23,7 +25,7 @@ def test_oversaturated_bottleneck_raises_queue_tail_warnings(line_scenario) -> N
     assert tails, "the bottleneck queue was never detected"
     assert all(h["link"] == 0 for h in tails)  # the queue stands where capacity drops
     starts = sorted(h["start_s"] for h in tails)
-    assert all(b - a >= 300 for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a >= 300 for a, b in itertools.pairwise(starts))
     assert result.summary["hazards"]["warned"] > 0
     assert result.summary["latency"]["hazard_warning"]["delivered"] > 0
 
