@@ -133,7 +133,7 @@ def v2x_tables(model: V2XModel) -> dict[str, dict[str, NDArray[Any]]]:
     """latency.csv, edges.csv, rsus.csv and warnings.csv as column tables."""
     rows = model.book.rows()
     latency = {name: np.array([r[name] for r in rows]) for name in
-               ("kind", "hop", "count", "mean_s", "p50_s", "p95_s", "p99_s", "max_s",
+               ("kind", "hop", "count", "lost", "mean_s", "p50_s", "p95_s", "p99_s", "max_s",
                 "deadline_s")} if rows else {}
     pools = [*model.edges, model.cloud]
     edge_rows: dict[str, list[Any]] = {"node": [], "t_start_s": [], "utilisation": [],

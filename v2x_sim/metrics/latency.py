@@ -128,8 +128,14 @@ class LatencyBook:
                 hist = self.hist[k][h]
                 if not hist.count:
                     continue
+                lost = 0
+                if hop == "total":
+                    lost = int(self.lost[k])
+                elif hop == "air":  # losses on the radio leg, coverage gaps included
+                    lost = sum(n for reason, n in self.lost_reasons[k].items()
+                               if reason in ("radio", "no_coverage"))
                 row: dict[str, Any] = {"kind": kind, "hop": hop, "count": hist.count,
-                                       "mean_s": hist.mean_s}
+                                       "lost": lost, "mean_s": hist.mean_s}
                 row.update({name: hist.quantile(q) for name, q in QUANTILES.items()})
                 row["max_s"] = hist.max_s
                 row["deadline_s"] = float(self.deadline_s[k]) if hop == "total" else math.nan
