@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "world": 5,
     "result": 5,
     "v2x_model": 5,
+    "slow_loop": 5,
     "experiment": 6,
     "report": 6,
     "cli": 7,

@@ -175,6 +175,8 @@ def collect_result(world: World) -> RunResult:
     if world.v2x is not None:
         summary.update(_clean(v2x_summary(world.v2x)))
         tables = v2x_tables(world.v2x)
+    summary["rerouting"] = _clean(world.control.summary() if world.control else
+                                  {"policy": world.scenario.control.policy})
     summary["simulation"] = {
         "seed": world.seed,
         "horizon_s": world.scenario.simulation.horizon_s,

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.messages import Hop, MessageKind
-from v2x_sim.compute.background import BackgroundFlows, Channels, Senders
+from v2x_sim.compute.background import BackgroundFlows, Channels, CloudFeeds, Senders
 from v2x_sim.compute.hazards import HazardLoop
 from v2x_sim.compute.roadside import DEVICE_NAMES, Coverage, Devices, build_coverage, build_devices
 from v2x_sim.compute.servers import ServerPool
@@ -46,15 +46,40 @@ def deadlines_s(scenario: Scenario) -> list[float]:
     by_kind = {MessageKind.BSM: m.bsm.deadline_s, MessageKind.STATUS: m.status.deadline_s,
                MessageKind.PERCEPTION: m.perception_deadline_s,
                MessageKind.AGGREGATE: m.aggregate.deadline_s,
-               MessageKind.HAZARD_WARNING: m.hazard_warning_deadline_s}
+               MessageKind.HAZARD_WARNING: m.hazard_warning_deadline_s,
+               MessageKind.ROUTE_ADVICE: m.route_advice_deadline_s}
     return [by_kind[k] for k in MessageKind]
 
 
+def sensed_links(network: Network, devices: Devices) -> tuple[NDArray[np.int64],
+                                                              NDArray[np.int64]]:
+    """Links a sensor watches (both directions of its road) and the edge that owns each."""
+    sensors = devices.sensors
+    forward = devices.link[sensors]
+    n = network.n_nodes
+    key = network.from_node * n + network.to_node
+    lookup = dict(zip(key.tolist(), range(network.n_links), strict=True))
+    reverse = np.array([lookup.get(int(network.to_node[lk] * n + network.from_node[lk]), -1)
+                        for lk in forward.tolist()], dtype=np.int64)
+    links = np.concatenate([forward, reverse])
+    edges = np.concatenate([devices.edge[sensors], devices.edge[sensors]])
+    keep = links >= 0
+    links, first = np.unique(links[keep], return_index=True)
+    return links, edges[keep][first]
+
+
 def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, senders: Senders,
-              rng: Callable[[str], np.random.Generator]) -> V2XModel:
-    """Place devices, build channels and queues, start the tick process."""
+              rng: Callable[[str], np.random.Generator],
+              feeds: CloudFeeds | None = None) -> V2XModel:
+    """Place devices, build channels and queues, start the tick process.
+
+    ``feeds`` (optional) connects the cloud's belief to status reports and aggregates;
+    the links the sensors watch are filled in here.
+    """
     devices = build_devices(network, scenario.roadside, scenario.edge)
     coverage = build_coverage(network, devices)
+    if feeds is not None:
+        feeds.sensed_link, feeds.sensed_edge = sensed_links(network, devices)
     fibre = FibreLink.from_params(scenario.channels.fibre)
     channels = Channels(pc5=Pc5Channel.from_params(scenario.channels.pc5),
                         uu=UuChannel.from_params(scenario.channels.uu), fibre=fibre,
@@ -73,7 +98,8 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
         env, network=network, devices=devices, coverage=coverage, channels=channels,
         edges=edges, cloud=cloud, book=book, senders=senders,
         config=(scenario.roadside, scenario.edge, scenario.cloud, scenario.messages),
-        rng=rng, tick_s=scenario.v2x.tick_s, horizon_s=horizon, deterministic=deterministic)
+        rng=rng, tick_s=scenario.v2x.tick_s, horizon_s=horizon, deterministic=deterministic,
+        feeds=feeds)
     env.process(flows.process())
     hazards = HazardLoop(env, flows=flows, senders=senders, v2x=scenario.v2x,
                          edge=scenario.edge, book=book, rng=rng("hazards"),

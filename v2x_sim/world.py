@@ -18,6 +18,7 @@ import simpy
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim._core.streams import RandomStreams
 from v2x_sim.compute.background import Senders
+from v2x_sim.control.loop import ControlLoop
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.result import RunResult, collect_result
 from v2x_sim.road.fundamental_diagram import SPEED_FUNCTIONS
@@ -28,6 +29,7 @@ from v2x_sim.road.routing import RouteTables
 from v2x_sim.road.signals import fixed_time_plan
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.scenario.sections import VehicleKind
+from v2x_sim.slow_loop import build_control, build_feeds
 from v2x_sim.traffic.demand import KINDS, TripPlan, build_trip_plan
 from v2x_sim.traffic.fleet import VehicleTable
 from v2x_sim.traffic.itinerary import itinerary
@@ -79,6 +81,7 @@ class World:
     traversals: ColumnLog
     events: EventLog
     v2x: V2XModel | None = None
+    control: ControlLoop | None = None
     wall_s: float = 0.0
     _ran: bool = field(default=False, repr=False)
 
@@ -145,7 +148,8 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
 
 
 def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
-                traffic: LinkTraffic, routes: RouteTables, scenario: Scenario) -> Any:
+                traffic: LinkTraffic, routes: RouteTables, scenario: Scenario,
+                on_departure: Callable[[int], None] | None) -> Any:
     classes = scenario.vehicles.classes
     pce = [classes.params(k).pce for k in KINDS]
     dwell = classes.delivery.dwell_s
@@ -158,6 +162,8 @@ def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
         row = fleet.add(kind=kind[i], connected=connected[i], origin=origin[i],
                         destination=dest[i], depart_s=env.now, pce=pce[kind[i]])
         traffic.depart(row, route, stops=stops)
+        if on_departure is not None and connected[i]:
+            on_departure(row)
 
 
 def _start_shuttles(env: simpy.Environment, scenario: Scenario, network: Network,
@@ -225,13 +231,16 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
         diagram=scenario.road.fundamental_diagram, signals=signals,
         moved_on_after_s=scenario.simulation.moved_on_after_s,
         traversals=traversals, events=events)
-    v2x = None
+    v2x = feeds = None
     if scenario.v2x.enabled:
-        v2x = build_v2x(env, scenario, network, _connected_on_links(fleet), streams.get)
+        feeds = build_feeds(scenario, network, fleet, traffic)
+        v2x = build_v2x(env, scenario, network, _connected_on_links(fleet), streams.get, feeds)
+    control = build_control(env, scenario, network, fleet, traffic, v2x, feeds, streams.get)
     _schedule_incidents(env, scenario, network, traffic, events,
                         v2x.hazards.report if v2x else None)
     _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
-    env.process(_departures(env, plan, fleet, traffic, free_flow, scenario))
+    on_departure = control.on_departure if control is not None else None
+    env.process(_departures(env, plan, fleet, traffic, free_flow, scenario, on_departure))
     return World(scenario=scenario, seed=seed, env=env, network=network, plan=plan,
                  fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
-                 events=events, v2x=v2x)
+                 events=events, v2x=v2x, control=control)

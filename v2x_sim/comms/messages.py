@@ -17,6 +17,7 @@ class MessageKind(IntEnum):
     PERCEPTION = 2
     AGGREGATE = 3
     HAZARD_WARNING = 4
+    ROUTE_ADVICE = 5
 
     @property
     def key(self) -> str:
@@ -50,5 +51,6 @@ KIND_HOPS: dict[MessageKind, tuple[Hop, ...]] = {
     MessageKind.PERCEPTION: (Hop.BACKHAUL, Hop.QUEUE, Hop.PROCESSING, Hop.TOTAL),
     MessageKind.AGGREGATE: (Hop.WAN, Hop.QUEUE, Hop.PROCESSING, Hop.TOTAL),
     MessageKind.HAZARD_WARNING: (Hop.AIR, Hop.BACKHAUL, Hop.QUEUE, Hop.PROCESSING, Hop.TOTAL),
+    MessageKind.ROUTE_ADVICE: (Hop.AIR, Hop.BACKHAUL, Hop.WAN, Hop.TOTAL),
 }
 """The hops each kind crosses (a hazard warning's backhaul counts both wired legs)."""

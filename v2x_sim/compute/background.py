@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -38,6 +39,28 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Senders = Callable[[], tuple[IntArray, IntArray, FloatArray, FloatArray]]
 """Connected vehicles on links now: (trip ids, link, entered_s, ready_s)."""
+Probe = Callable[[IntArray], tuple[IntArray, FloatArray, FloatArray]]
+"""What status reports carry, per trip id: (last completed link, its traversal time, exit
+time); link -1 before the first completed link."""
+
+
+@dataclass
+class CloudFeeds:
+    """Where the cloud's belief gets its samples (all optional).
+
+    Attributes:
+        belief: receives status-report and aggregate samples.
+        probe: the content of vehicles' status reports.
+        sensed_link, sensed_edge: links watched by sensors, and the edge node that
+            watches each (its aggregates report them).
+        observe: travel time per link as sensors measure it now.
+    """
+
+    belief: Any = None
+    probe: Probe | None = None
+    sensed_link: IntArray | None = None
+    sensed_edge: IntArray | None = None
+    observe: Callable[[], FloatArray] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,10 +94,11 @@ class BackgroundFlows:
                  cloud: ServerPool, book: LatencyBook, senders: Senders,
                  config: tuple[RoadsideSection, EdgeSection, CloudSection, MessagesSection],
                  rng: Callable[[str], np.random.Generator], tick_s: float, horizon_s: float,
-                 deterministic: bool) -> None:
+                 deterministic: bool, feeds: CloudFeeds | None = None) -> None:
         self.env, self.network, self.devices, self.coverage = env, network, devices, coverage
         self.channels, self.edges, self.cloud, self.book = channels, edges, cloud, book
         self.senders = senders
+        self.feeds = feeds or CloudFeeds()
         self.roadside, self.edge_cfg, self.cloud_cfg, self.messages = config
         self.tick_s, self.horizon_s, self.deterministic = tick_s, horizon_s, deterministic
         self.rng_pc5, self.rng_uu = rng("channel.pc5"), rng("channel.uu")
@@ -215,26 +239,44 @@ class BackgroundFlows:
         spec = self.messages.status
         if not spec.enabled or ids.size == 0:
             return Stream()
-        _, born = send_times(ids, 1.0 / spec.rate_hz, start_s, end_s)
+        who, born = send_times(ids, 1.0 / spec.rate_hz, start_s, end_s)
         self.book.count_sent(MessageKind.STATUS, born.size)
         ok, up = self.channels.uu.draw(born.size, self.rng_uu, direction="up",
                                        deterministic=self.deterministic)
         self.book.count_lost(MessageKind.STATUS, int(born.size - ok.sum()), "radio")
-        born, up = born[ok], up[ok]
+        born, up, who = born[ok], up[ok], who[ok]
         wan = np.full(born.size, self.channels.wan.delay_s)
         self.book.add_hop(MessageKind.STATUS, Hop.AIR, up)
         self.book.add_hop(MessageKind.STATUS, Hop.WAN, wan)
-        return self._to_cloud(MessageKind.STATUS, born, born + up + wan, "status")
+        stream = self._to_cloud(MessageKind.STATUS, born, born + up + wan, "status")
+        feeds = self.feeds
+        if feeds.belief is not None and feeds.probe is not None and born.size:
+            # a report carries the link the vehicle completed since its previous report
+            link, travel, exited = feeds.probe(ids[who])
+            new = (link >= 0) & (exited > born - 1.0 / spec.rate_hz) & (exited <= born)
+            processed = born + up + wan + self.cloud_cfg.service["status"].mean_s
+            feeds.belief.ingest(processed[new], link[new], travel[new], exited[new])
+        return stream
 
     def _aggregates(self, start_s: float, end_s: float) -> Stream:
         spec = self.messages.aggregate
         if not spec.enabled:
             return Stream()
-        _, born = send_times(np.arange(self.devices.n_edges), 1.0 / spec.rate_hz, start_s,
-                             end_s)
+        edge, born = send_times(np.arange(self.devices.n_edges), 1.0 / spec.rate_hz, start_s,
+                                end_s)
         self.book.count_sent(MessageKind.AGGREGATE, born.size)
         wan = np.full(born.size, self.channels.wan.delay_s)
         self.book.add_hop(MessageKind.AGGREGATE, Hop.WAN, wan)
+        feeds = self.feeds
+        if (feeds.belief is not None and feeds.observe is not None and born.size
+                and feeds.sensed_link is not None and feeds.sensed_edge is not None):
+            seen = feeds.observe()
+            processed = born + wan + self.cloud_cfg.service["aggregate"].mean_s
+            for e, at, done in zip(edge.tolist(), born.tolist(), processed.tolist(),
+                                   strict=True):
+                links = feeds.sensed_link[feeds.sensed_edge == e]
+                feeds.belief.ingest(np.full(links.size, done), links, seen[links],
+                                    np.full(links.size, at))
         return self._to_cloud(MessageKind.AGGREGATE, born, born + wan, "aggregate")
 
     def _to_cloud(self, kind: MessageKind, born: FloatArray, arrival: FloatArray,

@@ -77,6 +77,7 @@ class HazardLoop:
         self.env, self.flows, self.senders = env, flows, senders
         self.v2x, self.edge_cfg, self.book = v2x, edge, book
         self.rng, self.deterministic = rng, deterministic
+        self.on_confirmed: Callable[[float], None] | None = None
         self.records: list[HazardRecord] = []
         self.deliveries: dict[str, list[float]] = {c: [] for c in WARNING_COLUMNS}
         self._deadline = float(book.deadline_s[MessageKind.HAZARD_WARNING])
@@ -181,6 +182,8 @@ class HazardLoop:
         record.edge_done_s = record.edge_start_s + service
         yield self.env.timeout(record.edge_done_s - self.env.now)
         self._broadcast(record, position_m, uplink)
+        if self.on_confirmed is not None:
+            self.on_confirmed(record.start_s)
 
     def _wait_for_stopped_vehicle(self, link: int, since_s: float) -> Generator[
             simpy.Event, Any, tuple[int, float] | None]:

@@ -19,6 +19,7 @@ from v2x_sim.scenario.sections import (
 from v2x_sim.scenario.v2x_sections import (
     ChannelsSection,
     CloudSection,
+    ControlSection,
     EdgeSection,
     MessagesSection,
     RoadsideSection,
@@ -44,6 +45,7 @@ class Scenario(Section):
     vehicles: VehiclesSection = Field(default_factory=VehiclesSection)
     incidents: list[IncidentEntry] = Field(default_factory=list)
     v2x: V2XSection = Field(default_factory=V2XSection)
+    control: ControlSection = Field(default_factory=ControlSection)
     roadside: RoadsideSection = Field(default_factory=RoadsideSection)
     channels: ChannelsSection = Field(default_factory=ChannelsSection)
     edge: EdgeSection = Field(default_factory=EdgeSection)

@@ -239,11 +239,16 @@ class DemandSection(Section):
 
 
 class VehicleClassParams(Section):
-    """Behaviour of one vehicle class."""
+    """Behaviour of one vehicle class.
+
+    ``compliance`` is the probability that a connected vehicle follows route advice
+    (assumed defaults; a scenario parameter, not a measured fact).
+    """
 
     share: Probability = 0.0
     connected_share: Probability = 0.25
     pce: PositiveFloat = 1.0
+    compliance: Probability = 0.8
 
 
 def _car() -> VehicleClassParams:
@@ -271,6 +276,7 @@ class ShuttleParams(VehicleClassParams):
     share: Annotated[float, Field(strict=True, ge=0, le=0)] = 0.0
     connected_share: Probability = 1.0
     pce: PositiveFloat = 2.0
+    compliance: Probability = 0.0  # a shuttle keeps its line
 
 
 class ShuttleLine(Section):

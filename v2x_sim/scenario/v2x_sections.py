@@ -7,7 +7,7 @@ scenario parameters chosen for plausibility, not facts the tool asserts.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -269,6 +269,29 @@ class MessagesSection(Section):
     aggregate: PeriodicMessage = Field(default_factory=lambda: PeriodicMessage(
         rate_hz=0.2, size_bytes=1200, deadline_s=1.0))
     hazard_warning_deadline_s: PositiveFloat = 0.1
+    route_advice_deadline_s: PositiveFloat = 1.0  # cloud route guidance, ~1 s (unconfirmed)
+
+
+class BeliefParams(Section):
+    """How the cloud turns samples into link estimates (exponential smoothing)."""
+
+    weight: Annotated[float, Field(strict=True, gt=0, le=1)] = 0.5
+    stale_after_s: PositiveFloat = 300.0
+    stale_fallback: Literal["last", "free_flow"] = "last"
+
+
+class ControlSection(Section):
+    """The slow loop: which rerouting policy the cloud runs, how often, how advice travels.
+
+    ``policy`` is a built-in name (none, at_departure, dynamic_shortest, oracle) or
+    ``package.module:Class``; ``params`` go to its constructor.
+    """
+
+    policy: str = "none"
+    params: dict[str, Any] = Field(default_factory=dict)
+    period_s: PositiveFloat = 60.0
+    advice_via: Literal["uu", "edge"] = "uu"
+    belief: BeliefParams = Field(default_factory=BeliefParams)
 
 
 class V2XSection(Section):

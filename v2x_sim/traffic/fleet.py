@@ -32,6 +32,11 @@ _COLUMNS: dict[str, tuple[type, float | int]] = {
     "arrive_s": (np.float64, np.nan),
     "dwell_s": (np.float64, 0.0),
     "moved_on": (np.int64, 0),
+    # the last completed link: what a status report tells the cloud
+    "last_link": (np.int64, -1),
+    "last_travel_s": (np.float64, np.nan),
+    "last_exit_s": (np.float64, np.nan),
+    "reroutes": (np.int64, 0),
 }
 
 
@@ -56,6 +61,10 @@ class VehicleTable:
     arrive_s: NDArray[np.float64]
     dwell_s: NDArray[np.float64]
     moved_on: NDArray[np.int64]
+    last_link: NDArray[np.int64]
+    last_travel_s: NDArray[np.float64]
+    last_exit_s: NDArray[np.float64]
+    reroutes: NDArray[np.int64]
 
     def __init__(self, capacity: int = 1024) -> None:
         self._size = 0

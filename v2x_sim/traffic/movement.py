@@ -196,6 +196,49 @@ class LinkTraffic:
         self._entry_rate[link] = per_lane * self._lanes[link]
         self._wake(link, self.env.now)
 
+    def remaining_route(self, vehicle: int) -> list[int]:
+        """Links still ahead of ``vehicle`` after the one it is on."""
+        return self.routes[vehicle][self.route_pos[vehicle] + 1:]
+
+    def reroute(self, vehicle: int, new_tail: list[int]) -> bool:
+        """Replace the links after the current one with ``new_tail`` (from its end node).
+
+        Returns False, changing nothing, when the vehicle is not on a link, has arrived,
+        has stops ahead (shuttles, deliveries keep their itinerary), or ``new_tail`` does
+        not start where its current link ends.
+        """
+        link = int(self.fleet.link[vehicle]) if vehicle < len(self.fleet) else -1
+        if link < 0 or vehicle in self.stops or not new_tail:
+            return False
+        if self.network.from_node[new_tail[0]] != self._to_node[link]:
+            return False
+        pos = self.route_pos[vehicle]
+        if self.routes[vehicle][pos + 1:] == new_tail:
+            return False
+        self.routes[vehicle] = self.routes[vehicle][: pos + 1] + list(new_tail)
+        self.fleet.reroutes[vehicle] += 1
+        return True
+
+    def travel_time_s(self) -> np.ndarray:
+        """Ground truth: the time a vehicle entering each link now would need.
+
+        Moving time L / v(k) at the current moving density, plus the time for the exit
+        to discharge the vehicles standing in its queue; a closed link costs 1e6 s.
+        """
+        now = self.env.now
+        out = np.empty(self.n_links)
+        for link in range(self.n_links):
+            ready_list, head = self._q_ready[link], self._head[link]
+            standing = bisect_right(ready_list, now, head) - head
+            moving = len(ready_list) - head - standing
+            length = self._length[link]
+            density = min(moving / (length * self._lanes[link]), self._k_crit[link])
+            speed = min(self._speed_fn(density, self._vf[link], self._cap[link],
+                                       self._kj[link], self._w[link]), self._speed_cap[link])
+            rate = self._rate[link]
+            out[link] = length / speed + (standing / rate if rate > 0 else 1e6)
+        return out
+
     def vehicles_on(self, link: int) -> int:
         """Vehicles on a link now (moving and queued)."""
         return len(self._q_veh[link]) - self._head[link]
@@ -317,6 +360,7 @@ class LinkTraffic:
         ready_list = self._q_ready[link]
         head = self._head[link]
         routes, route_pos, pce_of, stops = self.routes, self.route_pos, self._pce, self.stops
+        fleet = self.fleet
         cycle = self._sig_cycle[link]
         while head < len(vehicles):
             ready = ready_list[head]
@@ -364,10 +408,14 @@ class LinkTraffic:
             self._head_since[link] = now
             self._next_free[link] = now + pce / rate if rate > 0.0 else now
             self.occupancy[link] -= pce
+            entered = self._entered[vehicle]
             self._log_vehicle.append(vehicle)
             self._log_link.append(link)
-            self._log_in.append(self._entered[vehicle])
+            self._log_in.append(entered)
             self._log_out.append(now)
+            fleet.last_link[vehicle] = link
+            fleet.last_travel_s[vehicle] = now - entered
+            fleet.last_exit_s[vehicle] = now
             if forced:
                 self._record_moved_on(vehicle, link, now)
             if head > 256 and head * 2 > len(vehicles):

@@ -1,0 +1,244 @@
+"""The slow loop: the cloud decides on its belief, advice travels back, vehicles switch.
+
+Periodic decisions every ``period_s`` (for periodic policies), one per departing
+connected vehicle (for ``on_departure`` policies: its request goes up, the answer comes
+back), and one as soon as an edge node confirms a hazard (``on_hazard``). Each piece of
+advice is a foreground message: the injected ``deliver`` draws its delay and loss over
+Uu (or edge, RSU and PC5); at delivery a vehicle still on the road follows it with its
+class's compliance probability, switching at its next node. The oracle reference reads
+the truth and its advice arrives at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from v2x_sim.comms.messages import Hop
+from v2x_sim.control.policy import Policy, PolicyView, RouteAdvice, VehiclesView
+from v2x_sim.metrics.latency import LatencyBook
+from v2x_sim.road.network import Network
+from v2x_sim.road.state import LinkState, estimate_error
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Deliver = Callable[[IntArray], tuple[NDArray[np.bool_], FloatArray, FloatArray, FloatArray]]
+"""Advice channel: vehicle ids -> (delivered, air delay, backhaul delay, WAN delay)."""
+
+
+@dataclass
+class ControlStats:
+    """What the loop did (the ``rerouting`` section of the summary)."""
+
+    decisions: int = 0
+    advised: int = 0
+    delivered: int = 0
+    lost: int = 0
+    followed: int = 0
+    declined: int = 0
+    stale: int = 0
+    first_reroute_after_hazard_s: list[float] = field(default_factory=list)
+    belief_rows: list[dict[str, float]] = field(default_factory=list)
+
+
+class ControlLoop:
+    """Runs a policy against the platform's belief and dispatches its advice.
+
+    Args:
+        env: simpy environment.
+        network: road network.
+        policy: the rerouting policy.
+        belief: the cloud's belief at a time (a `LinkState`).
+        truth: the true link state now (for the oracle, and for measuring the belief).
+        vehicles: connected vehicles on links now.
+        apply: switch a vehicle to a new route tail; False if it no longer can.
+        compliance: probability per trip id that it follows advice.
+        deliver: the advice channel.
+        request_delay_s: uplink time of a departing vehicle's route request.
+        book: latency book (kind index ``advice_kind``).
+        advice_kind: index of route advice in the book.
+        rng_policy, rng_compliance: the policy's and compliance's own generators.
+        period_s: control period.
+        stale_after_s: age beyond which a belief link counts as stale (for coverage).
+    """
+
+    def __init__(self, env: simpy.Environment, *, network: Network, policy: Policy,
+                 belief: Callable[[float], LinkState], truth: Callable[[], LinkState],
+                 vehicles: Callable[[IntArray | None], VehiclesView],
+                 apply: Callable[[int, list[int]], bool],
+                 compliance: Callable[[IntArray], FloatArray], deliver: Deliver,
+                 request_delay_s: Callable[[], float], book: LatencyBook, advice_kind: int,
+                 rng_policy: np.random.Generator, rng_compliance: np.random.Generator,
+                 period_s: float, stale_after_s: float) -> None:
+        self.env, self.network, self.policy = env, network, policy
+        self._belief, self._truth, self._vehicles = belief, truth, vehicles
+        self._apply, self._compliance, self._deliver = apply, compliance, deliver
+        self._request_delay = request_delay_s
+        self.book, self.kind = book, advice_kind
+        self.rng_policy, self.rng_compliance = rng_policy, rng_compliance
+        self.period_s, self.stale_after_s = period_s, stale_after_s
+        self.stats = ControlStats()
+        self.history: list[tuple[float, FloatArray]] = []
+        self._first_links: dict[int, list[int]] = {}
+        self.flapping: set[int] = set()
+        self._pending_hazards: list[float] = []
+        self.reroute_times: list[float] = []
+
+    # ------------------------------------------------------------------ triggers
+    def run(self) -> Generator[simpy.Event, Any, None]:
+        """The periodic process: measure the belief; decide if the policy is periodic."""
+        while True:
+            yield self.env.timeout(self.period_s)
+            self._measure_belief()
+            if self.policy.periodic:
+                self.decide("periodic")
+
+    def on_departure(self, vehicle: int) -> None:
+        """A connected vehicle departed: for ``on_departure`` policies, it asks for a route."""
+        if self.policy.on_departure:
+            delay = 0.0 if self.policy.uses_truth else self._request_delay()
+            self.env.process(self._answer_request(vehicle, delay))
+
+    def on_hazard(self, start_s: float) -> None:
+        """An edge node confirmed a hazard that began at ``start_s``."""
+        self._pending_hazards.append(start_s)
+        if self.policy.on_hazard:
+            self.decide("hazard")
+
+    def _answer_request(self, vehicle: int, delay_s: float) -> Generator[
+            simpy.Event, Any, None]:
+        yield self.env.timeout(delay_s)
+        self.decide("departure", only=np.array([vehicle], dtype=np.int64))
+
+    # ------------------------------------------------------------------ deciding
+    def _state(self) -> LinkState:
+        return self._truth() if self.policy.uses_truth else self._belief(self.env.now)
+
+    def decide(self, trigger: str, *, only: IntArray | None = None) -> RouteAdvice:
+        """Ask the policy now and dispatch its advice."""
+        state = self._state()
+        vehicles = self._vehicles(only)
+        if len(vehicles) == 0:
+            return RouteAdvice()
+        view = PolicyView(now_s=self.env.now, network=self.network, belief=state,
+                          history=list(self.history), vehicles=vehicles, rng=self.rng_policy,
+                          trigger=trigger)
+        advice = self.policy.decide(view)
+        self.stats.decisions += 1
+        if len(advice):
+            self._dispatch(advice)
+        return advice
+
+    def _dispatch(self, advice: RouteAdvice) -> None:
+        n = len(advice)
+        self.stats.advised += n
+        self.book.count_sent(self.kind, n)
+        if self.policy.uses_truth:
+            ok, air, back, wan = (np.ones(n, bool), np.zeros(n), np.zeros(n), np.zeros(n))
+        else:
+            ok, air, back, wan = self._deliver(advice.vehicles)
+        self.book.count_lost(self.kind, int((~ok).sum()), "radio")
+        self.stats.lost += int((~ok).sum())
+        delay = air + back + wan
+        decided = self.env.now
+        for i in np.flatnonzero(ok).tolist():
+            vehicle, route = int(advice.vehicles[i]), advice.routes[i]
+            self.env.process(self._arrive(vehicle, route, float(delay[i]), decided))
+        if ok.any():
+            self.book.add_hop(self.kind, Hop.AIR, air[ok])
+            self.book.add_hop(self.kind, Hop.BACKHAUL, back[ok])
+            self.book.add_hop(self.kind, Hop.WAN, wan[ok])
+
+    def _arrive(self, vehicle: int, route: list[int], delay_s: float,
+                decided_s: float) -> Generator[simpy.Event, Any, None]:
+        if delay_s > 0:
+            yield self.env.timeout(delay_s)
+        self.book.add_delivered(self.kind, [self.env.now - decided_s])
+        self.stats.delivered += 1
+        if self.rng_compliance.random() >= float(self._compliance(np.array([vehicle]))[0]):
+            self.stats.declined += 1
+            return
+        tail = self._still_ahead(vehicle, route)
+        if tail is None or not self._apply(vehicle, tail):
+            self.stats.stale += 1
+            return
+        self._followed(vehicle, tail)
+
+    def _still_ahead(self, vehicle: int, route: list[int]) -> list[int] | None:
+        """The part of ``route`` after the vehicle's current link (it may have moved on)."""
+        view = self._vehicles(np.array([vehicle], dtype=np.int64))
+        if len(view) == 0:
+            return None
+        link, start = int(view.link[0]), int(view.next_node[0])
+        if route and int(self.network.from_node[route[0]]) == start:
+            return route
+        if link in route:
+            return route[route.index(link) + 1:] or None
+        return None
+
+    def _followed(self, vehicle: int, tail: list[int]) -> None:
+        self.stats.followed += 1
+        now = self.env.now
+        self.reroute_times.append(now)
+        for start in self._pending_hazards:
+            if now >= start:
+                self.stats.first_reroute_after_hazard_s.append(now - start)
+        self._pending_hazards = []
+        seen = self._first_links.setdefault(vehicle, [])
+        if tail[0] in seen[:-1]:
+            self.flapping.add(vehicle)  # back onto a choice it had already left
+        seen.append(tail[0])
+
+    # ------------------------------------------------------------------ measuring
+    def _measure_belief(self) -> None:
+        now = self.env.now
+        belief = self._belief(now)
+        truth = self._truth()
+        self.history.append((now, belief.travel_time_s.copy()))
+        if len(self.history) > 60:
+            del self.history[0]
+        age = belief.age_s(now)
+        finite = age[np.isfinite(age)]
+        row = {"time_s": now, **estimate_error(belief, truth),
+               "age_mean_s": float(finite.mean()) if finite.size else math.nan,
+               "age_p95_s": float(np.percentile(finite, 95)) if finite.size else math.nan,
+               "coverage": float((age <= self.stale_after_s).mean())}
+        self.stats.belief_rows.append(row)
+
+    def summary(self) -> dict[str, Any]:
+        """The ``rerouting`` section: what was advised, delivered, followed; belief quality."""
+        s = self.stats
+        rows = s.belief_rows
+
+        def mean(key: str) -> float:
+            values = np.array([r[key] for r in rows], dtype=np.float64)
+            values = values[np.isfinite(values)]
+            return float(values.mean()) if values.size else math.nan
+
+        latency = self.book.hist[self.kind][self.book.hops.index("total")]
+        return {
+            "policy": self.policy.name,
+            "decisions": s.decisions,
+            "advised": s.advised,
+            "delivered": s.delivered,
+            "lost": s.lost,
+            "followed": s.followed,
+            "declined": s.declined,
+            "stale": s.stale,
+            "vehicles_rerouted": len(self._first_links),
+            "flapping_vehicles": len(self.flapping),
+            "advice_latency_p50_s": latency.quantile(0.5),
+            "advice_latency_p95_s": latency.quantile(0.95),
+            "advice_latency_p99_s": latency.quantile(0.99),
+            "time_to_first_reroute_s": (min(s.first_reroute_after_hazard_s)
+                                        if s.first_reroute_after_hazard_s else None),
+            "belief": {"mae_s": mean("mae_s"), "relative_error": mean("relative"),
+                       "age_mean_s": mean("age_mean_s"), "age_p95_s": mean("age_p95_s"),
+                       "coverage": mean("coverage"), "samples_per_period": len(rows)},
+        }

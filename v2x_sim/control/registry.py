@@ -1,0 +1,57 @@
+"""Policy registry: built-in names, or ``package.module:Class`` for your own."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from v2x_sim._core.errors import ScenarioError
+from v2x_sim.control.policies.at_departure import AtDeparture
+from v2x_sim.control.policies.dynamic_shortest import DynamicShortest
+from v2x_sim.control.policies.none import NoRerouting
+from v2x_sim.control.policies.oracle import Oracle
+from v2x_sim.control.policy import Policy
+
+BUILT_IN: dict[str, type] = {
+    "none": NoRerouting,
+    "at_departure": AtDeparture,
+    "dynamic_shortest": DynamicShortest,
+    "oracle": Oracle,
+}
+
+REQUIRED = ("name", "periodic", "on_departure", "on_hazard", "uses_truth", "decide")
+
+
+def resolve_policy_class(spec: str, *, field_path: str = "control.policy") -> type:
+    """The class a policy name or ``package.module:Class`` path refers to."""
+    if spec in BUILT_IN:
+        return BUILT_IN[spec]
+    module_name, sep, class_name = spec.partition(":")
+    if not sep or not module_name or not class_name:
+        raise ScenarioError(field_path, spec, f"expected one of {', '.join(BUILT_IN)} or "
+                            "'package.module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ScenarioError(field_path, spec, f"cannot import module {module_name!r}: {exc}"
+                            ) from None
+    cls = getattr(module, class_name, None)
+    if cls is None or not inspect.isclass(cls):
+        raise ScenarioError(field_path, spec, f"module {module_name!r} has no class "
+                            f"{class_name!r}")
+    missing = [name for name in REQUIRED if not hasattr(cls, name)]
+    if missing:
+        raise ScenarioError(field_path, spec, "not a policy: it lacks "
+                            + ", ".join(missing) + " (see v2x_sim.control.Policy)")
+    return cls
+
+
+def make_policy(spec: str, params: dict[str, Any], *, field_path: str = "control") -> Policy:
+    """Instantiate a policy with keyword ``params``; errors name the field."""
+    cls = resolve_policy_class(spec, field_path=f"{field_path}.policy")
+    try:
+        policy = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"{field_path}.params", params, f"{spec}: {exc}") from None
+    return policy  # type: ignore[no-any-return]

@@ -1,0 +1,119 @@
+"""Wires the slow loop: the cloud's belief, the policy, advice channels, and the vehicles.
+
+Composition only: the belief is fed by the V2X model's status reports and aggregates,
+the control loop reads it, and its advice reaches the traffic model through
+`LinkTraffic.reroute`. Nothing here computes; it connects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from v2x_sim._core.errors import ScenarioError
+from v2x_sim.comms.messages import MessageKind
+from v2x_sim.compute.background import CloudFeeds
+from v2x_sim.compute.cloud import Belief
+from v2x_sim.control.loop import ControlLoop
+from v2x_sim.control.policy import VehiclesView
+from v2x_sim.control.registry import make_policy
+from v2x_sim.road.network import Network
+from v2x_sim.road.state import LinkState
+from v2x_sim.scenario.schema import Scenario
+from v2x_sim.traffic.demand import KINDS
+from v2x_sim.traffic.fleet import VehicleTable
+from v2x_sim.traffic.movement import LinkTraffic
+from v2x_sim.v2x_model import V2XModel
+
+IntArray = NDArray[np.int64]
+
+
+def build_feeds(scenario: Scenario, network: Network, fleet: VehicleTable,
+                traffic: LinkTraffic) -> CloudFeeds:
+    """The belief and what feeds it: vehicles' last completed link, sensors' view."""
+    params = scenario.control.belief
+    belief = Belief(network.free_flow_time_s, weight=params.weight,
+                    stale_after_s=params.stale_after_s,
+                    stale_to_free_flow=params.stale_fallback == "free_flow")
+
+    def probe(ids: IntArray) -> tuple[IntArray, NDArray[np.float64], NDArray[np.float64]]:
+        return fleet.last_link[ids], fleet.last_travel_s[ids], fleet.last_exit_s[ids]
+
+    return CloudFeeds(belief=belief, probe=probe, observe=traffic.travel_time_s)
+
+
+def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
+                  fleet: VehicleTable, traffic: LinkTraffic, v2x: V2XModel | None,
+                  feeds: CloudFeeds | None,
+                  rng: Callable[[str], np.random.Generator]) -> ControlLoop | None:
+    """The control loop for the scenario's policy (None for ``none`` without V2X)."""
+    control = scenario.control
+    policy = make_policy(control.policy, control.params)
+    if v2x is None or feeds is None:
+        if control.policy != "none":
+            raise ScenarioError("control.policy", control.policy,
+                                "rerouting needs the V2X model (v2x.enabled: true)")
+        return None
+    belief: Belief = feeds.belief
+    free_flow = network.free_flow_time_s
+    channels, cloud_cfg = v2x.channels, scenario.cloud
+    rng_advice = rng("control.advice")
+    compliance_by_kind = np.array([scenario.vehicles.classes.params(k).compliance
+                                   for k in KINDS])
+
+    def truth() -> LinkState:
+        return LinkState(traffic.travel_time_s(), np.full(network.n_links, env.now), free_flow)
+
+    def vehicles(only: IntArray | None) -> VehiclesView:
+        n = len(fleet)
+        ids = only if only is not None else np.flatnonzero(fleet.connected[:n])
+        ids = ids[(fleet.link[ids] >= 0) & np.isnan(fleet.arrive_s[ids])]
+        link = fleet.link[ids]
+        return VehiclesView(ids=ids, link=link, next_node=network.to_node[link],
+                            destination=fleet.destination[ids],
+                            remaining=[traffic.remaining_route(int(v)) for v in ids])
+
+    def compliance(ids: IntArray) -> NDArray[np.float64]:
+        return compliance_by_kind[fleet.kind[ids].astype(np.int64)]
+
+    def deliver(ids: IntArray) -> tuple[NDArray[np.bool_], NDArray[np.float64],
+                                        NDArray[np.float64], NDArray[np.float64]]:
+        n = len(ids)
+        wan = np.full(n, channels.wan.delay_s)
+        if control.advice_via == "uu":
+            ok, air = channels.uu.draw(n, rng_advice, direction="down",
+                                       deterministic=scenario.simulation.deterministic)
+            return ok, air, np.zeros(n), wan
+        # edge path: cloud -> edge over the WAN, fibre to the vehicle's RSU, PC5
+        cov, dev = v2x.coverage, v2x.devices
+        link = fleet.link[ids]
+        cell = cov.cell_of(np.maximum(link, 0), network.length_m[np.maximum(link, 0)] / 2)
+        rsu = cov.nearest[cell]
+        covered = (rsu >= 0) & (link >= 0)
+        back = np.zeros(n)
+        back[covered] = v2x.flows.rsu_fibre_s[rsu[covered]]
+        ok, air = channels.pc5.draw(cov.distance_m[cell], v2x.flows.cbr[np.maximum(rsu, 0)],
+                                    rng_advice, deterministic=scenario.simulation.deterministic)
+        del dev
+        return ok & covered, air, back, wan
+
+    def request_delay() -> float:
+        _, up = channels.uu.draw(1, rng_advice, direction="up",
+                                 deterministic=scenario.simulation.deterministic)
+        return float(up[0]) + channels.wan.delay_s + cloud_cfg.service["status"].mean_s
+
+    def apply(vehicle: int, tail: list[int]) -> bool:
+        return traffic.reroute(vehicle, tail)
+
+    loop = ControlLoop(env, network=network, policy=policy, belief=belief.state, truth=truth,
+                       vehicles=vehicles, apply=apply, compliance=compliance, deliver=deliver,
+                       request_delay_s=request_delay, book=v2x.book,
+                       advice_kind=int(MessageKind.ROUTE_ADVICE), rng_policy=rng("policy"),
+                       rng_compliance=rng("control.compliance"), period_s=control.period_s,
+                       stale_after_s=control.belief.stale_after_s)
+    env.process(loop.run())
+    v2x.hazards.on_confirmed = loop.on_hazard
+    return loop
