@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", type=Path, default=None,
                      help="results folder (default: output.dir or results/<name>)")
     run.add_argument("--seed", type=int, default=None, help="master seed (default: the YAML's)")
+    run.add_argument("--policy", default=None, metavar="NAME",
+                     help="rerouting policy: a built-in name (none, at_departure, "
+                          "dynamic_shortest, probabilistic, predictive, system_optimal, "
+                          "incident_detour, oracle) or package.module:Class; overrides "
+                          "control.policy")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
     validate = sub.add_parser("validate", help="check a scenario without running it")
@@ -97,6 +102,12 @@ def _headline(summary: dict[str, object]) -> str:
         value = summary.get(key)
         text = f"{value:,.1f}" if isinstance(value, float) else str(value)
         lines.append(f"  {key:<20} {text}")
+    rerouting = summary.get("rerouting")
+    if isinstance(rerouting, dict) and rerouting.get("policy") not in (None, "none"):
+        lines.append(f"  {'rerouting':<20} {rerouting['policy']}: "
+                     f"{rerouting.get('advised', 0):,} advised, "
+                     f"{rerouting.get('followed', 0):,} followed, "
+                     f"{rerouting.get('flapping_vehicles', 0):,} flapping")
     latency = summary.get("latency")
     if isinstance(latency, dict) and latency:
         lines.append(f"  {'latency':<20} {'sent':>12} {'p50 ms':>8} {'p99 ms':>8} {'missed':>8}")
@@ -117,7 +128,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.seed is not None and args.seed < 0:
         raise ScenarioError("--seed", args.seed, "expected a non-negative integer")
-    scenario = load_scenario(args.scenario, args.overrides)
+    overrides = list(args.overrides)
+    if args.policy is not None:
+        if not args.policy.strip():
+            raise ScenarioError("--policy", args.policy, "expected a policy name")
+        overrides.append(f"control.policy={args.policy}")
+    scenario = load_scenario(args.scenario, overrides)
+    if args.policy is not None:  # fail before running if the policy cannot be loaded
+        from v2x_sim.control.registry import make_policy
+
+        make_policy(scenario.control.policy, scenario.control.params)
     output = args.output
     if output is None:
         output = (scenario.resolve_path(scenario.output.dir) if scenario.output.dir

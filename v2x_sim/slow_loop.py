@@ -29,6 +29,9 @@ from v2x_sim.traffic.movement import LinkTraffic
 from v2x_sim.v2x_model import V2XModel
 
 IntArray = NDArray[np.int64]
+Delivery = tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64],
+                 NDArray[np.float64]]
+"""Advice delivery: (delivered, air delay, backhaul delay, WAN delay) per vehicle."""
 
 
 def build_feeds(scenario: Scenario, network: Network, fleet: VehicleTable,
@@ -79,26 +82,29 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
     def compliance(ids: IntArray) -> NDArray[np.float64]:
         return compliance_by_kind[fleet.kind[ids].astype(np.int64)]
 
-    def deliver(ids: IntArray) -> tuple[NDArray[np.bool_], NDArray[np.float64],
-                                        NDArray[np.float64], NDArray[np.float64]]:
+    deterministic = scenario.simulation.deterministic
+
+    def via_edge(ids: IntArray, wan_s: float) -> Delivery:
+        """(Cloud ->) edge -> fibre to the RSU covering the vehicle -> PC5."""
         n = len(ids)
-        wan = np.full(n, channels.wan.delay_s)
-        if control.advice_via == "uu":
-            ok, air = channels.uu.draw(n, rng_advice, direction="down",
-                                       deterministic=scenario.simulation.deterministic)
-            return ok, air, np.zeros(n), wan
-        # edge path: cloud -> edge over the WAN, fibre to the vehicle's RSU, PC5
-        cov, dev = v2x.coverage, v2x.devices
-        link = fleet.link[ids]
-        cell = cov.cell_of(np.maximum(link, 0), network.length_m[np.maximum(link, 0)] / 2)
+        cov = v2x.coverage
+        link = np.maximum(fleet.link[ids], 0)
+        offset = np.clip(env.now - fleet.entered_s[ids], 0.0, None) * network.free_speed_mps[link]
+        cell = cov.cell_of(link, np.minimum(offset, network.length_m[link]))
         rsu = cov.nearest[cell]
-        covered = (rsu >= 0) & (link >= 0)
+        covered = (rsu >= 0) & (fleet.link[ids] >= 0)
         back = np.zeros(n)
         back[covered] = v2x.flows.rsu_fibre_s[rsu[covered]]
         ok, air = channels.pc5.draw(cov.distance_m[cell], v2x.flows.cbr[np.maximum(rsu, 0)],
-                                    rng_advice, deterministic=scenario.simulation.deterministic)
-        del dev
-        return ok & covered, air, back, wan
+                                    rng_advice, deterministic=deterministic)
+        return ok & covered, air, back, np.full(n, wan_s)
+
+    def deliver(ids: IntArray) -> Delivery:
+        if control.advice_via == "edge":
+            return via_edge(ids, channels.wan.delay_s)
+        n = len(ids)
+        ok, air = channels.uu.draw(n, rng_advice, direction="down", deterministic=deterministic)
+        return ok, air, np.zeros(n), np.full(n, channels.wan.delay_s)
 
     def request_delay() -> float:
         _, up = channels.uu.draw(1, rng_advice, direction="up",
@@ -114,6 +120,7 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
                        advice_kind=int(MessageKind.ROUTE_ADVICE), rng_policy=rng("policy"),
                        rng_compliance=rng("control.compliance"), period_s=control.period_s,
                        stale_after_s=control.belief.stale_after_s)
+    loop._deliver_edge = lambda ids: via_edge(ids, 0.0)  # edge-local: no WAN leg
     env.process(loop.run())
     v2x.hazards.on_confirmed = loop.on_hazard
     return loop

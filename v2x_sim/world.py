@@ -109,7 +109,8 @@ class World:
 
 def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, network: Network,
                         traffic: LinkTraffic, events: EventLog,
-                        on_hazard: Callable[[int, float], None] | None) -> None:
+                        on_hazard: Callable[[int, float], None] | None,
+                        on_clear: Callable[[int], None] | None = None) -> None:
     for i, incident in enumerate(scenario.incidents):
         path = f"incidents[{i}]"
         link = network.link_index(incident.link, field_path=f"{path}.link")
@@ -143,6 +144,8 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
             yield world_env.timeout(end - start)
             traffic.set_incident(link, i, active=False, **settings)
             events.add(world_env.now, "incident_end", link=ext, detail=detail)
+            if on_clear is not None:
+                on_clear(link)
 
         world_env.process(window())
 
@@ -237,7 +240,8 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
         v2x = build_v2x(env, scenario, network, _connected_on_links(fleet), streams.get, feeds)
     control = build_control(env, scenario, network, fleet, traffic, v2x, feeds, streams.get)
     _schedule_incidents(env, scenario, network, traffic, events,
-                        v2x.hazards.report if v2x else None)
+                        v2x.hazards.report if v2x else None,
+                        control.clear_hazard if control else None)
     _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
     on_departure = control.on_departure if control is not None else None
     env.process(_departures(env, plan, fleet, traffic, free_flow, scenario, on_departure))

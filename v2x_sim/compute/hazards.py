@@ -77,7 +77,7 @@ class HazardLoop:
         self.env, self.flows, self.senders = env, flows, senders
         self.v2x, self.edge_cfg, self.book = v2x, edge, book
         self.rng, self.deterministic = rng, deterministic
-        self.on_confirmed: Callable[[float], None] | None = None
+        self.on_confirmed: Callable[[float, int], None] | None = None
         self.records: list[HazardRecord] = []
         self.deliveries: dict[str, list[float]] = {c: [] for c in WARNING_COLUMNS}
         self._deadline = float(book.deadline_s[MessageKind.HAZARD_WARNING])
@@ -183,7 +183,9 @@ class HazardLoop:
         yield self.env.timeout(record.edge_done_s - self.env.now)
         self._broadcast(record, position_m, uplink)
         if self.on_confirmed is not None:
-            self.on_confirmed(record.start_s)
+            # queue tails are congestion, not blockages: only incidents mark their link
+            self.on_confirmed(record.start_s,
+                              record.link if record.cause == "incident" else -1)
 
     def _wait_for_stopped_vehicle(self, link: int, since_s: float) -> Generator[
             simpy.Event, Any, tuple[int, float] | None]:

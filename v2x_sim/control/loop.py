@@ -79,6 +79,7 @@ class ControlLoop:
         self.env, self.network, self.policy = env, network, policy
         self._belief, self._truth, self._vehicles = belief, truth, vehicles
         self._apply, self._compliance, self._deliver = apply, compliance, deliver
+        self._deliver_edge: Deliver | None = None
         self._request_delay = request_delay_s
         self.book, self.kind = book, advice_kind
         self.rng_policy, self.rng_compliance = rng_policy, rng_compliance
@@ -88,6 +89,7 @@ class ControlLoop:
         self._first_links: dict[int, list[int]] = {}
         self.flapping: set[int] = set()
         self._pending_hazards: list[float] = []
+        self.hazard_links: set[int] = set()
         self.reroute_times: list[float] = []
 
     # ------------------------------------------------------------------ triggers
@@ -105,11 +107,17 @@ class ControlLoop:
             delay = 0.0 if self.policy.uses_truth else self._request_delay()
             self.env.process(self._answer_request(vehicle, delay))
 
-    def on_hazard(self, start_s: float) -> None:
-        """An edge node confirmed a hazard that began at ``start_s``."""
+    def on_hazard(self, start_s: float, link: int = -1) -> None:
+        """An edge node confirmed a hazard that began at ``start_s`` on ``link``."""
         self._pending_hazards.append(start_s)
+        if link >= 0:
+            self.hazard_links.add(link)
         if self.policy.on_hazard:
             self.decide("hazard")
+
+    def clear_hazard(self, link: int) -> None:
+        """The hazard on ``link`` is over (the incident ended)."""
+        self.hazard_links.discard(link)
 
     def _answer_request(self, vehicle: int, delay_s: float) -> Generator[
             simpy.Event, Any, None]:
@@ -128,7 +136,7 @@ class ControlLoop:
             return RouteAdvice()
         view = PolicyView(now_s=self.env.now, network=self.network, belief=state,
                           history=list(self.history), vehicles=vehicles, rng=self.rng_policy,
-                          trigger=trigger)
+                          trigger=trigger, hazard_links=tuple(sorted(self.hazard_links)))
         advice = self.policy.decide(view)
         self.stats.decisions += 1
         if len(advice):
@@ -141,6 +149,8 @@ class ControlLoop:
         self.book.count_sent(self.kind, n)
         if self.policy.uses_truth:
             ok, air, back, wan = (np.ones(n, bool), np.zeros(n), np.zeros(n), np.zeros(n))
+        elif getattr(self.policy, "edge_local", False) and self._deliver_edge is not None:
+            ok, air, back, wan = self._deliver_edge(advice.vehicles)
         else:
             ok, air, back, wan = self._deliver(advice.vehicles)
         self.book.count_lost(self.kind, int((~ok).sum()), "radio")

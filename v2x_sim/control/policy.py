@@ -57,6 +57,7 @@ class PolicyView:
         vehicles: connected vehicles on links now.
         rng: the policy's own generator.
         trigger: "periodic", "departure" or "hazard".
+        hazard_links: links with a hazard an edge node has confirmed and not yet cleared.
     """
 
     now_s: float
@@ -66,6 +67,7 @@ class PolicyView:
     vehicles: VehiclesView
     rng: np.random.Generator
     trigger: str = "periodic"
+    hazard_links: tuple[int, ...] = ()
     _tables: dict[int, RouteTables] = field(default_factory=dict, repr=False)
 
     def routes(self, cost_s: NDArray[np.float64] | None = None) -> RouteTables:

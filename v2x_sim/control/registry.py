@@ -9,14 +9,22 @@ from typing import Any
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.control.policies.at_departure import AtDeparture
 from v2x_sim.control.policies.dynamic_shortest import DynamicShortest
+from v2x_sim.control.policies.incident_detour import IncidentDetour
 from v2x_sim.control.policies.none import NoRerouting
 from v2x_sim.control.policies.oracle import Oracle
+from v2x_sim.control.policies.predictive import Predictive
+from v2x_sim.control.policies.probabilistic import Probabilistic
+from v2x_sim.control.policies.system_optimal import SystemOptimal
 from v2x_sim.control.policy import Policy
 
 BUILT_IN: dict[str, type] = {
     "none": NoRerouting,
     "at_departure": AtDeparture,
     "dynamic_shortest": DynamicShortest,
+    "incident_detour": IncidentDetour,
+    "probabilistic": Probabilistic,
+    "predictive": Predictive,
+    "system_optimal": SystemOptimal,
     "oracle": Oracle,
 }
 

@@ -37,9 +37,14 @@ class DynamicShortest:
             raise ValueError(f"inertia must be in [0, 1), got {inertia}")
         self.threshold, self.inertia, self.on_hazard = threshold, inertia, on_hazard
 
+    def costs(self, view: PolicyView) -> np.ndarray:
+        """Link costs the policy routes on: the belief's travel times (override me)."""
+        return view.belief.travel_time_s
+
     def candidates(self, view: PolicyView) -> tuple[list[int], list[list[int]], list[float]]:
         """(vehicle positions in the view, better routes, relative savings)."""
-        tables = view.routes()
+        cost = self.costs(view)
+        tables = view.routes(cost)
         vehicles = view.vehicles
         tables.prepare(np.unique(vehicles.destination))
         chosen, routes, savings = [], [], []
@@ -48,7 +53,7 @@ class DynamicShortest:
             if start == goal:
                 continue
             best = tables.distances_to(goal)[start]
-            current = view.route_cost(vehicles.remaining[i])
+            current = view.route_cost(vehicles.remaining[i], cost)
             if not np.isfinite(best) or current <= 0:
                 continue
             saving = (current - best) / current
