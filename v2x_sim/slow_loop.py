@@ -74,6 +74,8 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         n = len(fleet)
         ids = only if only is not None else np.flatnonzero(fleet.connected[:n])
         ids = ids[(fleet.link[ids] >= 0) & np.isnan(fleet.arrive_s[ids])]
+        # shuttles and deliveries keep their itineraries: they are not the policy's to move
+        ids = ids[[int(v) not in traffic.stops for v in ids]] if traffic.stops else ids
         link = fleet.link[ids]
         return VehiclesView(ids=ids, link=link, next_node=network.to_node[link],
                             destination=fleet.destination[ids],
