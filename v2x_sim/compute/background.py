@@ -25,7 +25,7 @@ from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.roadside import Coverage, Devices
 from v2x_sim.compute.servers import ServerPool, Stream
 from v2x_sim.compute.service import draw_service_s
-from v2x_sim.metrics.histogram import LogHistogram
+from v2x_sim.metrics.histogram import N_BINS, LogHistogram, bin_index
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
 from v2x_sim.scenario.v2x_sections import (
@@ -107,6 +107,7 @@ class BackgroundFlows:
         distance = np.hypot(devices.x_m[:n_rsu] - devices.edge_x_m[devices.edge[:n_rsu]],
                             devices.y_m[:n_rsu] - devices.edge_y_m[devices.edge[:n_rsu]])
         self.rsu_fibre_s = channels.fibre.delay_s(distance, channels.rsu_hops)
+        self._rsu_fibre_bin = bin_index(self.rsu_fibre_s)
         self.cbr = np.zeros(n_rsu)
         self.cbr_sum = np.zeros(n_rsu)
         self.cbr_max = np.zeros(n_rsu)
@@ -225,8 +226,13 @@ class BackgroundFlows:
         rsu, born, air = rsu[ok], born[ok], air[ok]
         backhaul = self.rsu_fibre_s[rsu]
         book.add_hop(MessageKind.BSM, Hop.AIR, air)
-        book.add_hop(MessageKind.BSM, Hop.BACKHAUL, backhaul)
-        self.bsm_received += np.bincount(rsu, minlength=self.devices.n_rsu)
+        per_rsu = np.bincount(rsu, minlength=self.devices.n_rsu)
+        self.bsm_received += per_rsu
+        if rsu.size:  # backhaul is a constant per RSU: bin the RSUs, not the messages
+            book.hist[MessageKind.BSM][Hop.BACKHAUL].add_binned(
+                np.bincount(self._rsu_fibre_bin, weights=per_rsu, minlength=N_BINS).astype(
+                    np.int64), float(per_rsu @ self.rsu_fibre_s),
+                float(self.rsu_fibre_s[per_rsu > 0].max()))
         arrival = born + air + backhaul
         service = draw_service_s(self.edge_cfg.service["bsm"], born.size, self.rng_edge,
                                  deterministic=self.deterministic)

@@ -46,6 +46,7 @@ from simpy.core import NORMAL
 
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.road.fundamental_diagram import (
+    MIN_SPEED_MPS,
     SpeedFunction,
     capped_capacity,
     critical_density,
@@ -110,6 +111,7 @@ class LinkTraffic:
         self._storage = network.storage_veh.tolist()
         self._k_crit = [critical_density(diagram, v, q, k)
                         for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
+        self._k_crit_array = np.asarray(self._k_crit)
         self._to_node = network.to_node.tolist()
         self._ext_link = network.link_ids.tolist()
         self._sig_cycle = signals.cycle_s.tolist()
@@ -226,18 +228,30 @@ class LinkTraffic:
         to discharge the vehicles standing in its queue; a closed link costs 1e6 s.
         """
         now = self.env.now
-        out = np.empty(self.n_links)
-        for link in range(self.n_links):
-            ready_list, head = self._q_ready[link], self._head[link]
-            standing = bisect_right(ready_list, now, head) - head
-            moving = len(ready_list) - head - standing
-            length = self._length[link]
-            density = min(moving / (length * self._lanes[link]), self._k_crit[link])
-            speed = min(self._speed_fn(density, self._vf[link], self._cap[link],
-                                       self._kj[link], self._w[link]), self._speed_cap[link])
-            rate = self._rate[link]
-            out[link] = length / speed + (standing / rate if rate > 0 else 1e6)
-        return out
+        n = len(self.fleet)
+        link = self.fleet.link[:n]
+        on = link >= 0
+        at_end = self.fleet.ready_s[:n][on] <= now
+        standing = np.bincount(link[on][at_end], minlength=self.n_links)
+        moving = np.bincount(link[on], minlength=self.n_links) - standing
+        net = self.network
+        density = np.minimum(moving / (net.length_m * net.lanes), self._k_crit_array)
+        speed = np.minimum(self._speed_array(density), np.asarray(self._speed_cap))
+        rate = np.asarray(self._rate)
+        with np.errstate(divide="ignore"):
+            queue_s = np.where(rate > 0, standing / np.where(rate > 0, rate, 1.0), 1e6)
+        return net.length_m / speed + queue_s
+
+    def _speed_array(self, density: np.ndarray) -> np.ndarray:
+        """The fundamental diagram over all links at once (same formulas as the scalar)."""
+        net = self.network
+        vf, q, kj = net.free_speed_mps, net.capacity_vps_per_lane, net.jam_density_vpm_per_lane
+        if self._diagram == "greenshields":
+            return np.maximum(MIN_SPEED_MPS, vf * (1.0 - density / kj))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            congested = np.asarray(self._w) * (kj / density - 1.0)
+        congested = np.minimum(vf, np.maximum(MIN_SPEED_MPS, congested))
+        return np.where(density * vf <= q, vf, congested)
 
     def vehicles_on(self, link: int) -> int:
         """Vehicles on a link now (moving and queued)."""
