@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from typing import Any
 
 from v2x_sim._core.errors import ScenarioError
@@ -31,6 +33,25 @@ BUILT_IN: dict[str, type] = {
 REQUIRED = ("name", "periodic", "on_departure", "on_hazard", "uses_truth", "decide")
 
 
+def _import_from_here(module_name: str) -> Any:
+    """Import a module, also from the working directory (as ``python -m`` would).
+
+    The ``v2x-sim`` command's own folder comes first on ``sys.path``, not the folder it
+    runs in; a user's ``my_policies.py`` beside their scenario should still be found.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        here = os.getcwd()
+        if here in sys.path:
+            raise
+        sys.path.append(here)
+        try:
+            return importlib.import_module(module_name)
+        finally:
+            sys.path.remove(here)
+
+
 def resolve_policy_class(spec: str, *, field_path: str = "control.policy") -> type:
     """The class a policy name or ``package.module:Class`` path refers to."""
     if spec in BUILT_IN:
@@ -40,7 +61,7 @@ def resolve_policy_class(spec: str, *, field_path: str = "control.policy") -> ty
         raise ScenarioError(field_path, spec, f"expected one of {', '.join(BUILT_IN)} or "
                             "'package.module:Class'")
     try:
-        module = importlib.import_module(module_name)
+        module = _import_from_here(module_name)
     except ImportError as exc:
         raise ScenarioError(field_path, spec, f"cannot import module {module_name!r}: {exc}"
                             ) from None
