@@ -19,7 +19,7 @@ SUMMARY_KEYS = ("trips_started", "trips_completed", "trips_on_road", "travel_tim
                 "vehicle_km", "moved_on")
 TRIP_COLUMNS = ["id", "class", "connected", "origin", "destination", "depart_s", "arrive_s",
                 "travel_time_s", "free_flow_time_s", "delay_s", "distance_m", "links",
-                "moved_on", "origin_wait_s", "dwell_s"]
+                "moved_on", "origin_wait_s", "dwell_s", "reroutes"]
 LINK_COLUMNS = ["link", "from", "to", "t_start_s", "t_end_s", "vehicles", "mean_speed_mps",
                 "speed_ratio", "flow_vph", "entered", "exited"]
 

@@ -89,7 +89,7 @@ def test_every_message_is_delivered_lost_or_in_flight(run_name: str,
     result = request.getfixturevalue(run_name)
     latency = result.summary["latency"]
     assert result.summary["hazards"]["detected"] >= 1
-    assert set(latency) == set(KINDS)
+    assert set(KINDS) <= set(latency)  # route_advice joins them when a policy runs
     for kind, entry in latency.items():
         assert entry["sent"] > 0, kind
         assert entry["sent"] == entry["delivered"] + entry["lost"] + entry["in_flight"], (

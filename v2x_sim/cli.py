@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="rerouting policy: a built-in name (none, at_departure, "
                           "dynamic_shortest, probabilistic, predictive, system_optimal, "
                           "incident_detour, oracle) or package.module:Class; overrides "
-                          "control.policy")
+                          "control.policy and starts from its default params")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
     validate = sub.add_parser("validate", help="check a scenario without running it")
@@ -132,7 +132,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.policy is not None:
         if not args.policy.strip():
             raise ScenarioError("--policy", args.policy, "expected a policy name")
-        overrides.append(f"control.policy={args.policy}")
+        # the scenario's params belong to its own policy: start the new one from its
+        # defaults unless --set control.params... says otherwise (applied after)
+        overrides = [f"control.policy={args.policy}", "control.params={}", *overrides]
     scenario = load_scenario(args.scenario, overrides)
     if args.policy is not None:  # fail before running if the policy cannot be loaded
         from v2x_sim.control.registry import make_policy

@@ -39,8 +39,9 @@ class RunResult:
         summary: flat headline numbers (the keys of ``summary.json``) plus sections.
         trips: one row per trip: ``id, class, connected, origin, destination, depart_s,
             arrive_s, travel_time_s, free_flow_time_s, delay_s, distance_m, links,
-            moved_on, origin_wait_s, dwell_s`` (``class`` holds class names; NaN arrive
-            and travel time for trips still on the road).
+            moved_on, origin_wait_s, dwell_s, reroutes`` (``class`` holds class names;
+            NaN arrive and travel time for trips still on the road; ``reroutes`` counts
+            route advice the vehicle followed).
         links: one row per link and time bin: ``link, from, to, t_start_s, t_end_s,
             vehicles, mean_speed_mps, speed_ratio, flow_vph, entered, exited``.
         events: notable events in time order.
@@ -92,6 +93,7 @@ def _trip_table(world: World) -> Table:
         "moved_on": fleet.column("moved_on").copy(),
         "origin_wait_s": fleet.column("first_entry_s") - depart,
         "dwell_s": fleet.column("dwell_s").copy(),
+        "reroutes": fleet.column("reroutes").copy(),
     }
 
 

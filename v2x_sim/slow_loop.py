@@ -20,6 +20,7 @@ from v2x_sim.compute.cloud import Belief
 from v2x_sim.control.loop import ControlLoop
 from v2x_sim.control.policy import VehiclesView
 from v2x_sim.control.registry import make_policy
+from v2x_sim.metrics.records import EventLog
 from v2x_sim.road.network import Network
 from v2x_sim.road.state import LinkState
 from v2x_sim.scenario.schema import Scenario
@@ -45,13 +46,14 @@ def build_feeds(scenario: Scenario, network: Network, fleet: VehicleTable,
     def probe(ids: IntArray) -> tuple[IntArray, NDArray[np.float64], NDArray[np.float64]]:
         return fleet.last_link[ids], fleet.last_travel_s[ids], fleet.last_exit_s[ids]
 
-    return CloudFeeds(belief=belief, probe=probe, observe=traffic.travel_time_s)
+    return CloudFeeds(belief=belief, probe=probe, observe=traffic.travel_time_s,
+                      observe_density=traffic.density_vpm)
 
 
 def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
                   fleet: VehicleTable, traffic: LinkTraffic, v2x: V2XModel | None,
-                  feeds: CloudFeeds | None,
-                  rng: Callable[[str], np.random.Generator]) -> ControlLoop | None:
+                  feeds: CloudFeeds | None, rng: Callable[[str], np.random.Generator],
+                  events: EventLog | None = None) -> ControlLoop | None:
     """The control loop for the scenario's policy (None for ``none`` without V2X)."""
     control = scenario.control
     policy = make_policy(control.policy, control.params)
@@ -68,7 +70,8 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
                                    for k in KINDS])
 
     def truth() -> LinkState:
-        return LinkState(traffic.travel_time_s(), np.full(network.n_links, env.now), free_flow)
+        return LinkState(traffic.travel_time_s(), np.full(network.n_links, env.now), free_flow,
+                         traffic.density_vpm())
 
     def vehicles(only: IntArray | None) -> VehiclesView:
         n = len(fleet)
@@ -123,6 +126,7 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
                        rng_compliance=rng("control.compliance"), period_s=control.period_s,
                        stale_after_s=control.belief.stale_after_s)
     loop._deliver_edge = lambda ids: via_edge(ids, 0.0)  # edge-local: no WAN leg
+    loop.events = events
     env.process(loop.run())
     v2x.hazards.on_confirmed = loop.on_hazard
     return loop

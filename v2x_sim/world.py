@@ -103,6 +103,8 @@ class World:
                 progress(self.env.now, horizon)
         if self.v2x is not None:
             self.v2x.flows.finish()
+        if self.control is not None:
+            self.control.finish()
         self.wall_s = time.perf_counter() - started
         return collect_result(self)
 
@@ -238,7 +240,8 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
     if scenario.v2x.enabled:
         feeds = build_feeds(scenario, network, fleet, traffic)
         v2x = build_v2x(env, scenario, network, _connected_on_links(fleet), streams.get, feeds)
-    control = build_control(env, scenario, network, fleet, traffic, v2x, feeds, streams.get)
+    control = build_control(env, scenario, network, fleet, traffic, v2x, feeds, streams.get,
+                            events)
     _schedule_incidents(env, scenario, network, traffic, events,
                         v2x.hazards.report if v2x else None,
                         control.clear_hazard if control else None)

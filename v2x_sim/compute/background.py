@@ -54,6 +54,7 @@ class CloudFeeds:
         sensed_link, sensed_edge: links watched by sensors, and the edge node that
             watches each (its aggregates report them).
         observe: travel time per link as sensors measure it now.
+        observe_density: vehicles per metre per link as sensors count them now.
     """
 
     belief: Any = None
@@ -61,6 +62,7 @@ class CloudFeeds:
     sensed_link: IntArray | None = None
     sensed_edge: IntArray | None = None
     observe: Callable[[], FloatArray] | None = None
+    observe_density: Callable[[], FloatArray] | None = None
 
 
 @dataclass(frozen=True)
@@ -277,12 +279,14 @@ class BackgroundFlows:
         if (feeds.belief is not None and feeds.observe is not None and born.size
                 and feeds.sensed_link is not None and feeds.sensed_edge is not None):
             seen = feeds.observe()
+            density = feeds.observe_density() if feeds.observe_density is not None else None
             processed = born + wan + self.cloud_cfg.service["aggregate"].mean_s
             for e, at, done in zip(edge.tolist(), born.tolist(), processed.tolist(),
                                    strict=True):
                 links = feeds.sensed_link[feeds.sensed_edge == e]
                 feeds.belief.ingest(np.full(links.size, done), links, seen[links],
-                                    np.full(links.size, at))
+                                    np.full(links.size, at),
+                                    None if density is None else density[links])
         return self._to_cloud(MessageKind.AGGREGATE, born, born + wan, "aggregate")
 
     def _to_cloud(self, kind: MessageKind, born: FloatArray, arrival: FloatArray,

@@ -37,28 +37,37 @@ class Belief:
         self.stale_to_free_flow = stale_to_free_flow
         self._estimate = self.free_flow_s.copy()
         self._measured = np.full(len(self.free_flow_s), np.nan)
-        self._pending: list[tuple[FloatArray, IntArray, FloatArray, FloatArray]] = []
+        self._pending: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray]] = []
+        self._density = np.full(len(self.free_flow_s), np.nan)
         self.samples = 0
 
     def ingest(self, receive_s: FloatArray, link: IntArray, travel_s: FloatArray,
-               measured_s: FloatArray) -> None:
-        """Queue samples that the cloud will have processed at ``receive_s``."""
+               measured_s: FloatArray, density_vpm: FloatArray | None = None) -> None:
+        """Queue samples that the cloud will have processed at ``receive_s``.
+
+        ``density_vpm`` comes with sensor aggregates only (NaN or None elsewhere); the
+        newest count replaces the last one (no smoothing: sensors count, not sample).
+        """
         if len(receive_s):
+            density = (np.full(len(receive_s), np.nan) if density_vpm is None
+                       else np.asarray(density_vpm, np.float64))
             self._pending.append((np.asarray(receive_s, np.float64), np.asarray(link, np.int64),
                                   np.asarray(travel_s, np.float64),
-                                  np.asarray(measured_s, np.float64)))
+                                  np.asarray(measured_s, np.float64), density))
 
     def advance(self, now_s: float) -> None:
         """Apply every sample processed by ``now_s``, in the order the cloud got them."""
         if not self._pending:
             return
-        receive, link, travel, measured = (np.concatenate(c) for c in zip(*self._pending,
-                                                                             strict=True))
+        receive, link, travel, measured, density = (
+            np.concatenate(c) for c in zip(*self._pending, strict=True))
         due = receive <= now_s
         keep = ~due
-        self._pending = [(receive[keep], link[keep], travel[keep], measured[keep])] if \
-            keep.any() else []
+        self._pending = ([(receive[keep], link[keep], travel[keep], measured[keep],
+                           density[keep])] if keep.any() else [])
         order = np.argsort(receive[due], kind="stable")
+        counted = ~np.isnan(density[due][order])
+        self._density[link[due][order][counted]] = density[due][order][counted]
         w = self.weight
         estimate, stamp = self._estimate, self._measured
         for lk, value, at in zip(link[due][order].tolist(), travel[due][order].tolist(),
@@ -79,4 +88,5 @@ class Belief:
             age = np.where(np.isnan(self._measured), np.inf, now_s - self._measured)
             stale = age > self.stale_after_s
             estimate[stale] = self.free_flow_s[stale]
-        return LinkState(estimate, self._measured.copy(), self.free_flow_s)
+        return LinkState(estimate, self._measured.copy(), self.free_flow_s,
+                         self._density.copy())

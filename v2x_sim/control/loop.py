@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from v2x_sim.comms.messages import Hop
 from v2x_sim.control.policy import Policy, PolicyView, RouteAdvice, VehiclesView
 from v2x_sim.metrics.latency import LatencyBook
+from v2x_sim.metrics.records import EventLog
 from v2x_sim.road.network import Network
 from v2x_sim.road.state import LinkState, estimate_error
 
@@ -85,6 +86,8 @@ class ControlLoop:
         self.rng_policy, self.rng_compliance = rng_policy, rng_compliance
         self.period_s, self.stale_after_s = period_s, stale_after_s
         self.stats = ControlStats()
+        self.events: EventLog | None = None
+        self._on_the_way = 0
         self.history: list[tuple[float, FloatArray]] = []
         self._first_links: dict[int, list[int]] = {}
         self.flapping: set[int] = set()
@@ -157,6 +160,7 @@ class ControlLoop:
         self.stats.lost += int((~ok).sum())
         delay = air + back + wan
         decided = self.env.now
+        self._on_the_way += int(ok.sum())
         for i in np.flatnonzero(ok).tolist():
             vehicle, route = int(advice.vehicles[i]), advice.routes[i]
             self.env.process(self._arrive(vehicle, route, float(delay[i]), decided))
@@ -169,6 +173,7 @@ class ControlLoop:
                 decided_s: float) -> Generator[simpy.Event, Any, None]:
         if delay_s > 0:
             yield self.env.timeout(delay_s)
+        self._on_the_way -= 1
         self.book.add_delivered(self.kind, [self.env.now - decided_s])
         self.stats.delivered += 1
         if self.rng_compliance.random() >= float(self._compliance(np.array([vehicle]))[0]):
@@ -195,6 +200,10 @@ class ControlLoop:
     def _followed(self, vehicle: int, tail: list[int]) -> None:
         self.stats.followed += 1
         now = self.env.now
+        if self.events is not None:
+            self.events.add(now, "reroute", link=int(self.network.link_ids[tail[0]]),
+                            vehicle=vehicle, detail=f"{self.policy.name}: "
+                            f"{len(tail)} links to destination")
         self.reroute_times.append(now)
         for start in self._pending_hazards:
             if now >= start:
@@ -204,6 +213,11 @@ class ControlLoop:
         if tail[0] in seen[:-1]:
             self.flapping.add(vehicle)  # back onto a choice it had already left
         seen.append(tail[0])
+
+    def finish(self) -> None:
+        """At the horizon: advice still travelling counts as in flight."""
+        self.book.count_in_flight(self.kind, self._on_the_way)
+        self._on_the_way = 0
 
     # ------------------------------------------------------------------ measuring
     def _measure_belief(self) -> None:
@@ -234,6 +248,8 @@ class ControlLoop:
         latency = self.book.hist[self.kind][self.book.hops.index("total")]
         return {
             "policy": self.policy.name,
+            "reroutes_per_rerouted_vehicle": (s.followed / len(self._first_links)
+                                              if self._first_links else None),
             "decisions": s.decisions,
             "advised": s.advised,
             "delivered": s.delivered,

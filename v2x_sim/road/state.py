@@ -22,11 +22,13 @@ class LinkState:
         travel_time_s: estimated time to traverse each link.
         measured_s: time the estimate's newest information is from.
         free_flow_s: the free-flow travel time (the fallback).
+        density_vpm: vehicles per metre (all lanes) where sensors see the link, else NaN.
     """
 
     travel_time_s: FloatArray
     measured_s: FloatArray
     free_flow_s: FloatArray
+    density_vpm: FloatArray | None = None
 
     def age_s(self, now_s: float) -> FloatArray:
         """Age of information per link (inf where nothing was ever measured)."""

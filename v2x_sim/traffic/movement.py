@@ -242,6 +242,12 @@ class LinkTraffic:
             queue_s = np.where(rate > 0, standing / np.where(rate > 0, rate, 1.0), 1e6)
         return net.length_m / speed + queue_s
 
+    def density_vpm(self) -> np.ndarray:
+        """Ground truth: vehicles on each link now per metre of link (all lanes)."""
+        n = len(self.fleet)
+        link = self.fleet.link[:n]
+        return np.bincount(link[link >= 0], minlength=self.n_links) / self.network.length_m
+
     def _speed_array(self, density: np.ndarray) -> np.ndarray:
         """The fundamental diagram over all links at once (same formulas as the scalar)."""
         net = self.network
