@@ -9,6 +9,7 @@ Public API::
 """
 
 from v2x_sim._core.version import __version__
+from v2x_sim.experiment.compare import compare, replicate
 from v2x_sim.experiment.run import run, write_results
 from v2x_sim.result import RunResult
 from v2x_sim.scenario import Scenario, load_scenario
@@ -20,7 +21,9 @@ __all__ = [
     "World",
     "__version__",
     "build_world",
+    "compare",
     "load_scenario",
+    "replicate",
     "run",
     "write_results",
 ]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from v2x_sim._core.errors import ScenarioError, V2XSimError
 from v2x_sim._core.version import __version__
@@ -61,6 +62,44 @@ class ProgressBar:
             self.stream.flush()
 
 
+class RunsBar:
+    """Progress over the runs of a study, with an estimate of the time left."""
+
+    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
+        self.stream, self.enabled = stream, enabled
+        self._started = time.perf_counter()
+        self._skipped = 0
+
+    def __call__(self, done: int, total: int, skipped: int) -> None:
+        """Redraw after ``done`` of ``total`` runs (``skipped`` found already complete)."""
+        if not self.enabled:
+            return
+        self._skipped = skipped
+        elapsed = time.perf_counter() - self._started
+        ran = done - skipped
+        left = elapsed / ran * (total - done) if ran else math.nan
+        eta = f"~{left:,.0f} s left" if math.isfinite(left) else ""
+        self.stream.write(f"\rruns {done}/{total} ({skipped} already done) "
+                          f"{elapsed:,.0f} s {eta}   ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _study_args(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help=f"study folder (default: results/<name>-{default_out})")
+    parser.add_argument("-j", "--jobs", type=int, default=None,
+                        help="worker processes (default: all cores)")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
 def _scenario_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -91,6 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     _scenario_args(validate)
 
     sub.add_parser("scenarios", help="list the bundled scenarios")
+
+    compare = sub.add_parser("compare", help="policies on common seeds, with paired intervals")
+    _scenario_args(compare)
+    compare.add_argument("--policies", required=True,
+                         help="comma-separated policies, e.g. none,dynamic_shortest")
+    compare.add_argument("--replications", "-n", type=int, default=10)
+    compare.add_argument("--baseline", default="none", help="policy the others are paired with")
+    _study_args(compare, "compare")
+
+    replicate = sub.add_parser("replicate", help="one scenario on many seeds, with intervals")
+    _scenario_args(replicate)
+    replicate.add_argument("-n", "--replications", type=int, default=10)
+    _study_args(replicate, "replicate")
     return parser
 
 
@@ -181,7 +233,88 @@ def _cmd_scenarios(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios}
+def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBar]:
+    from v2x_sim.scenario.loader import load_scenario
+
+    if args.replications < 1:
+        raise ScenarioError("--replications", args.replications, "expected at least 1")
+    if args.jobs is not None and args.jobs < 1:
+        raise ScenarioError("--jobs", args.jobs, "expected at least 1")
+    scenario = load_scenario(args.scenario, args.overrides)
+    out = args.output or Path("results") / f"{scenario.name}-{kind}"
+    if out.exists() and not out.is_dir():
+        raise ScenarioError("--output", str(out), "exists and is not a folder")
+    bar = RunsBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
+    return scenario, out, bar
+
+
+def _print_table(table: dict[str, Any], columns: list[str]) -> None:
+    wanted = ("travel_time_mean_s", "delay_mean_s", "vehicle_hours", "rerouting.followed",
+              "latency.bsm.p99_s", "latency.hazard_warning.p99_s")
+    print(f"{'metric':<30} {'arm':<20} {'n':>3} {'mean':>12} {'95% interval':>25}"
+          + "".join(f" {c:>26}" for c in columns))
+    for i, metric in enumerate(table["metric"]):
+        if metric not in wanted:
+            continue
+        interval = f"[{table['ci_low'][i]:,.3g}, {table['ci_high'][i]:,.3g}]"
+        extra = ""
+        for c in columns:
+            mark = " (unclear)" if table[f"{c}_unclear"][i] else ""
+            extra += f" {table[c][i]:>+16,.3g}{mark:>10}"
+        print(f"{metric:<30} {table['arm'][i]:<20} {table['n'][i]:>3} "
+              f"{table['mean'][i]:>12,.4g} {interval:>25}{extra}")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from v2x_sim.control.registry import resolve_policy_class
+    from v2x_sim.experiment.compare import compare
+
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    if len(policies) < 1:
+        raise ScenarioError("--policies", args.policies, "expected a comma-separated list")
+    if args.baseline not in policies:
+        raise ScenarioError("--baseline", args.baseline,
+                            f"must be one of the compared policies ({', '.join(policies)})")
+    for policy in policies:
+        resolve_policy_class(policy, field_path="--policies")
+    scenario, out, bar = _study_setup(args, "compare")
+    try:
+        table = compare(scenario, policies, replications=args.replications,
+                        baseline=args.baseline, out_dir=out, jobs=args.jobs, dask=args.dask,
+                        progress=bar)
+    finally:
+        bar.close()
+    if not args.quiet:
+        columns = [c for c in table if c.startswith("diff_vs_") and c.count("_ci_") == 0
+                   and not c.endswith("_unclear")]
+        _print_table(table, columns)
+        unclear = sum(bool(table[f"{c}_unclear"][i]) for c in columns
+                      for i in range(len(table["metric"])) if table["arm"][i] != args.baseline)
+        if unclear:
+            print(f"warning: {unclear} paired differences have intervals wider than the "
+                  f"difference (they include zero) with n = {args.replications}: add "
+                  "replications to tell those policies apart")
+        print(f"comparison in {out}/comparison.csv and comparison.json")
+    return EXIT_OK
+
+
+def _cmd_replicate(args: argparse.Namespace) -> int:
+    from v2x_sim.experiment.compare import replicate
+
+    scenario, out, bar = _study_setup(args, "replicate")
+    try:
+        table = replicate(scenario, args.replications, out_dir=out, jobs=args.jobs,
+                          dask=args.dask, progress=bar)
+    finally:
+        bar.close()
+    if not args.quiet:
+        _print_table(table, [])
+        print(f"replication summary in {out}/replication.csv and replication.json")
+    return EXIT_OK
+
+
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,
+            "compare": _cmd_compare, "replicate": _cmd_replicate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
