@@ -11,6 +11,7 @@ Public API::
 from v2x_sim._core.version import __version__
 from v2x_sim.experiment.compare import compare, replicate
 from v2x_sim.experiment.run import run, write_results
+from v2x_sim.experiment.sweep import sweep
 from v2x_sim.result import RunResult
 from v2x_sim.scenario import Scenario, load_scenario
 from v2x_sim.world import World, build_world
@@ -25,5 +26,6 @@ __all__ = [
     "load_scenario",
     "replicate",
     "run",
+    "sweep",
     "write_results",
 ]

@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--baseline", default="none", help="policy the others are paired with")
     _study_args(compare, "compare")
 
+    sweep = sub.add_parser("sweep", help="run the scenario's sweep: block (grid or points)")
+    _scenario_args(sweep)
+    sweep.add_argument("-n", "--replications", type=int, default=None,
+                       help="replications per point (default: sweep.replications)")
+    _study_args(sweep, "sweep")
+
     replicate = sub.add_parser("replicate", help="one scenario on many seeds, with intervals")
     _scenario_args(replicate)
     replicate.add_argument("-n", "--replications", type=int, default=10)
@@ -236,7 +242,7 @@ def _cmd_scenarios(_args: argparse.Namespace) -> int:
 def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBar]:
     from v2x_sim.scenario.loader import load_scenario
 
-    if args.replications < 1:
+    if args.replications is not None and args.replications < 1:
         raise ScenarioError("--replications", args.replications, "expected at least 1")
     if args.jobs is not None and args.jobs < 1:
         raise ScenarioError("--jobs", args.jobs, "expected at least 1")
@@ -313,8 +319,30 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from v2x_sim.experiment.sweep import sweep, sweep_points
+
+    scenario, out, bar = _study_setup(args, "sweep")
+    points = sweep_points(scenario)
+    try:
+        table = sweep(scenario, replications=args.replications, out_dir=out, jobs=args.jobs,
+                      dask=args.dask, progress=bar)
+    finally:
+        bar.close()
+    if not args.quiet:
+        params = [c for c in table if c not in ("metric", "n", "mean", "ci_low", "ci_high")]
+        for metric in ("travel_time_mean_s", "latency.bsm.p99_s", "latency.perception.p99_s"):
+            rows = [i for i, m in enumerate(table["metric"]) if m == metric]
+            for i in rows:
+                point = ", ".join(f"{p}={table[p][i]}" for p in params)
+                print(f"{metric:<28} {point:<40} {table['mean'][i]:>12,.4g} "
+                      f"[{table['ci_low'][i]:,.3g}, {table['ci_high'][i]:,.3g}] n={table['n'][i]}")
+        print(f"{len(points)} points; sweep in {out}/sweep.csv and sweep.json")
+    return EXIT_OK
+
+
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,
-            "compare": _cmd_compare, "replicate": _cmd_replicate}
+            "compare": _cmd_compare, "replicate": _cmd_replicate, "sweep": _cmd_sweep}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

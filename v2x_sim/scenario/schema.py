@@ -23,6 +23,7 @@ from v2x_sim.scenario.v2x_sections import (
     EdgeSection,
     MessagesSection,
     RoadsideSection,
+    SweepSection,
     V2XSection,
 )
 
@@ -46,6 +47,7 @@ class Scenario(Section):
     incidents: list[IncidentEntry] = Field(default_factory=list)
     v2x: V2XSection = Field(default_factory=V2XSection)
     control: ControlSection = Field(default_factory=ControlSection)
+    sweep: SweepSection | None = None
     roadside: RoadsideSection = Field(default_factory=RoadsideSection)
     channels: ChannelsSection = Field(default_factory=ChannelsSection)
     edge: EdgeSection = Field(default_factory=EdgeSection)

@@ -308,3 +308,25 @@ class V2XSection(Section):
     queue_tail_vehicles: PositiveInt = 3
     queue_tail_standing_s: PositiveFloat = 60.0  # longer than a red phase
     queue_tail_cooldown_s: PositiveFloat = 300.0
+
+
+class SweepSection(Section):
+    """A parameter study: dotted field paths and the values to try.
+
+    ``mode: grid`` runs every combination of ``parameters``; ``mode: points`` runs the
+    listed ``points`` (each a mapping of paths to values). Every point runs on the same
+    ``replications`` seeds (replication is the outer loop).
+    """
+
+    mode: Literal["grid", "points"] = "grid"
+    parameters: dict[str, list[Any]] = Field(default_factory=dict)
+    points: list[dict[str, Any]] = Field(default_factory=list)
+    replications: PositiveInt = 5
+
+    @model_validator(mode="after")
+    def _has_points(self) -> SweepSection:
+        if self.mode == "grid" and any(not v for v in self.parameters.values()):
+            raise ValueError("every swept parameter needs at least one value")
+        if self.mode == "points" and not self.points:
+            raise ValueError("mode 'points' needs points: [{path: value, ...}, ...]")
+        return self
