@@ -35,7 +35,8 @@ def test_run_writes_every_result_file(tmp_path: Path, capsys) -> None:
                  "--seed", "5"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "devices.csv", "edges.csv", "events.csv", "latency.csv", "links.csv", "rsus.csv",
+        "devices.csv", "edges.csv", "events.csv", "latency.csv", "links.csv", "network.csv",
+        "rsus.csv",
         "scenario.yaml", "summary.json", "trips.csv", "warnings.csv"]
     summary = json.loads((out / "summary.json").read_text())
     for key in SUMMARY_KEYS:
