@@ -254,6 +254,18 @@ def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBa
     return scenario, out, bar
 
 
+def _say_skipped(out: Path, stem: str) -> None:
+    """Tell how many runs a resumed study found already complete."""
+    import json
+
+    try:
+        skipped = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))["skipped_runs"]
+    except (OSError, ValueError, KeyError):
+        return
+    if skipped:
+        print(f"{skipped} runs were already complete in {out}/runs and were not redone")
+
+
 def _print_table(table: dict[str, Any], columns: list[str]) -> None:
     wanted = ("travel_time_mean_s", "delay_mean_s", "vehicle_hours", "rerouting.followed",
               "latency.bsm.p99_s", "latency.hazard_warning.p99_s")
@@ -300,6 +312,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             print(f"warning: {unclear} paired differences have intervals wider than the "
                   f"difference (they include zero) with n = {args.replications}: add "
                   "replications to tell those policies apart")
+        _say_skipped(out, "comparison")
         print(f"comparison in {out}/comparison.csv and comparison.json")
     return EXIT_OK
 
@@ -315,6 +328,7 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
         bar.close()
     if not args.quiet:
         _print_table(table, [])
+        _say_skipped(out, "replication")
         print(f"replication summary in {out}/replication.csv and replication.json")
     return EXIT_OK
 
@@ -337,6 +351,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 point = ", ".join(f"{p}={table[p][i]}" for p in params)
                 print(f"{metric:<28} {point:<40} {table['mean'][i]:>12,.4g} "
                       f"[{table['ci_low'][i]:,.3g}, {table['ci_high'][i]:,.3g}] n={table['n'][i]}")
+        _say_skipped(out, "sweep")
         print(f"{len(points)} points; sweep in {out}/sweep.csv and sweep.json")
     return EXIT_OK
 
