@@ -290,6 +290,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if len(policies) < 1:
         raise ScenarioError("--policies", args.policies, "expected a comma-separated list")
+    twice = sorted({p for p in policies if policies.count(p) > 1})
+    if twice:
+        raise ScenarioError("--policies", args.policies, f"lists {', '.join(twice)} twice")
     if args.baseline not in policies:
         raise ScenarioError("--baseline", args.baseline,
                             f"must be one of the compared policies ({', '.join(policies)})")

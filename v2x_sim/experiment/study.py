@@ -45,8 +45,13 @@ class Arm:
 
     @property
     def slug(self) -> str:
-        """A folder-safe version of the name."""
-        return re.sub(r"[^A-Za-z0-9_.=-]+", "_", self.name)[:120] or "arm"
+        """A folder-safe, unique version of the name (readable part plus a short hash).
+
+        Two names that sanitise alike ("a b", "a_b") or share a long prefix still get
+        different folders, so a resumed study never reuses another arm's runs.
+        """
+        readable = re.sub(r"[^A-Za-z0-9_.=-]+", "_", self.name)[:80] or "arm"
+        return f"{readable}-{hashlib.sha1(self.name.encode('utf-8')).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,10 @@ def run_study(scenario: Scenario, arms: list[Arm], seeds: list[int], *, out_dir:
     Raises:
         V2XSimError: the output folder holds results of a different scenario.
     """
+    names = [a.name for a in arms]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise V2XSimError(f"arms must differ: {', '.join(twice)} listed more than once")
     out = ensure_folder(Path(out_dir))
     manifest = {"scenario": scenario.name, "scenario_hash": scenario_hash(scenario),
                 "arms": [a.name for a in arms], "seeds": seeds, "version": __version__}

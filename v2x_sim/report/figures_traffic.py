@@ -1,0 +1,336 @@
+"""Road-traffic figures: the network map, congestion over time, travel times, trip counts.
+
+Every function takes result tables (dicts of numpy columns, as `load_run` reads them)
+and returns a `matplotlib.figure.Figure` built without pyplot, so nothing touches global
+state and any backend (or none) can render it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+from numpy.typing import NDArray
+
+from v2x_sim.report.load import Table
+
+WORST_WINDOW_S = 900.0
+SPEED_CMAP = "RdYlGn"
+NO_DATA_COLOUR = "#b0b0b0"
+DEVICE_STYLE: dict[str, dict[str, Any]] = {
+    "rsu": {"marker": "^", "s": 28, "label": "RSU"},
+    "camera": {"marker": ".", "s": 14, "label": "camera"},
+    "radar": {"marker": "x", "s": 14, "label": "radar"},
+    "lidar": {"marker": "d", "s": 14, "label": "lidar"},
+}
+
+
+def worst_window(links: Table, length_s: float = WORST_WINDOW_S) -> tuple[float, float]:
+    """The ``length_s`` window of whole link bins with the lowest mean speed ratio.
+
+    The network-wide speed ratio of a bin is the mean over links with traffic in it;
+    the window slides bin by bin. A run shorter than the window gives the whole run.
+    """
+    starts = np.unique(links["t_start_s"])
+    if starts.size == 0:
+        return 0.0, length_s
+    ends = np.array([links["t_end_s"][links["t_start_s"] == s].max() for s in starts])
+    bin_s = float(np.median(ends - starts)) or length_s
+    per_bin = np.array([_nanmean(links["speed_ratio"][links["t_start_s"] == s])
+                        for s in starts])
+    width = max(1, min(starts.size, round(length_s / bin_s)))
+    best, best_value = 0, math.inf
+    for i in range(starts.size - width + 1):
+        value = _nanmean(per_bin[i:i + width])
+        if value < best_value:
+            best, best_value = i, value
+    return float(starts[best]), float(ends[best + width - 1])
+
+
+def _nanmean(values: NDArray[Any]) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else math.nan
+
+
+def link_mean_ratio(links: Table, window: tuple[float, float] | None = None
+                    ) -> dict[int, float]:
+    """Mean speed ratio per link over the bins inside ``window`` (all bins if None)."""
+    mask = np.ones(links["link"].size, dtype=bool)
+    if window is not None:
+        mask = (links["t_start_s"] >= window[0] - 1e-9) & (links["t_end_s"] <= window[1] + 1e-9)
+    ids = links["link"][mask]
+    ratio = links["speed_ratio"][mask]
+    return {int(i): _nanmean(ratio[ids == i]) for i in np.unique(ids)}
+
+
+def _offset_segments(network: Table, offset: float) -> NDArray[np.float64]:
+    """Link segments shifted to their right, so the two directions of a road both show."""
+    x0, y0 = network["x0_m"].astype(float), network["y0_m"].astype(float)
+    x1, y1 = network["x1_m"].astype(float), network["y1_m"].astype(float)
+    dx, dy = x1 - x0, y1 - y0
+    norm = np.hypot(dx, dy)
+    norm[norm == 0] = 1.0
+    nx, ny = dy / norm * offset, -dx / norm * offset
+    return np.stack([np.stack([x0 + nx, y0 + ny], axis=1),
+                     np.stack([x1 + nx, y1 + ny], axis=1)], axis=1)
+
+
+def _hull(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Convex hull of 2-D points (Andrew's monotone chain), counter-clockwise."""
+    pts = sorted(set(map(tuple, points.tolist())))
+    if len(pts) < 3:
+        return np.array(pts, dtype=float)
+
+    def half(seq: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        out: list[tuple[float, float]] = []
+        for p in seq:
+            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (p[1] - out[-2][1])
+                                     - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])) <= 0:
+                out.pop()
+            out.append(p)
+        return out
+
+    lower, upper = half(pts), half(pts[::-1])
+    return np.array(lower[:-1] + upper[:-1], dtype=float)
+
+
+def _draw_edge_regions(ax: Any, rsus: Table, pad: float) -> None:
+    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
+               "#17becf", "#bcbd22"]
+    for k, edge in enumerate(np.unique(rsus["edge"])):
+        mask = rsus["edge"] == edge
+        pts = np.stack([rsus["x_m"][mask], rsus["y_m"][mask]], axis=1).astype(float)
+        hull = _hull(pts)
+        colour = colours[k % len(colours)]
+        if hull.shape[0] >= 3:
+            centre = hull.mean(axis=0)
+            away = hull - centre
+            grown = hull + away / np.maximum(np.hypot(*away.T), 1e-9)[:, None] * pad
+            ax.add_patch(Polygon(grown, closed=True, facecolor=colour, alpha=0.08,
+                                 edgecolor=colour, linestyle="--", linewidth=1.0, zorder=0))
+        centre = pts.mean(axis=0)
+        ax.annotate(f"edge {edge}", centre, color=colour, fontsize=9, fontweight="bold",
+                    ha="center", va="center", zorder=6,
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour,
+                          "alpha": 0.8})
+
+
+def network_map(network: Table | None, rsus: Table | None, devices: Table | None,
+                links: Table | None, events: Table | None = None,
+                window: tuple[float, float] | None = None) -> Figure:
+    """Map of the zone: roads coloured by speed ratio, devices, edge regions, incidents.
+
+    Args:
+        network: link geometry (``network.csv``); without it the map shows devices only.
+        rsus: RSU positions and edge node (``rsus.csv``), for the edge regions.
+        devices: every roadside device (``devices.csv``).
+        links: the link time series (``links.csv``) for the colours.
+        events: ``events.csv``; incident starts are marked on their link.
+        window: ``(t0, t1)`` in seconds to average the speed ratio over; by default the
+            worst 15 minutes (`worst_window`).
+
+    Returns:
+        A figure 10 inches wide, its height (4 to 9 inches) following the zone's shape.
+    """
+    xs: list[NDArray[Any]] = []
+    ys: list[NDArray[Any]] = []
+    if network is not None and network["link"].size:
+        xs += [network["x0_m"], network["x1_m"]]
+        ys += [network["y0_m"], network["y1_m"]]
+    if devices is not None and devices["x_m"].size:
+        xs.append(devices["x_m"])
+        ys.append(devices["y_m"])
+    width_m = float(np.ptp(np.concatenate(xs))) if xs else 1000.0
+    height_m = float(np.ptp(np.concatenate(ys))) if ys else 1000.0
+    span = max(width_m, height_m) or 1000.0
+    # the figure takes the zone's shape: a long corridor gets a short, wide figure
+    wide = width_m > 2.5 * height_m
+    ratio = (height_m + 0.05 * span) / (width_m + 0.05 * span)
+    fig_h = min(9.0, max(3.0, (9.2 * ratio + 2.4) if wide else (7.0 * ratio + 2.0)))
+    fig = Figure(figsize=(10, round(fig_h, 1)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    title = "Roadside devices"
+    if network is not None and network["link"].size:
+        if links is not None and links["link"].size:
+            if window is None:
+                window = worst_window(links)
+            means = link_mean_ratio(links, window)
+            title = (f"Mean speed / free speed, {window[0] / 60:.0f}–{window[1] / 60:.0f} min"
+                     " (worst 15 min)" if window else "Mean speed / free speed")
+        else:
+            means, title = {}, "Road network"
+        ratio = np.array([means.get(int(i), math.nan) for i in network["link"]])
+        segments = _offset_segments(network, span * 0.004)
+        norm = Normalize(0.0, 1.0)
+        lanes = network.get("lanes", np.full(ratio.size, 2))
+        widths = 1.0 + 0.8 * np.clip(lanes.astype(float), 1, 4)
+        known = np.isfinite(ratio)
+        ax.add_collection(LineCollection(segments[~known], colors=NO_DATA_COLOUR,
+                                         linewidths=widths[~known], zorder=1))
+        coll = LineCollection(segments[known], cmap=SPEED_CMAP, norm=norm,
+                              linewidths=widths[known], zorder=2)
+        coll.set_array(ratio[known])
+        ax.add_collection(coll)
+        if means:
+            fig.colorbar(coll, ax=ax, shrink=0.5 if wide else 0.7, aspect=40 if wide else 20,
+                         location="bottom" if wide else "right",
+                         label="speed / free speed (grey: no traffic)")
+        _mark_incidents(ax, network, events)
+    if rsus is not None and rsus["x_m"].size:
+        _draw_edge_regions(ax, rsus, span * 0.02)
+    if devices is not None and devices["x_m"].size:
+        for kind in np.unique(devices["kind"]):
+            style = DEVICE_STYLE.get(str(kind), {"marker": "o", "s": 12, "label": str(kind)})
+            mask = devices["kind"] == kind
+            ax.scatter(devices["x_m"][mask], devices["y_m"][mask], color="black",
+                       alpha=0.75, linewidths=0.8, zorder=4,
+                       **{**style, "label": f"{style['label']} ({int(mask.sum())})"})
+    ax.autoscale_view()
+    ax.margins(0.04)
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+                   fontsize=8, frameon=False)
+    ax.set_title(title if network is not None else "Roadside devices (no road geometry in "
+                                                   "this folder)")
+    return fig
+
+
+def _mark_incidents(ax: Any, network: Table, events: Table | None) -> None:
+    if events is None or events["kind"].size == 0:
+        return
+    starts = events["kind"] == "incident_start"
+    index = {int(link): i for i, link in enumerate(network["link"])}
+    first = True
+    for link, time_s in zip(events["link"][starts], events["time_s"][starts], strict=True):
+        i = index.get(int(link))
+        if i is None:
+            continue
+        x = (float(network["x0_m"][i]) + float(network["x1_m"][i])) / 2
+        y = (float(network["y0_m"][i]) + float(network["y1_m"][i])) / 2
+        ax.scatter([x], [y], marker="*", s=260, color="#d62728", edgecolors="black",
+                   linewidths=0.8, zorder=7, label="incident" if first else None)
+        ax.annotate(f"link {int(link)}\n{time_s / 60:.0f} min", (x, y), xytext=(8, 8),
+                    textcoords="offset points", fontsize=8, zorder=7)
+        first = False
+
+
+def congestion_heatmap(links: Table, order: str = "ratio") -> Figure:
+    """Speed ratio of every link in every time bin, worst links at the top.
+
+    Args:
+        links: ``links.csv`` rows (``link, t_start_s, t_end_s, speed_ratio``).
+        order: ``"ratio"`` (by mean speed ratio, lowest first) or ``"id"``.
+
+    Returns:
+        A 9 x 6 inch figure; empty bins (no vehicles) are grey.
+    """
+    ids = np.unique(links["link"])
+    starts = np.unique(links["t_start_s"])
+    grid = np.full((ids.size, starts.size), np.nan)
+    row = np.searchsorted(ids, links["link"])
+    col = np.searchsorted(starts, links["t_start_s"])
+    grid[row, col] = links["speed_ratio"]
+    if order == "ratio":
+        with np.errstate(invalid="ignore"):
+            means = np.array([_nanmean(r) for r in grid])
+        rank = np.argsort(np.where(np.isfinite(means), means, np.inf), kind="stable")
+        ids, grid = ids[rank], grid[rank]
+    end = float(links["t_end_s"].max()) if links["t_end_s"].size else 1.0
+    fig = Figure(figsize=(9, 6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_facecolor(NO_DATA_COLOUR)
+    image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=SPEED_CMAP,
+                      vmin=0.0, vmax=1.0, interpolation="nearest",
+                      extent=(float(starts.min(initial=0.0)) / 60, end / 60, ids.size - 0.5,
+                              -0.5))
+    step = max(1, math.ceil(ids.size / 40))
+    ax.set_yticks(np.arange(0, ids.size, step))
+    ax.set_yticklabels([str(i) for i in ids[::step]], fontsize=7 if ids.size > 20 else 9)
+    ax.set_xlabel("time (min)")
+    ax.set_ylabel("link id (" + ("lowest mean speed ratio at the top" if order == "ratio"
+                                 else "by id") + ")")
+    ax.set_title("Link speed / free speed per time bin")
+    fig.colorbar(image, ax=ax, label="speed / free speed (grey: no traffic)")
+    return fig
+
+
+def _completed(trips: Table, warmup_s: float) -> NDArray[np.bool_]:
+    return np.isfinite(trips["travel_time_s"]) & (trips["depart_s"] >= warmup_s)
+
+
+def travel_time_distribution(trips: Table, warmup_s: float = 0.0) -> Figure:
+    """Travel time histogram and delay box plot per vehicle class (completed trips).
+
+    Args:
+        trips: ``trips.csv`` rows.
+        warmup_s: trips departing earlier are left out, as in ``summary.json``.
+
+    Returns:
+        A 10 x 4.5 inch figure with two panels.
+    """
+    done = _completed(trips, warmup_s)
+    classes = [str(c) for c in np.unique(trips["class"][done])]
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    tt = trips["travel_time_s"][done] / 60.0
+    bins = np.histogram_bin_edges(tt, bins=40) if tt.size else np.linspace(0, 1, 2)
+    delays = []
+    for name in classes:
+        mask = trips["class"][done] == name
+        left.hist(tt[mask], bins=bins, histtype="step", linewidth=1.6,
+                  label=f"{name} (n={int(mask.sum())}, mean {tt[mask].mean():.1f} min)")
+        delays.append(trips["delay_s"][done][mask])
+    left.set_xlabel("travel time (min)")
+    left.set_ylabel("completed trips per bin")
+    left.set_yscale("log")
+    left.set_title("Travel time by class")
+    if classes:
+        left.legend(fontsize=8)
+        right.boxplot(delays, showfliers=True, flierprops={"markersize": 2, "alpha": 0.4},
+                      medianprops={"color": "black"})
+        right.set_xticks(np.arange(1, len(classes) + 1), classes)
+    right.set_xlabel("vehicle class")
+    right.set_ylabel("delay (s)")
+    right.set_title("Delay by class (box: quartiles)")
+    return fig
+
+
+def cumulative_trips(trips: Table, warmup_s: float = 0.0) -> Figure:
+    """Trips started and completed over time; the gap between them is on the road.
+
+    Args:
+        trips: ``trips.csv`` rows.
+        warmup_s: shaded on the time axis (trips departing then are not in the statistics).
+
+    Returns:
+        A 9 x 4 inch figure.
+    """
+    depart = np.sort(trips["depart_s"][np.isfinite(trips["depart_s"])]) / 60.0
+    arrive = np.sort(trips["arrive_s"][np.isfinite(trips["arrive_s"])]) / 60.0
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    ax = fig.add_subplot()
+    end = max(float(depart.max(initial=0.0)), float(arrive.max(initial=0.0))) or 1.0
+    grid = np.linspace(0.0, end, 600)
+    started = np.searchsorted(depart, grid, side="right")
+    completed = np.searchsorted(arrive, grid, side="right")
+    ax.plot(grid, started, label="started")
+    ax.plot(grid, completed, label="completed")
+    ax.fill_between(grid, completed, started, alpha=0.15, label="on the road")
+    if warmup_s > 0:
+        ax.axvspan(0, warmup_s / 60.0, color="grey", alpha=0.15, label="warm-up")
+    ax.set_xlabel("time (min)")
+    ax.set_ylabel("trips (cumulative)")
+    ax.set_title("Trips started and completed")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left")
+    return fig
