@@ -84,7 +84,7 @@ def task_log(monkeypatch: pytest.MonkeyPatch) -> list[RunTask]:
 
 
 def summary_of(out: Path, arm: str, seed: int) -> dict[str, Any]:
-    return json.loads((out / "runs" / arm / f"seed-{seed}" / "summary.json").read_text())
+    return json.loads((out / "runs" / Arm(arm).slug / f"seed-{seed}" / "summary.json").read_text())
 
 
 def assert_tables_equal(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> None:
@@ -264,8 +264,9 @@ def test_interrupted_study_resumes_without_redoing_runs(tmp_path: Path,
     assert {int(full["n"][i]) for i in rows.values()} == {3}
 
     # a lost and a half-written summary are redone; the rest is read back from disk
-    (full_dir / "runs" / "none" / f"seed-{SEED + 1}" / "summary.json").unlink()
-    (full_dir / "runs" / "dynamic_shortest" / f"seed-{SEED}" / "summary.json").write_text('{"tr')
+    (full_dir / "runs" / Arm("none").slug / f"seed-{SEED + 1}" / "summary.json").unlink()
+    (full_dir / "runs" / Arm("dynamic_shortest").slug / f"seed-{SEED}"
+     / "summary.json").write_text('{"tr')
     task_log.clear()
     study = run_study(scenario, [Arm(p, (f"control.policy={p}", "control.params={}"))
                                  for p in policies], seeds, out_dir=full_dir, jobs=1)
@@ -295,7 +296,7 @@ def test_changed_scenario_into_same_folder_is_refused(tmp_path: Path) -> None:
     """
     out = tmp_path / "study"
     compare(tiny(), ["none"], replications=1, out_dir=out, jobs=1)
-    summary = out / "runs" / "none" / f"seed-{SEED}" / "summary.json"
+    summary = out / "runs" / Arm("none").slug / f"seed-{SEED}" / "summary.json"
     before = summary.read_text(), (out / "manifest.json").read_text()
     with pytest.raises(V2XSimError, match="different scenario") as info:
         compare(tiny(rate_vph=2000), ["none"], replications=1, out_dir=out, jobs=1)
@@ -390,7 +391,8 @@ def test_cli_replicate_writes_replication_csv(tmp_path: Path) -> None:
     travel = [line.split(",") for line in lines[1:] if line.startswith("travel_time_mean_s,")]
     assert len(travel) == 1
     assert travel[0][1:3] == ["none", "2"]
-    assert sorted(p.name for p in (out / "runs" / "none").iterdir()) == ["seed-1", "seed-2"]
+    seeds = sorted(p.name for p in (out / "runs" / Arm("none").slug).iterdir())
+    assert seeds == ["seed-1", "seed-2"]
 
 
 @pytest.mark.parametrize(("change", "expected"), [
