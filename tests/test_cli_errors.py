@@ -307,7 +307,8 @@ def test_scenarios_lists_quickstart(capsys):
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Every entry (hidden ones too) with its bytes and modification time."""
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("failing", [

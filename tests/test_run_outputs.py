@@ -35,9 +35,10 @@ def test_run_writes_every_result_file(tmp_path: Path, capsys) -> None:
                  "--seed", "5"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "devices.csv", "edges.csv", "events.csv", "latency.csv", "links.csv", "network.csv",
-        "rsus.csv",
-        "scenario.yaml", "summary.json", "trips.csv", "warnings.csv"]
+        "devices.csv", "edges.csv", "events.csv", "figures", "latency.csv", "links.csv",
+        "network.csv", "report.html", "rsus.csv", "scenario.yaml", "summary.json",
+        "trips.csv", "warnings.csv"]
+    assert sorted(p.name for p in (out / "figures").iterdir())  # figures were drawn
     summary = json.loads((out / "summary.json").read_text())
     for key in SUMMARY_KEYS:
         assert key in summary

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from v2x_sim._core.errors import ScenarioError, V2XSimError
 from v2x_sim._core.version import __version__
+from v2x_sim.cli_progress import ProgressBar, RunsBar
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -29,67 +28,6 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"v2x-sim: error: {message} (see `{self.prog} --help`)\n")
 
 
-class ProgressBar:
-    """A one-line text progress bar on a terminal; silent elsewhere.
-
-    Args:
-        stream: where to draw (stderr).
-        enabled: draw at all (False when not a TTY or with ``-q``).
-    """
-
-    def __init__(self, stream: TextIO, *, enabled: bool, label: str) -> None:
-        self.stream, self.enabled, self.label = stream, enabled, label
-        self._started = time.perf_counter()
-
-    def __call__(self, sim_time_s: float, horizon_s: float) -> None:
-        """Redraw the bar for simulation time ``sim_time_s`` of ``horizon_s``."""
-        if not self.enabled:
-            return
-        share = min(1.0, sim_time_s / horizon_s) if horizon_s else 1.0
-        width = 30
-        filled = round(share * width)
-        elapsed = time.perf_counter() - self._started
-        left = elapsed / share - elapsed if share > 0 else 0.0
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                          f"{share:4.0%}  t={sim_time_s:,.0f}/{horizon_s:,.0f} s  "
-                          f"{elapsed:5.1f} s wall, ~{left:4.1f} s left ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line."""
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-class RunsBar:
-    """Progress over the runs of a study, with an estimate of the time left."""
-
-    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
-        self.stream, self.enabled = stream, enabled
-        self._started = time.perf_counter()
-        self._skipped = 0
-
-    def __call__(self, done: int, total: int, skipped: int) -> None:
-        """Redraw after ``done`` of ``total`` runs (``skipped`` found already complete)."""
-        if not self.enabled:
-            return
-        self._skipped = skipped
-        elapsed = time.perf_counter() - self._started
-        ran = done - skipped
-        left = elapsed / ran * (total - done) if ran else math.nan
-        eta = f"~{left:,.0f} s left" if math.isfinite(left) else ""
-        self.stream.write(f"\rruns {done}/{total} ({skipped} already done) "
-                          f"{elapsed:,.0f} s {eta}   ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line."""
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _study_args(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help=f"study folder (default: results/<name>-{default_out})")
@@ -98,6 +36,8 @@ def _study_args(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument("--dask", default=None, metavar="ADDRESS",
                         help="run on a Dask scheduler (tcp://host:8786) or 'local'")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip figures and report.html (rebuild later: v2x-sim report DIR)")
 
 
 def _scenario_args(parser: argparse.ArgumentParser) -> None:
@@ -125,11 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
                           "incident_detour, oracle) or package.module:Class; overrides "
                           "control.policy and starts from its default params")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    run.add_argument("--no-report", action="store_true",
+                     help="skip figures and report.html (rebuild later: v2x-sim report DIR)")
 
     validate = sub.add_parser("validate", help="check a scenario without running it")
     _scenario_args(validate)
 
     sub.add_parser("scenarios", help="list the bundled scenarios")
+
+    report = sub.add_parser("report", help="rebuild figures and report.html from a results "
+                                           "folder (run, comparison, replication or sweep)")
+    report.add_argument("folder", type=Path)
 
     compare = sub.add_parser("compare", help="policies on common seeds, with paired intervals")
     _scenario_args(compare)
@@ -211,6 +157,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     folder = write_results(result, output)
+    _report(folder, args)
     if not args.quiet:
         print(f"{scenario.name}: seed {result.seed}, {result.wall_s:.2f} s wall")
         print(_headline(result.summary))
@@ -252,6 +199,27 @@ def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBa
         raise ScenarioError("--output", str(out), "exists and is not a folder")
     bar = RunsBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
     return scenario, out, bar
+
+
+def _report(folder: Path, args: argparse.Namespace) -> None:
+    """Figures and report.html for a results folder, unless --no-report."""
+    if getattr(args, "no_report", False):
+        return
+    from v2x_sim.report import build_report
+
+    path = build_report(folder)
+    if not args.quiet:
+        print(f"report: {path}")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from v2x_sim._core.errors import InputFileError
+    from v2x_sim.report import build_report
+
+    if not args.folder.is_dir():
+        raise InputFileError(args.folder, "not a results folder")
+    print(f"report: {build_report(args.folder)}")
+    return EXIT_OK
 
 
 def _say_skipped(out: Path, stem: str) -> None:
@@ -316,6 +284,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                   f"difference (they include zero) with n = {args.replications}: add "
                   "replications to tell those policies apart")
         _say_skipped(out, "comparison")
+    _report(out, args)
+    if not args.quiet:
         print(f"comparison in {out}/comparison.csv and comparison.json")
     return EXIT_OK
 
@@ -332,6 +302,8 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_table(table, [])
         _say_skipped(out, "replication")
+    _report(out, args)
+    if not args.quiet:
         print(f"replication summary in {out}/replication.csv and replication.json")
     return EXIT_OK
 
@@ -355,12 +327,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 print(f"{metric:<28} {point:<40} {table['mean'][i]:>12,.4g} "
                       f"[{table['ci_low'][i]:,.3g}, {table['ci_high'][i]:,.3g}] n={table['n'][i]}")
         _say_skipped(out, "sweep")
+    _report(out, args)
+    if not args.quiet:
         print(f"{len(points)} points; sweep in {out}/sweep.csv and sweep.json")
     return EXIT_OK
 
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,
-            "compare": _cmd_compare, "replicate": _cmd_replicate, "sweep": _cmd_sweep}
+            "compare": _cmd_compare, "replicate": _cmd_replicate, "sweep": _cmd_sweep,
+            "report": _cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -81,8 +81,10 @@ def study_table(study: StudyResult, *, baselines: list[str] | None = None,
                 rows[f"diff_vs_{base}"].append(d)
                 rows[f"diff_vs_{base}_ci_low"].append(dl)
                 rows[f"diff_vs_{base}_ci_high"].append(dh)
-                # the interval is wider than the difference: it contains zero
-                unclear = base != arm.name and not (dl > 0 or dh < 0)
+                # the interval is wider than the difference: it contains zero (a
+                # difference within rounding of zero is no difference either)
+                tiny = 1e-9 * max(1.0, abs(mean)) if math.isfinite(mean) else 0.0
+                unclear = base != arm.name and not (dl > tiny or dh < -tiny)
                 rows[f"diff_vs_{base}_unclear"].append(bool(unclear))
     return {name: np.asarray(values) for name, values in rows.items()}
 

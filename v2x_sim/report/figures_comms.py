@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 from numpy.typing import NDArray
 
 from v2x_sim.report.load import Table
@@ -79,7 +80,12 @@ def latency_cdf(latency: Table) -> Figure:
                     rotation=90, ha="right", va="bottom", fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("logit")
-    ax.set_ylim(0.45, 1 - (1 - top) / 3)
+    upper = 1 - (1 - top) / 3
+    nines = [k for k in range(2, 10) if 1 - 10.0 ** -k < upper]
+    ax.set_yticks([0.5, 0.9] + [1 - 10.0 ** -k for k in nines],
+                  ["50 %", "90 %"] + [("99." + "9" * (k - 2)).rstrip(".") + " %" for k in nines])
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_ylim(0.45, upper)
     ax.set_xlabel("end-to-end latency (ms, log scale)")
     ax.set_ylabel("share of delivered messages at or below (logit scale)")
     ax.set_title("Latency distribution per message kind (p50, p95, p99, max)")
@@ -92,11 +98,12 @@ def latency_cdf(latency: Table) -> Figure:
 def latency_hop_breakdown(latency: Table) -> Figure:
     """Per kind, each hop's own p50 and p99 stacked, with the end-to-end value marked.
 
-    Percentiles do not add: the stack of hop p99s is at least the end-to-end p99 (the
-    black tick) and equals it only when the hops' tails coincide.
+    Percentiles do not add: the stack shows where each hop's own percentile lies, and
+    differs from the end-to-end percentile (the black tick) unless the hops' tails
+    coincide in the same messages.
 
     Returns:
-        A 9 x (1.6 + 0.55 per bar) inch figure.
+        A 9 x (1.6 + 0.42 per bar) inch figure.
     """
     kinds = [k for k in _kinds(latency) if _row(latency, k, "total") is not None]
     labels: list[str] = []
@@ -112,7 +119,7 @@ def latency_hop_breakdown(latency: Table) -> Figure:
                     stack[hop] = float(latency[column][i]) * MS
             stacks.append(stack)
             totals.append(float(latency[column][_row(latency, kind, "total")]) * MS)
-    fig = Figure(figsize=(9, 1.6 + 0.55 * max(len(labels), 2)), layout="constrained")
+    fig = Figure(figsize=(9, 1.6 + 0.42 * max(len(labels), 2)), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(len(labels))[::-1]
     for hop in HOPS:
@@ -208,6 +215,7 @@ def rerouting_over_time(events: Table | None, warnings: Table | None = None,
             minutes = np.floor(times / 60.0).astype(np.int64)
             counts = np.bincount(minutes)
             top.bar(np.arange(counts.size) + 0.5, counts, width=1.0, color="#1f77b4",
+                    edgecolor="white", linewidth=0.5,
                     label=f"reroutes followed ({times.size:,})")
         _incident_lines(top, events)
     top.set_ylabel("reroutes followed per minute")
@@ -243,16 +251,29 @@ def rerouting_over_time(events: Table | None, warnings: Table | None = None,
 
 
 def _first_reroutes(hazards: list[dict[str, Any]], events: Table | None) -> list[float]:
-    """Per hazard: seconds from its start to the first reroute followed after it."""
+    """Per hazard: seconds from its start to the first reroute followed once confirmed.
+
+    As the control loop counts it (``rerouting.time_to_first_reroute_s``): the platform
+    learns of a hazard when its edge node has processed the report (``edge_done_s``);
+    the first reroute any vehicle follows from then on is timed from the hazard's start.
+    An unconfirmed hazard has none.
+    """
     if events is None:
         return [math.nan] * len(hazards)
     times = np.sort(events["time_s"][events["kind"] == "reroute"])
     out = []
     for record in hazards:
-        start = float(record.get("start_s") or math.nan)
-        k = np.searchsorted(times, start)
+        start, known = record.get("start_s"), record.get("edge_done_s")
+        if not isinstance(start, int | float) or not isinstance(known, int | float):
+            out.append(math.nan)
+            continue
+        k = np.searchsorted(times, known)
         out.append(float(times[k] - start) if k < times.size else math.nan)
     return out
+
+
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else math.nan
 
 
 def has_hazard_records(summary: dict[str, Any]) -> bool:
@@ -266,55 +287,53 @@ def hazard_to_first_reroute(summary: dict[str, Any], events: Table | None = None
 
     Milestones from ``summary.json`` (``hazards.by_hazard``), in time since the hazard
     began: detected, report at the edge, processing started, warning sent (processing
-    done); from ``events.csv`` the first reroute followed after the hazard began. The
-    summary's ``rerouting.time_to_first_reroute_s`` (earliest over hazards) is the
-    dashed line. Logarithmic time axis: milliseconds and minutes on one figure.
+    done: the platform knows); from ``events.csv`` the first reroute any vehicle followed
+    after that (not necessarily because of the hazard). The summary's
+    ``rerouting.time_to_first_reroute_s`` (earliest over hazards) is the dashed line.
+    Logarithmic time axis: milliseconds and minutes on one figure.
 
     Returns:
-        A 9 x (1.8 + 0.4 per hazard) inch figure.
+        A figure 9 inches wide, 1.8 inches plus 0.4 per hazard high (thinner rows past
+        ten hazards, at most 12 inches).
     """
     hazards = list((summary.get("hazards") or {}).get("by_hazard") or [])
-    first = _first_reroutes(hazards, events)
-    fig = Figure(figsize=(9, 1.8 + 0.4 * max(len(hazards), 3)), layout="constrained")
+    first = np.array(_first_reroutes(hazards, events))
+    n = len(hazards)
+    row_in = 0.4 if n <= 10 else max(0.16, 4.0 / n)  # many hazards: thinner rows
+    fig = Figure(figsize=(9, round(min(12.0, 1.8 + row_in * max(n, 3)), 2)),
+                 layout="constrained")
     ax = fig.add_subplot()
+    y = np.arange(n)[::-1].astype(float)
+    start = np.array([_seconds(r.get("start_s")) for r in hazards])
     marks = (("detect_s", "detected", "o", "#1f77b4"),
              ("edge_arrival_s", "at the edge", "s", "#ff7f0e"),
              ("edge_start_s", "processing starts", "^", "#9467bd"),
              ("edge_done_s", "warning sent", "D", "#2ca02c"))
-    labelled: set[str] = set()
-    for row, record in enumerate(hazards):
-        y = len(hazards) - 1 - row
-        start = float(record.get("start_s") or 0.0)
-        points = []
-        for key, label, marker, colour in marks:
-            value = record.get(key)
-            if value is None:
-                continue
-            x = max((float(value) - start) * MS, FLOOR_MS)
-            points.append(x)
-            ax.scatter([x], [y], marker=marker, color=colour, zorder=3, s=30,
-                       label=label if label not in labelled else None)
-            labelled.add(label)
-        if math.isfinite(first[row]):
-            x = max(first[row] * MS, FLOOR_MS)
-            points.append(x)
-            ax.scatter([x], [y], marker="*", s=120, color="#d62728", zorder=3,
-                       label="first reroute" if "reroute" not in labelled else None)
-            labelled.add("reroute")
-        if points:
-            ax.plot([min(points), max(points)], [y, y], color="grey", linewidth=1, zorder=1)
+    columns = [np.array([_seconds(r.get(key)) for r in hazards]) - start
+               for key, *_ in marks] + [first]
+    xs = np.maximum(np.stack(columns) * MS, FLOOR_MS) if n else np.zeros((5, 0))
+    known = np.isfinite(xs)
+    lows = np.where(known, xs, np.inf).min(axis=0)
+    highs = np.where(known, xs, -np.inf).max(axis=0)
+    spans = np.isfinite(lows) & np.isfinite(highs)
+    ax.hlines(y[spans], lows[spans], highs[spans], color="grey", linewidth=1, zorder=1)
+    styles = [(label, marker, colour, 30) for _, label, marker, colour in marks]
+    styles.append(("first reroute", "*", "#d62728", 120))
+    for k, (label, marker, colour, size) in enumerate(styles):
+        if known[k].any():
+            ax.scatter(xs[k][known[k]], y[known[k]], marker=marker, color=colour, s=size,
+                       zorder=3, label=label)
     overall = (summary.get("rerouting") or {}).get("time_to_first_reroute_s")
     if isinstance(overall, int | float) and math.isfinite(overall):
         ax.axvline(max(overall * MS, FLOOR_MS), color="black", linestyle="--", linewidth=1,
                    label=f"earliest reroute after a hazard ({overall * MS:.3g} ms)")
-    ax.set_yticks(np.arange(len(hazards))[::-1],
-                  [f"{r.get('hazard', i)}: {r.get('cause', '?')}, link {r.get('link', '?')}"
-                   for i, r in enumerate(hazards)])
+    ax.set_yticks(y, [f"{r.get('hazard', i)}: {r.get('cause', '?')}, link {r.get('link', '?')}"
+                      for i, r in enumerate(hazards)], fontsize=9 if n <= 20 else 7)
     ax.set_xscale("log")
     ax.set_xlabel(f"time since the hazard began (ms, log scale; ≤{FLOOR_MS:g} ms at the left)")
     ax.set_ylabel("hazard")
     ax.set_title("From hazard to warning to the first reroute")
     ax.grid(True, axis="x", which="major", alpha=0.3)
-    if labelled:
+    if ax.get_legend_handles_labels()[0]:
         fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     return fig

@@ -121,8 +121,8 @@ def _draw_edge_regions(ax: Any, rsus: Table, pad: float) -> None:
 
 
 def network_map(network: Table | None, rsus: Table | None, devices: Table | None,
-                links: Table | None, events: Table | None = None,
-                window: tuple[float, float] | None = None) -> Figure:
+                links: Table | None, window: tuple[float, float] | None = None,
+                events: Table | None = None) -> Figure:
     """Map of the zone: roads coloured by speed ratio, devices, edge regions, incidents.
 
     Args:
@@ -130,12 +130,12 @@ def network_map(network: Table | None, rsus: Table | None, devices: Table | None
         rsus: RSU positions and edge node (``rsus.csv``), for the edge regions.
         devices: every roadside device (``devices.csv``).
         links: the link time series (``links.csv``) for the colours.
-        events: ``events.csv``; incident starts are marked on their link.
         window: ``(t0, t1)`` in seconds to average the speed ratio over; by default the
             worst 15 minutes (`worst_window`).
+        events: ``events.csv``; incident starts are marked on their link.
 
     Returns:
-        A figure 10 inches wide, its height (4 to 9 inches) following the zone's shape.
+        A figure 10 inches wide, its height (2.8 to 10 inches) following the zone's shape.
     """
     xs: list[NDArray[Any]] = []
     ys: list[NDArray[Any]] = []
@@ -148,11 +148,8 @@ def network_map(network: Table | None, rsus: Table | None, devices: Table | None
     width_m = float(np.ptp(np.concatenate(xs))) if xs else 1000.0
     height_m = float(np.ptp(np.concatenate(ys))) if ys else 1000.0
     span = max(width_m, height_m) or 1000.0
-    # the figure takes the zone's shape: a long corridor gets a short, wide figure
-    wide = width_m > 2.5 * height_m
-    ratio = (height_m + 0.05 * span) / (width_m + 0.05 * span)
-    fig_h = min(9.0, max(3.0, (9.2 * ratio + 2.4) if wide else (7.0 * ratio + 2.0)))
-    fig = Figure(figsize=(10, round(fig_h, 1)), layout="constrained")
+    wide = width_m > 2.5 * height_m  # a corridor: colour bar below, not beside
+    fig = Figure(figsize=(10, 7), layout="constrained")
     ax = fig.add_subplot()
     ax.set_aspect("equal")
     ax.set_xlabel("x (m)")
@@ -160,11 +157,14 @@ def network_map(network: Table | None, rsus: Table | None, devices: Table | None
     title = "Roadside devices"
     if network is not None and network["link"].size:
         if links is not None and links["link"].size:
+            chosen = window is None
             if window is None:
                 window = worst_window(links)
             means = link_mean_ratio(links, window)
+            worst = (" (worst 15 min)" if chosen and window[1] - window[0] >= WORST_WINDOW_S
+                     else " (whole run)" if chosen else "")
             title = (f"Mean speed / free speed, {window[0] / 60:.0f}–{window[1] / 60:.0f} min"
-                     " (worst 15 min)" if window else "Mean speed / free speed")
+                     f"{worst}")
         else:
             means, title = {}, "Road network"
         ratio = np.array([means.get(int(i), math.nan) for i in network["link"]])
@@ -186,20 +186,31 @@ def network_map(network: Table | None, rsus: Table | None, devices: Table | None
         _mark_incidents(ax, network, events)
     if rsus is not None and rsus["x_m"].size:
         _draw_edge_regions(ax, rsus, span * 0.02)
+    scale = 1.0
     if devices is not None and devices["x_m"].size:
+        # thousands of devices would hide the roads: smaller, fainter markers
+        scale = min(1.0, math.sqrt(400.0 / devices["x_m"].size))
         for kind in np.unique(devices["kind"]):
             style = DEVICE_STYLE.get(str(kind), {"marker": "o", "s": 12, "label": str(kind)})
             mask = devices["kind"] == kind
             ax.scatter(devices["x_m"][mask], devices["y_m"][mask], color="black",
-                       alpha=0.75, linewidths=0.8, zorder=4,
-                       **{**style, "label": f"{style['label']} ({int(mask.sum())})"})
+                       alpha=0.75 * max(scale, 0.6), linewidths=0.8 * scale, zorder=4,
+                       **{**style, "s": style["s"] * scale,
+                          "label": f"{style['label']} ({int(mask.sum())})"})
     ax.autoscale_view()
     ax.margins(0.04)
+    # the figure takes the zone's shape (plot width times the data's aspect, plus room
+    # for title, labels, colour bar and legend): a long corridor gets a short figure
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    aspect = (y1 - y0) / (x1 - x0) if x1 > x0 else 1.0
+    fig_h = 9.0 * aspect + 1.7 if wide else 7.4 * aspect + 1.3
+    fig.set_size_inches(10, round(min(10.0, max(2.8, fig_h)), 1))
     handles, _ = ax.get_legend_handles_labels()
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
-                   fontsize=8, frameon=False)
-    ax.set_title(title if network is not None else "Roadside devices (no road geometry in "
+                   fontsize=8, frameon=False, markerscale=1.0 / scale)
+    fig.suptitle(title if network is not None else "Roadside devices (no road geometry in "
                                                    "this folder)")
     return fig
 

@@ -1,0 +1,68 @@
+"""Progress bars for the command line: simulated time of a run, runs of a study."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TextIO
+
+
+class ProgressBar:
+    """A one-line text progress bar on a terminal; silent elsewhere.
+
+    Args:
+        stream: where to draw (stderr).
+        enabled: draw at all (False when not a TTY or with ``-q``).
+    """
+
+    def __init__(self, stream: TextIO, *, enabled: bool, label: str) -> None:
+        self.stream, self.enabled, self.label = stream, enabled, label
+        self._started = time.perf_counter()
+
+    def __call__(self, sim_time_s: float, horizon_s: float) -> None:
+        """Redraw the bar for simulation time ``sim_time_s`` of ``horizon_s``."""
+        if not self.enabled:
+            return
+        share = min(1.0, sim_time_s / horizon_s) if horizon_s else 1.0
+        width = 30
+        filled = round(share * width)
+        elapsed = time.perf_counter() - self._started
+        left = elapsed / share - elapsed if share > 0 else 0.0
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{share:4.0%}  t={sim_time_s:,.0f}/{horizon_s:,.0f} s  "
+                          f"{elapsed:5.1f} s wall, ~{left:4.1f} s left ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class RunsBar:
+    """Progress over the runs of a study, with an estimate of the time left."""
+
+    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
+        self.stream, self.enabled = stream, enabled
+        self._started = time.perf_counter()
+        self._skipped = 0
+
+    def __call__(self, done: int, total: int, skipped: int) -> None:
+        """Redraw after ``done`` of ``total`` runs (``skipped`` found already complete)."""
+        if not self.enabled:
+            return
+        self._skipped = skipped
+        elapsed = time.perf_counter() - self._started
+        ran = done - skipped
+        left = elapsed / ran * (total - done) if ran else math.nan
+        eta = f"~{left:,.0f} s left" if math.isfinite(left) else ""
+        self.stream.write(f"\rruns {done}/{total} ({skipped} already done) "
+                          f"{elapsed:,.0f} s {eta}   ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
