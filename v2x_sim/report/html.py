@@ -13,8 +13,6 @@ import base64
 import html
 import io
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from v2x_sim._core.atomic import write_text_atomic
+from v2x_sim._core.atomic import write_bytes_atomic, write_text_atomic
 from v2x_sim._core.errors import InputFileError
 from v2x_sim._core.version import __version__
 from v2x_sim.report import figures_comms as comms
@@ -58,20 +56,6 @@ def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` via a temporary file in the same folder and a rename."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temp, 0o644)
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _esc(value: Any) -> str:
