@@ -187,6 +187,8 @@ def collect_result(world: World) -> RunResult:
     if world.v2x is not None:
         summary.update(_clean(v2x_summary(world.v2x)))
         tables.update(v2x_tables(world.v2x))
+    if world.control is not None and world.control.policy.name != "none":
+        tables["advice"] = world.control.advice_table()
     summary["rerouting"] = _clean(world.control.summary() if world.control else
                                   {"policy": world.scenario.control.policy})
     summary["simulation"] = {

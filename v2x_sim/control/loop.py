@@ -88,6 +88,7 @@ class ControlLoop:
         self.stats = ControlStats()
         self.events: EventLog | None = None
         self._on_the_way = 0
+        self.advice_log: list[tuple[float, float, int, str]] = []
         self.history: list[tuple[float, FloatArray]] = []
         self._first_links: dict[int, list[int]] = {}
         self.flapping: set[int] = set()
@@ -178,12 +179,28 @@ class ControlLoop:
         self.stats.delivered += 1
         if self.rng_compliance.random() >= float(self._compliance(np.array([vehicle]))[0]):
             self.stats.declined += 1
+            self._log_advice(decided_s, vehicle, "declined")
             return
         tail = self._still_ahead(vehicle, route)
         if tail is None or not self._apply(vehicle, tail):
             self.stats.stale += 1
+            self._log_advice(decided_s, vehicle, "stale")
             return
+        self._log_advice(decided_s, vehicle, "followed")
         self._followed(vehicle, tail)
+
+    def _log_advice(self, decided_s: float, vehicle: int, outcome: str) -> None:
+        self.advice_log.append((decided_s, self.env.now, vehicle, outcome))
+
+    def advice_table(self) -> dict[str, NDArray[Any]]:
+        """One row per delivered piece of advice: decided, delivered, latency, outcome."""
+        rows = self.advice_log
+        decided = np.array([r[0] for r in rows], dtype=np.float64)
+        delivered = np.array([r[1] for r in rows], dtype=np.float64)
+        return {"decided_s": decided, "delivered_s": delivered,
+                "latency_s": delivered - decided,
+                "vehicle": np.array([r[2] for r in rows], dtype=np.int64),
+                "outcome": np.array([r[3] for r in rows], dtype=str)}
 
     def _still_ahead(self, vehicle: int, route: list[int]) -> list[int] | None:
         """The part of ``route`` after the vehicle's current link (it may have moved on)."""

@@ -193,7 +193,8 @@ def _incident_lines(ax: Any, events: Table | None) -> None:
 
 
 def rerouting_over_time(events: Table | None, warnings: Table | None = None,
-                        deadline_s: float | None = None) -> Figure:
+                        deadline_s: float | None = None,
+                        advice: Table | None = None) -> Figure:
     """Reroutes followed per minute, and each hazard warning's latency over time.
 
     Args:
@@ -201,14 +202,32 @@ def rerouting_over_time(events: Table | None, warnings: Table | None = None,
         warnings: ``warnings.csv``; each delivered warning is a point (detection to
             delivery), each lost one a cross at the top.
         deadline_s: the warning deadline, drawn as a line.
+        advice: ``advice.csv``; each delivered piece of route advice is a point at its
+            decision time (decision to delivery), coloured by what the vehicle did.
 
     Returns:
         A 9 x 6 inch figure (9 x 3.5 without warnings).
     """
     has_warnings = warnings is not None and warnings["hazard"].size > 0
-    fig = Figure(figsize=(9, 6 if has_warnings else 3.5), layout="constrained")
-    axes = fig.subplots(2, 1, sharex=True) if has_warnings else [fig.add_subplot()]
+    has_advice = advice is not None and advice["decided_s"].size > 0
+    rows = 1 + int(has_warnings) + int(has_advice)
+    fig = Figure(figsize=(9, 3.5 + 2.5 * (rows - 1)), layout="constrained")
+    axes = list(np.atleast_1d(fig.subplots(rows, 1, sharex=True)))
     top = axes[0]
+    if has_advice and advice is not None:
+        panel = axes[-1]
+        t = advice["decided_s"] / 60.0
+        lat = np.maximum(advice["latency_s"] * MS, FLOOR_MS)
+        for outcome, colour in (("followed", "#1f77b4"), ("declined", "#7f7f7f"),
+                                ("stale", "#d62728")):
+            mask = advice["outcome"] == outcome
+            if mask.any():
+                panel.scatter(t[mask], lat[mask], s=6, alpha=0.5, color=colour,
+                              label=f"{outcome} ({int(mask.sum()):,})")
+        panel.set_yscale("log")
+        panel.set_ylabel("advice latency (ms)")
+        panel.set_xlabel("time (min)")
+        panel.legend(fontsize=8, loc="upper left")
     if events is not None:
         times = events["time_s"][events["kind"] == "reroute"]
         if times.size:

@@ -207,15 +207,17 @@ def _run_figures(run: RunData) -> list[FigureSpec]:
         specs.append(("edge_utilisation", "Share of busy cores and mean queue at each edge node "
                       "and the cloud, in one-minute means.",
                       lambda: comms.edge_utilisation(edges)))
-    events, warns = run.events, run.warnings
+    events, warns, advice = run.events, run.warnings, run.advice
     has_reroutes = events is not None and (events["kind"] == "reroute").any()
     if has_reroutes or (warns is not None and warns["hazard"].size):
         deadline = _get(run.summary, "latency.hazard_warning.deadline_s")
         deadline = float(deadline) if isinstance(deadline, int | float) else None
         specs.append(("rerouting_over_time",
                       "Reroutes followed per minute (dotted: incidents); below, each hazard "
-                      "warning's latency from detection to delivery, lost ones as crosses.",
-                      lambda: comms.rerouting_over_time(events, warns, deadline)))
+                      "warning's latency from detection to delivery, lost ones as crosses; "
+                      "at the bottom, each piece of route advice's latency from decision "
+                      "to delivery and what the vehicle did with it.",
+                      lambda: comms.rerouting_over_time(events, warns, deadline, advice)))
     if comms.has_hazard_records(run.summary):
         specs.append(("hazard_to_first_reroute",
                       "Per hazard, from its start: detection, arrival at the edge, "

@@ -29,7 +29,7 @@ FolderKind = Literal["run", "comparison", "replication", "sweep"]
 
 STUDY_KINDS: tuple[FolderKind, ...] = ("comparison", "replication", "sweep")
 RUN_TABLES = ("trips", "links", "events", "latency", "edges", "rsus", "devices",
-              "warnings", "network")
+              "warnings", "network", "advice")
 # Columns a table must have for the report to use it; newer columns (``reroutes`` in
 # trips.csv, say) are optional, and unknown extra columns are kept.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -43,10 +43,11 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "devices": ("device", "kind", "x_m", "y_m", "edge"),
     "warnings": ("hazard", "delivered", "t_hazard_s", "latency_s", "in_time"),
     "network": ("link", "from", "to", "x0_m", "y0_m", "x1_m", "y1_m"),
+    "advice": ("decided_s", "delivered_s", "latency_s", "outcome"),
 }
 STUDY_REQUIRED = ("metric", "n", "mean", "ci_low", "ci_high")
 TEXT_COLUMNS = frozenset({"class", "kind", "hop", "node", "detail", "road_class", "metric",
-                          "arm"})
+                          "arm", "outcome"})
 
 
 @dataclass
@@ -73,6 +74,7 @@ class RunData:
     devices: Table | None = None
     warnings: Table | None = None
     network: Table | None = None
+    advice: Table | None = None
 
 
 @dataclass
