@@ -46,7 +46,6 @@ from simpy.core import NORMAL
 
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.road.fundamental_diagram import (
-    MIN_SPEED_MPS,
     SpeedFunction,
     capped_capacity,
     critical_density,
@@ -55,6 +54,7 @@ from v2x_sim.road.fundamental_diagram import (
 from v2x_sim.road.network import Network
 from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
+from v2x_sim.traffic.observation import true_density_vpm, true_travel_time_s
 
 INF = math.inf
 
@@ -106,12 +106,14 @@ class LinkTraffic:
         self._vf = network.free_speed_mps.tolist()
         self._cap = network.capacity_vps_per_lane.tolist()
         self._kj = network.jam_density_vpm_per_lane.tolist()
-        self._w = [wave_speed(v, q, k) for v, q, k in zip(self._vf, self._cap, self._kj,
-                                                          strict=True)]
+        self._w = [wave_speed(v, q, k)
+                   for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
+        self.wave_speed_mps = self._w
         self._storage = network.storage_veh.tolist()
         self._k_crit = [critical_density(diagram, v, q, k)
                         for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
-        self._k_crit_array = np.asarray(self._k_crit)
+        self.critical_density = np.asarray(self._k_crit)
+        self.diagram = diagram
         self._to_node = network.to_node.tolist()
         self._ext_link = network.link_ids.tolist()
         self._sig_cycle = signals.cycle_s.tolist()
@@ -119,9 +121,9 @@ class LinkTraffic:
         self._sig_green = signals.green_s.tolist()
         # current (incident-dependent) link parameters
         self._lanes_open = list(self._lanes)
-        self._speed_cap = [INF] * n
-        self._rate = [q * m for q, m in zip(self._cap, self._lanes, strict=True)]
-        self._entry_rate = list(self._rate)
+        self.speed_cap_mps = [INF] * n
+        self.exit_rate_vps = [q * m for q, m in zip(self._cap, self._lanes, strict=True)]
+        self._entry_rate = list(self.exit_rate_vps)
         self._active: list[list[tuple[int, float, float]]] = [[] for _ in range(n)]
         # live link state
         self._q_veh: list[list[int]] = [[] for _ in range(n)]
@@ -192,8 +194,8 @@ class LinkTraffic:
             per_lane = capped_capacity(self._diagram, cap, self._vf[link], per_lane,
                                        self._kj[link], self._w[link])
         self._lanes_open[link] = lanes_open
-        self._speed_cap[link] = cap
-        self._rate[link] = per_lane * lanes_open * factor
+        self.speed_cap_mps[link] = cap
+        self.exit_rate_vps[link] = per_lane * lanes_open * factor
         # lane closures and capacity factors act at a point; a speed cap along the link
         self._entry_rate[link] = per_lane * self._lanes[link]
         self._wake(link, self.env.now)
@@ -222,42 +224,12 @@ class LinkTraffic:
         return True
 
     def travel_time_s(self) -> np.ndarray:
-        """Ground truth: the time a vehicle entering each link now would need.
-
-        Moving time L / v(k) at the current moving density, plus the time for the exit
-        to discharge the vehicles standing in its queue; a closed link costs 1e6 s.
-        """
-        now = self.env.now
-        n = len(self.fleet)
-        link = self.fleet.link[:n]
-        on = link >= 0
-        at_end = self.fleet.ready_s[:n][on] <= now
-        standing = np.bincount(link[on][at_end], minlength=self.n_links)
-        moving = np.bincount(link[on], minlength=self.n_links) - standing
-        net = self.network
-        density = np.minimum(moving / (net.length_m * net.lanes), self._k_crit_array)
-        speed = np.minimum(self._speed_array(density), np.asarray(self._speed_cap))
-        rate = np.asarray(self._rate)
-        with np.errstate(divide="ignore"):
-            queue_s = np.where(rate > 0, standing / np.where(rate > 0, rate, 1.0), 1e6)
-        return net.length_m / speed + queue_s
+        """Ground truth travel time per link now (`observation.true_travel_time_s`)."""
+        return true_travel_time_s(self)
 
     def density_vpm(self) -> np.ndarray:
-        """Ground truth: vehicles on each link now per metre of link (all lanes)."""
-        n = len(self.fleet)
-        link = self.fleet.link[:n]
-        return np.bincount(link[link >= 0], minlength=self.n_links) / self.network.length_m
-
-    def _speed_array(self, density: np.ndarray) -> np.ndarray:
-        """The fundamental diagram over all links at once (same formulas as the scalar)."""
-        net = self.network
-        vf, q, kj = net.free_speed_mps, net.capacity_vps_per_lane, net.jam_density_vpm_per_lane
-        if self._diagram == "greenshields":
-            return np.maximum(MIN_SPEED_MPS, vf * (1.0 - density / kj))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            congested = np.asarray(self._w) * (kj / density - 1.0)
-        congested = np.minimum(vf, np.maximum(MIN_SPEED_MPS, congested))
-        return np.where(density * vf <= q, vf, congested)
+        """Ground truth vehicles per metre per link now (all lanes)."""
+        return true_density_vpm(self)
 
     def vehicles_on(self, link: int) -> int:
         """Vehicles on a link now (moving and queued)."""
@@ -352,7 +324,7 @@ class LinkTraffic:
         k_crit = self._k_crit[link]
         speed = self._speed_fn(density if density < k_crit else k_crit, self._vf[link],
                                self._cap[link], self._kj[link], self._w[link])
-        cap = self._speed_cap[link]
+        cap = self.speed_cap_mps[link]
         if speed > cap:
             speed = cap
         ready = now + length / speed
@@ -406,7 +378,7 @@ class LinkTraffic:
             dwell = 0.0
             if nxt >= 0 and vehicle in stops:
                 dwell = stops[vehicle].get(pos, 0.0)
-            rate = self._rate[link]
+            rate = self.exit_rate_vps[link]
             forced = False
             wait = self._entry_wait(nxt, pce, now) if nxt >= 0 and dwell == 0.0 else 0.0
             if rate <= 0.0 or wait == INF:
