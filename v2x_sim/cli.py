@@ -222,16 +222,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _say_skipped(out: Path, stem: str) -> None:
-    """Tell how many runs a resumed study found already complete."""
+def _finish_study(out: Path, args: argparse.Namespace, stem: str) -> int:
+    """Say what a resumed study skipped, build its report, name its tables."""
     import json
 
-    try:
-        skipped = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))["skipped_runs"]
-    except (OSError, ValueError, KeyError):
-        return
-    if skipped:
-        print(f"{skipped} runs were already complete in {out}/runs and were not redone")
+    if not args.quiet:
+        try:
+            meta = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))
+            skipped = int(meta["skipped_runs"])
+        except (OSError, ValueError, KeyError):
+            skipped = 0
+        if skipped:
+            print(f"{skipped} runs were already complete in {out}/runs and were not redone")
+    _report(out, args)
+    if not args.quiet:
+        print(f"{stem} in {out}/{stem}.csv and {stem}.json")
+    return EXIT_OK
 
 
 def _print_table(table: dict[str, Any], columns: list[str]) -> None:
@@ -283,11 +289,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             print(f"warning: {unclear} paired differences have intervals wider than the "
                   f"difference (they include zero) with n = {args.replications}: add "
                   "replications to tell those policies apart")
-        _say_skipped(out, "comparison")
-    _report(out, args)
-    if not args.quiet:
-        print(f"comparison in {out}/comparison.csv and comparison.json")
-    return EXIT_OK
+    return _finish_study(out, args, "comparison")
 
 
 def _cmd_replicate(args: argparse.Namespace) -> int:
@@ -301,11 +303,7 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
         bar.close()
     if not args.quiet:
         _print_table(table, [])
-        _say_skipped(out, "replication")
-    _report(out, args)
-    if not args.quiet:
-        print(f"replication summary in {out}/replication.csv and replication.json")
-    return EXIT_OK
+    return _finish_study(out, args, "replication")
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -326,11 +324,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 point = ", ".join(f"{p}={table[p][i]}" for p in params)
                 print(f"{metric:<28} {point:<40} {table['mean'][i]:>12,.4g} "
                       f"[{table['ci_low'][i]:,.3g}, {table['ci_high'][i]:,.3g}] n={table['n'][i]}")
-        _say_skipped(out, "sweep")
-    _report(out, args)
-    if not args.quiet:
-        print(f"{len(points)} points; sweep in {out}/sweep.csv and sweep.json")
-    return EXIT_OK
+        print(f"{len(points)} points")
+    return _finish_study(out, args, "sweep")
 
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,

@@ -43,14 +43,3 @@ class Hop(IntEnum):
     def key(self) -> str:
         """The lower-case name used in outputs."""
         return self.name.lower()
-
-
-KIND_HOPS: dict[MessageKind, tuple[Hop, ...]] = {
-    MessageKind.BSM: (Hop.AIR, Hop.BACKHAUL, Hop.QUEUE, Hop.PROCESSING, Hop.TOTAL),
-    MessageKind.STATUS: (Hop.AIR, Hop.WAN, Hop.QUEUE, Hop.PROCESSING, Hop.TOTAL),
-    MessageKind.PERCEPTION: (Hop.BACKHAUL, Hop.QUEUE, Hop.PROCESSING, Hop.TOTAL),
-    MessageKind.AGGREGATE: (Hop.WAN, Hop.QUEUE, Hop.PROCESSING, Hop.TOTAL),
-    MessageKind.HAZARD_WARNING: (Hop.AIR, Hop.BACKHAUL, Hop.QUEUE, Hop.PROCESSING, Hop.TOTAL),
-    MessageKind.ROUTE_ADVICE: (Hop.AIR, Hop.BACKHAUL, Hop.WAN, Hop.TOTAL),
-}
-"""The hops each kind crosses (a hazard warning's backhaul counts both wired legs)."""

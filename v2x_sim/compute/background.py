@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
-from v2x_sim.comms.flows import group_by, offsets_on_link, phases_s, send_times
+from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.roadside import Coverage, Devices
 from v2x_sim.compute.servers import ServerPool, Stream
@@ -319,8 +319,3 @@ class BackgroundFlows:
     def mean_cbr(self) -> FloatArray:
         """Mean channel busy ratio per RSU over the windows so far."""
         return self.cbr_sum / max(self.windows, 1)
-
-    @staticmethod
-    def phases(ids: IntArray, period_s: float) -> FloatArray:
-        """Send phases of senders (exposed for hazard detection by sensor frames)."""
-        return phases_s(ids, period_s)

@@ -289,8 +289,3 @@ class HazardLoop:
     def warnings_table(self) -> dict[str, NDArray[Any]]:
         """One row per (hazard, upstream vehicle) warning attempt."""
         return {name: np.asarray(values) for name, values in self.deliveries.items()}
-
-
-def detection_callback(loop: HazardLoop) -> Callable[[int, float], None]:
-    """A ``(link, position_m)`` hook for whoever starts hazards (the world's incidents)."""
-    return loop.report

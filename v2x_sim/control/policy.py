@@ -9,7 +9,6 @@ unless it is the oracle reference (``uses_truth = True``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -117,5 +116,3 @@ class Policy(Protocol):
         """Route advice for (some of) the connected vehicles in ``view``."""
         ...
 
-
-PolicyFactory = Callable[..., Policy]

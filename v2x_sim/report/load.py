@@ -11,7 +11,6 @@ where it can, the line.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
+from v2x_sim._core.csv_table import read_csv_records
 from v2x_sim._core.errors import InputFileError
 
 Table = dict[str, NDArray[Any]]
@@ -185,31 +185,15 @@ def read_csv_table(path: Path, required: tuple[str, ...] = (),
         InputFileError: unreadable, empty, a duplicate or missing required column, or a
             row whose number of cells differs from the header's (line named).
     """
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            try:
-                header = next(reader, None)
-                if header is None:
-                    raise InputFileError(path, "empty file: expected a header row", line=1)
-                rows: list[list[str]] = []
-                for row in reader:
-                    if not row:
-                        continue
-                    if len(row) != len(header):
-                        raise InputFileError(
-                            path, f"row has {len(row)} cells but the header has "
-                                  f"{len(header)}", line=reader.line_num)
-                    rows.append(row)
-            except csv.Error as exc:
-                raise InputFileError(path, f"not valid CSV: {exc}",
-                                     line=reader.line_num) from None
-    except FileNotFoundError:
-        raise InputFileError(path, "file is missing") from None
-    except UnicodeDecodeError:
-        raise InputFileError(path, "not UTF-8 text") from None
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read file: {exc.strerror}") from None
+    records = read_csv_records(path)
+    if not records:
+        raise InputFileError(path, "empty file: expected a header row", line=1)
+    (_, header), body = records[0], records[1:]
+    for line, row in body:
+        if len(row) != len(header):
+            raise InputFileError(path, f"row has {len(row)} cells but the header has "
+                                       f"{len(header)}", line=line)
+    rows = [row for _, row in body]
     names = [h.strip() for h in header]
     for name in names:
         if not name:
