@@ -48,8 +48,8 @@ def test_written_links_use_engineering_units(tmp_path: Path) -> None:
 
 def test_optional_columns_default(tmp_path: Path) -> None:
     net = read_network_csv(*write(tmp_path, NODES, f"{LINK_HEADER}\n{GOOD_LINK}\n"))
-    assert list(net.node_ids) == [10, 20, 30]
-    assert list(net.link_ids) == [1]
+    assert net.node_ids.tolist() == ["10", "20", "30"]
+    assert net.link_ids.tolist() == ["1"]
     assert (net.from_node[0], net.to_node[0]) == (0, 1)
     assert net.capacity_vps_per_lane[0] == pytest.approx(0.5)
     assert net.jam_density_vpm_per_lane[0] == pytest.approx(0.14)
@@ -66,9 +66,8 @@ def test_optional_columns_given_and_blank(tmp_path: Path) -> None:
 
 
 NODE_CASES = [
-    ("id,x_m,y_m\n10,0,0\nabc,1,1\n,140,arterial", 3, "id", "'abc'"),
-    ("id,x_m,y_m\n10,0,0\n2.5,1,1\n,140,arterial", 3, "id", "'2.5'"),
-    ("id,x_m,y_m\n10,0,0\n20,1,1\n10,2,2\n", 4, "id", "duplicate id 10"),
+    ("id,x_m,y_m\n10,0,0\n ,1,1\n", 3, "id", "empty value; expected an id"),
+    ("id,x_m,y_m\n10,0,0\n20,1,1\n10,2,2\n", 4, "id", "duplicate id '10'"),
     ("id,x_m,y_m\n10,0,0\n20,east,1\n,140,arterial", 3, "x_m", "'east'"),
     ("id,x_m,y_m\n10,0,0\n20,1,nan\n,140,arterial", 3, "y_m", "'nan'"),
     ("id,x_m,y_m\n10,0,0\n\n20,1,1,9\n", 4, None, "4 fields"),
@@ -87,12 +86,13 @@ def test_bad_node_rows(tmp_path: Path, nodes: str, line: int, column: str | None
 
 
 LINK_CASES = [
-    ("x,10,20,100,2,13.9,1800,140,arterial", "id", "'x'"),
-    ("1.5,10,20,100,2,13.9,1800,140,arterial", "id", "'1.5'"),
-    ("1,10,20,100,2,13.9,1800,140,arterial", "id", "duplicate id 1"),
-    ("2,99,20,100,2,13.9,1800,140,arterial", "from", "unknown node id 99"),
-    ("2,10,77,100,2,13.9,1800,140,arterial", "to", "unknown node id 77"),
-    ("2,ten,20,100,2,13.9,1800,140,arterial", "from", "'ten'"),
+    (",10,20,100,2,13.9,1800,140,arterial", "id", "empty value; expected an id"),
+    ("1,10,20,100,2,13.9,1800,140,arterial", "id", "duplicate id '1'"),
+    ("2,99,20,100,2,13.9,1800,140,arterial", "from", "unknown node id '99'"),
+    ("2,10,77,100,2,13.9,1800,140,arterial", "to", "unknown node id '77'"),
+    ("2,ten,20,100,2,13.9,1800,140,arterial", "from", "unknown node id 'ten'"),
+    ("2,010,20,100,2,13.9,1800,140,arterial", "from", "unknown node id '010'"),
+    ("2,10,,100,2,13.9,1800,140,arterial", "to", "empty value; expected an id"),
     ("2,20,20,100,2,13.9,1800,140,arterial", "to", "from == to (20)"),
     ("2,10,20,0,2,13.9,1800,140,arterial", "length_m", "'0'"),
     ("2,10,20,-5,2,13.9,1800,140,arterial", "length_m", "'-5'"),
@@ -164,3 +164,40 @@ def test_no_nodes(tmp_path: Path) -> None:
     paths = write(tmp_path, "id,x_m,y_m\n", f"{LINK_HEADER}\n{GOOD_LINK}\n")
     with pytest.raises(InputFileError, match="no nodes"):
         read_network_csv(*paths)
+
+
+@pytest.mark.parametrize(("shape", "shown"), [
+    ("0 0", "point 1 '0' is not 'x,y'"),
+    ("0,0 1,x", "point 2 '1,x' is not 'x,y'"),
+    ("0,0", "has 1 point(s); a shape needs at least two"),
+    ("0,0 inf,1", "point 2 'inf,1' is not finite"),
+])
+def test_bad_shapes(tmp_path: Path, shape: str, shown: str) -> None:
+    links = f"{LINK_HEADER},shape\n{GOOD_LINK},\n\n2,20,30,50,1,10,1200,\"{shape}\"\n"
+    paths = write(tmp_path, NODES, links)
+    with pytest.raises(InputFileError) as info:
+        read_network_csv(*paths)
+    assert (info.value.line, info.value.column) == (4, "shape")
+    assert shown in str(info.value)
+
+
+def test_text_ids_and_shapes_round_trip(tmp_path: Path) -> None:
+    """Ids are opaque text (a leading zero and a '#' survive); shapes come back as written."""
+    nodes = "id,x_m,y_m\nn0_0,0,0\n007,100,0\n-12,100,50\n"
+    links = (f"{LINK_HEADER},shape,type,name\n"
+             "-5#0,n0_0,007,100,2,13.9,1800,\"0.00,0.00 50.00,1.00 100.00,0.00\","
+             "highway.primary,Main St\n"
+             "e2,007,-12,50,1,10,1200,,,\n")
+    net = read_network_csv(*write(tmp_path, nodes, links))
+    assert net.node_ids.tolist() == ["n0_0", "007", "-12"]
+    assert net.link_ids.tolist() == ["-5#0", "e2"]
+    assert net.node_index("007") == 1
+    assert net.node_index(-12) == 2  # an integer from YAML names the same id
+    assert net.shapes is not None
+    assert net.shapes.text(0) == "0.00,0.00 50.00,1.00 100.00,0.00"
+    assert net.shapes.points(1) is None
+    nodes_path, links_path = write_network_csv(net, tmp_path / "out")
+    back = read_network_csv(nodes_path, links_path)
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(back, name), getattr(net, name), err_msg=name)
+    assert back.shapes is not None and back.shapes.same_as(net.shapes)

@@ -23,7 +23,7 @@ def test_oversaturated_bottleneck_raises_queue_tail_warnings(line_scenario) -> N
     hazards = result.summary["hazards"]["by_hazard"]
     tails = [h for h in hazards if h["cause"] == "queue_tail"]
     assert tails, "the bottleneck queue was never detected"
-    assert all(h["link"] == 0 for h in tails)  # the queue stands where capacity drops
+    assert all(h["link"] == "0" for h in tails)  # the queue stands where capacity drops
     starts = sorted(h["start_s"] for h in tails)
     assert all(b - a >= 300 for a, b in itertools.pairwise(starts))
     assert result.summary["hazards"]["warned"] > 0

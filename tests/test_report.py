@@ -162,7 +162,7 @@ def test_the_worst_window_is_the_slowest_stretch_of_bins() -> None:
     assert traffic.worst_window(links, 600) == (600.0, 1200.0)
     assert traffic.worst_window(links, 5000) == (0.0, 1200.0)  # longer than the run
     means = traffic.link_mean_ratio(links, (600.0, 1200.0))
-    assert means == pytest.approx({0: 0.25, 1: 0.45})
+    assert means == pytest.approx({"0": 0.25, "1": 0.45})  # keyed by id as text
 
 
 def test_the_map_without_road_geometry_still_draws_devices(run: RunData) -> None:

@@ -328,8 +328,8 @@ def route_a_shares(result: RunResult, after_s: float) -> np.ndarray:
     """Per bin (control period) from ``after_s``: route A's share of vehicles entering a route."""
     links = result.links
     late = links["t_start_s"] >= after_s
-    a = links["entered"][late & (links["link"] == ROUTE_FIRST_LINKS[0])].astype(float)
-    b = links["entered"][late & (links["link"] == ROUTE_FIRST_LINKS[1])].astype(float)
+    a = links["entered"][late & (links["link"] == str(ROUTE_FIRST_LINKS[0]))].astype(float)
+    b = links["entered"][late & (links["link"] == str(ROUTE_FIRST_LINKS[1]))].astype(float)
     total = a + b
     return a[total > 0] / total[total > 0]
 

@@ -18,7 +18,7 @@ from v2x_sim._core.version import __version__
 from v2x_sim.metrics.link_series import link_series
 from v2x_sim.metrics.records import Event
 from v2x_sim.metrics.trip_stats import trip_summary
-from v2x_sim.road.network import RoadClass
+from v2x_sim.road.network_table import network_table
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.traffic.demand import KINDS
 from v2x_sim.v2x_model import v2x_summary, v2x_tables
@@ -48,7 +48,8 @@ class RunResult:
         events: notable events in time order.
         wall_s: wall-clock seconds the simulation took.
         tables: further tables by file stem: ``network`` (link geometry: ids, end nodes
-            and their coordinates, length, lanes, free speed, road class) and, when the V2X
+            and their coordinates, length, lanes, free speed, road class, capacity, jam
+            density, shape; readable back as network input) and, when the V2X
             model ran, ``latency`` (per
             kind and hop), ``edges`` (utilisation and queue per node and window),
             ``rsus`` (channel busy ratio, BSMs received), ``devices``, ``warnings`` (one
@@ -176,14 +177,7 @@ def collect_result(world: World) -> RunResult:
     links, congestion = _link_table(world)
     summary = _summary(world, trips)
     summary.update(congestion)
-    net = world.network
-    road_class = np.array([c.name.lower() for c in RoadClass])
-    tables: dict[str, Table] = {"network": {
-        "link": net.link_ids, "from": net.node_ids[net.from_node], "to": net.node_ids[net.to_node],
-        "x0_m": net.x_m[net.from_node], "y0_m": net.y_m[net.from_node],
-        "x1_m": net.x_m[net.to_node], "y1_m": net.y_m[net.to_node], "length_m": net.length_m,
-        "lanes": net.lanes, "free_speed_mps": net.free_speed_mps,
-        "road_class": road_class[net.road_class]}}
+    tables: dict[str, Table] = {"network": network_table(world.network)}
     if world.v2x is not None:
         summary.update(_clean(v2x_summary(world.v2x)))
         tables.update(v2x_tables(world.v2x))

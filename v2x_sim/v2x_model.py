@@ -127,6 +127,7 @@ def v2x_summary(model: V2XModel) -> dict[str, Any]:
         edges[f"edge-{e}"]["rsus"] = int(((devices.kind == 0) & (devices.edge == e)).sum())
         edges[f"edge-{e}"]["sensors"] = int(((devices.kind != 0) & (devices.edge == e)).sum())
     hazards = model.hazards.records
+    link_ids = model.flows.network.link_ids  # records hold link indices; show external ids
     detected = [h for h in hazards if np.isfinite(h.detect_s)]
     upstream = sum(h.upstream_vehicles for h in hazards)
     return {
@@ -150,7 +151,7 @@ def v2x_summary(model: V2XModel) -> dict[str, Any]:
             "warned_in_time": sum(h.in_time for h in hazards),
             "warned_in_time_share": (sum(h.in_time for h in hazards) / upstream
                                      if upstream else None),
-            "by_hazard": [h.__dict__ for h in hazards],
+            "by_hazard": [{**h.__dict__, "link": str(link_ids[h.link])} for h in hazards],
         },
     }
 

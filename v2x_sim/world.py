@@ -25,6 +25,7 @@ from v2x_sim.road.fundamental_diagram import SPEED_FUNCTIONS
 from v2x_sim.road.generators import corridor, demo_zone, grid
 from v2x_sim.road.io import read_network_csv
 from v2x_sim.road.network import Network
+from v2x_sim.road.network_table import read_network_table
 from v2x_sim.road.routing import RouteTables
 from v2x_sim.road.signals import fixed_time_plan
 from v2x_sim.scenario.schema import Scenario
@@ -49,9 +50,14 @@ def build_network_from(scenario: Scenario) -> Network:
         return corridor(road.corridor)
     if road.generator == "demo_zone":
         return demo_zone(road.demo_zone)
-    assert road.file is not None  # guaranteed by RoadSection validation
-    return read_network_csv(scenario.resolve_path(road.file.nodes),
-                            scenario.resolve_path(road.file.links))
+    files = road.file
+    assert files is not None  # guaranteed by RoadSection validation
+    if files.network is not None:
+        return read_network_table(scenario.resolve_path(files.network))
+    assert files.nodes is not None  # NetworkFiles validation: nodes and links, or network
+    assert files.links is not None
+    return read_network_csv(scenario.resolve_path(files.nodes),
+                            scenario.resolve_path(files.links))
 
 
 @dataclass
@@ -136,7 +142,7 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
 
         def window(link: int = link, settings: dict[str, Any] = settings, i: int = i,
                    start: float = incident.start_s, end: float = incident.end_s,
-                   detail: str = detail, ext: int = incident.link,
+                   detail: str = detail, ext: str = str(network.link_ids[link]),
                    position: float = position) -> Any:
             yield world_env.timeout(start)
             traffic.set_incident(link, i, active=True, **settings)

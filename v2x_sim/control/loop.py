@@ -218,7 +218,7 @@ class ControlLoop:
         self.stats.followed += 1
         now = self.env.now
         if self.events is not None:
-            self.events.add(now, "reroute", link=int(self.network.link_ids[tail[0]]),
+            self.events.add(now, "reroute", link=str(self.network.link_ids[tail[0]]),
                             vehicle=vehicle, detail=f"{self.policy.name}: "
                             f"{len(tail)} links to destination")
         self.reroute_times.append(now)

@@ -53,8 +53,10 @@ def resolved_scenario_yaml(result: RunResult) -> str:
     data["v2x_sim_version"] = result.version
     # file references become absolute so the copy in the results folder still runs
     if data["road"].get("file"):
-        for key in ("nodes", "links"):
-            data["road"]["file"][key] = str(scenario.resolve_path(data["road"]["file"][key]))
+        files = data["road"]["file"]
+        for key in ("nodes", "links", "network"):
+            if files.get(key):
+                files[key] = str(scenario.resolve_path(files[key]))
     if data["demand"].get("trips_file"):
         data["demand"]["trips_file"] = str(scenario.resolve_path(data["demand"]["trips_file"]))
     header = (f"# resolved by v2x-sim {result.version}; seed {result.seed}\n"
@@ -75,8 +77,8 @@ def write_results(result: RunResult, folder: str | Path) -> Path:
     write_rows_csv(out / "events.csv", list(Event.__dataclass_fields__),
                    (astuple(e) for e in result.events))
     for stem, table in result.tables.items():
-        if table:
-            write_table_csv(out / f"{stem}.csv", table)
+        if table:  # network.csv is read back as network input: floats at full precision
+            write_table_csv(out / f"{stem}.csv", table, exact=stem == "network")
     write_text_atomic(out / "scenario.yaml", resolved_scenario_yaml(result))
     write_json_atomic(out / "summary.json", result.summary)
     return out

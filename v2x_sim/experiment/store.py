@@ -38,27 +38,34 @@ def write_json_atomic(path: Path, data: Any) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def _format_column(values: NDArray[Any]) -> list[str]:
+def _format_column(values: NDArray[Any], exact: bool = False) -> list[str]:
     if values.dtype.kind == "f":
+        if exact:
+            return ["" if not math.isfinite(v) else repr(v) for v in values.tolist()]
         return ["" if not math.isfinite(v) else repr(round(v, 6)) for v in values.tolist()]
     if values.dtype.kind == "b":
         return ["1" if v else "0" for v in values.tolist()]
     return [str(v) for v in values.tolist()]
 
 
-def table_csv_text(table: dict[str, NDArray[Any]]) -> str:
-    """CSV text of a column table (floats rounded to 6 decimals, NaN as empty)."""
+def table_csv_text(table: dict[str, NDArray[Any]], *, exact: bool = False) -> str:
+    """CSV text of a column table (NaN as empty; text quoted where CSV needs it).
+
+    Floats are rounded to 6 decimals, or written at full precision with ``exact`` (for
+    tables read back as input, such as ``network.csv``).
+    """
     names = list(table)
-    columns = [_format_column(np.asarray(table[name])) for name in names]
+    columns = [_format_column(np.asarray(table[name]), exact) for name in names]
     buffer = io.StringIO()
-    buffer.write(",".join(names) + "\n")
-    buffer.writelines(",".join(row) + "\n" for row in zip(*columns, strict=True))
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(zip(*columns, strict=True))
     return buffer.getvalue()
 
 
-def write_table_csv(path: Path, table: dict[str, NDArray[Any]]) -> Path:
-    """Write a column table as CSV, atomically."""
-    return write_text_atomic(path, table_csv_text(table))
+def write_table_csv(path: Path, table: dict[str, NDArray[Any]], *, exact: bool = False) -> Path:
+    """Write a column table as CSV, atomically (``exact``: floats at full precision)."""
+    return write_text_atomic(path, table_csv_text(table, exact=exact))
 
 
 def write_rows_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:

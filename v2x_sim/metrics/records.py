@@ -46,14 +46,14 @@ class Event:
     Attributes:
         time_s: simulation time.
         kind: short machine-readable name (``incident_start``, ``moved_on``, ...).
-        link: external link id, or -1.
+        link: external link id (text), or empty when the event has no link.
         vehicle: trip id, or -1.
         detail: free text for people.
     """
 
     time_s: float
     kind: str
-    link: int = -1
+    link: str = ""
     vehicle: int = -1
     detail: str = ""
 
@@ -64,10 +64,10 @@ class EventLog:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    def add(self, time_s: float, kind: str, *, link: int = -1, vehicle: int = -1,
+    def add(self, time_s: float, kind: str, *, link: str = "", vehicle: int = -1,
             detail: str = "") -> None:
-        """Record one event."""
-        self.events.append(Event(time_s, kind, link, vehicle, detail))
+        """Record one event (``link`` is the external id, as text)."""
+        self.events.append(Event(time_s, kind, str(link), vehicle, detail))
 
     def __len__(self) -> int:
         return len(self.events)

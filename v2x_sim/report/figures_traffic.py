@@ -58,14 +58,17 @@ def _nanmean(values: NDArray[Any]) -> float:
 
 
 def link_mean_ratio(links: Table, window: tuple[float, float] | None = None
-                    ) -> dict[int, float]:
-    """Mean speed ratio per link over the bins inside ``window`` (all bins if None)."""
+                    ) -> dict[str, float]:
+    """Mean speed ratio per link (keyed by id as text) over the bins inside ``window``.
+
+    All bins when ``window`` is None.
+    """
     mask = np.ones(links["link"].size, dtype=bool)
     if window is not None:
         mask = (links["t_start_s"] >= window[0] - 1e-9) & (links["t_end_s"] <= window[1] + 1e-9)
     ids = links["link"][mask]
     ratio = links["speed_ratio"][mask]
-    return {int(i): _nanmean(ratio[ids == i]) for i in np.unique(ids)}
+    return {str(i): _nanmean(ratio[ids == i]) for i in np.unique(ids)}
 
 
 def _offset_segments(network: Table, offset: float) -> NDArray[np.float64]:
@@ -167,7 +170,7 @@ def network_map(network: Table | None, rsus: Table | None, devices: Table | None
                      f"{worst}")
         else:
             means, title = {}, "Road network"
-        ratio = np.array([means.get(int(i), math.nan) for i in network["link"]])
+        ratio = np.array([means.get(str(i), math.nan) for i in network["link"]])
         segments = _offset_segments(network, span * 0.004)
         norm = Normalize(0.0, 1.0)
         lanes = network.get("lanes", np.full(ratio.size, 2))
@@ -219,17 +222,17 @@ def _mark_incidents(ax: Any, network: Table, events: Table | None) -> None:
     if events is None or events["kind"].size == 0:
         return
     starts = events["kind"] == "incident_start"
-    index = {int(link): i for i, link in enumerate(network["link"])}
+    index = {str(link): i for i, link in enumerate(network["link"])}
     first = True
     for link, time_s in zip(events["link"][starts], events["time_s"][starts], strict=True):
-        i = index.get(int(link))
+        i = index.get(str(link))
         if i is None:
             continue
         x = (float(network["x0_m"][i]) + float(network["x1_m"][i])) / 2
         y = (float(network["y0_m"][i]) + float(network["y1_m"][i])) / 2
         ax.scatter([x], [y], marker="*", s=260, color="#d62728", edgecolors="black",
                    linewidths=0.8, zorder=7, label="incident" if first else None)
-        ax.annotate(f"link {int(link)}\n{time_s / 60:.0f} min", (x, y), xytext=(8, 8),
+        ax.annotate(f"link {link}\n{time_s / 60:.0f} min", (x, y), xytext=(8, 8),
                     textcoords="offset points", fontsize=8, zorder=7)
         first = False
 

@@ -1,8 +1,9 @@
 """The road network as a struct of arrays plus a CSR adjacency.
 
-Nodes and links carry external ids (what users write in YAML and CSV files) and are
-addressed internally by their index 0..n-1. All quantities are SI: metres, metres per
-second, vehicles per second per lane, vehicles per metre per lane.
+Nodes and links carry external ids (what users write in YAML and CSV files: opaque
+strings, see `v2x_sim._core.ids`) and are addressed internally by their index 0..n-1.
+All quantities are SI: metres, metres per second, vehicles per second per lane,
+vehicles per metre per lane.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim._core.errors import ScenarioError
+from v2x_sim._core.ids import id_array, normalise_id
+from v2x_sim.road.shapes import LinkShapes
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+StrArray = NDArray[np.str_]
 
 
 class RoadClass(IntEnum):
@@ -32,9 +36,9 @@ class Network:
     """Nodes and directed links as parallel numpy arrays.
 
     Attributes:
-        node_ids: external node ids.
+        node_ids: external node ids (strings, unique).
         x_m, y_m: node coordinates in metres.
-        link_ids: external link ids.
+        link_ids: external link ids (strings, unique).
         from_node, to_node: link end points as node indices.
         length_m: link length.
         lanes: number of lanes.
@@ -42,12 +46,14 @@ class Network:
         capacity_vps_per_lane: saturation flow per lane, veh/s.
         jam_density_vpm_per_lane: jam density per lane, veh/m.
         road_class: `RoadClass` value per link.
+        shapes: polylines of links that are not straight between their end nodes (for
+            maps and device placement), or None when every link is straight.
     """
 
-    node_ids: IntArray
+    node_ids: StrArray
     x_m: FloatArray
     y_m: FloatArray
-    link_ids: IntArray
+    link_ids: StrArray
     from_node: IntArray
     to_node: IntArray
     length_m: FloatArray
@@ -56,12 +62,13 @@ class Network:
     capacity_vps_per_lane: FloatArray
     jam_density_vpm_per_lane: FloatArray
     road_class: IntArray
+    shapes: LinkShapes | None = None
     out_offsets: IntArray = field(init=False)
     out_links: IntArray = field(init=False)
     in_offsets: IntArray = field(init=False)
     in_links: IntArray = field(init=False)
-    _node_index: dict[int, int] = field(init=False, repr=False)
-    _link_index: dict[int, int] = field(init=False, repr=False)
+    _node_index: dict[str, int] = field(init=False, repr=False)
+    _link_index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.n_nodes == 0 or self.n_links == 0:
@@ -70,9 +77,8 @@ class Network:
         critical = self.capacity_vps_per_lane / self.free_speed_mps
         bad = np.flatnonzero(self.jam_density_vpm_per_lane <= critical)
         if bad.size:
-            link = int(self.link_ids[bad[0]])
             raise ScenarioError(
-                "road", f"link {link}",
+                "road", f"link {self.link_ids[bad[0]]}",
                 "jam density must exceed capacity / free speed (the critical density)",
             )
         out_order = np.argsort(self.from_node, kind="stable")
@@ -84,8 +90,8 @@ class Network:
         set_(self, "out_offsets", np.concatenate(([0], np.cumsum(counts_out))).astype(np.int64))
         set_(self, "in_links", in_order.astype(np.int64))
         set_(self, "in_offsets", np.concatenate(([0], np.cumsum(counts_in))).astype(np.int64))
-        set_(self, "_node_index", {int(n): i for i, n in enumerate(self.node_ids)})
-        set_(self, "_link_index", {int(n): i for i, n in enumerate(self.link_ids)})
+        set_(self, "_node_index", _unique_index(self.node_ids.tolist(), "node"))
+        set_(self, "_link_index", _unique_index(self.link_ids.tolist(), "link"))
         for array in (self.x_m, self.y_m, self.length_m, self.free_speed_mps):
             array.setflags(write=False)
 
@@ -114,23 +120,29 @@ class Network:
         """How many vehicles fit on each link: L * lanes * k_jam (at least one)."""
         return np.maximum(1.0, self.length_m * self.lanes * self.jam_density_vpm_per_lane)
 
-    def node_index(self, node_id: int, *, field_path: str = "node") -> int:
-        """Index of an external node id; a `ScenarioError` naming ``field_path`` if unknown."""
-        try:
-            return self._node_index[int(node_id)]
-        except KeyError:
-            raise ScenarioError(
-                field_path, node_id, "no node with this id in the network") from None
+    def node_index(self, node_id: int | str, *, field_path: str = "node") -> int:
+        """Index of an external node id (``7`` and ``"7"`` are one id).
 
-    def link_index(self, link_id: int, *, field_path: str = "link") -> int:
-        """Index of an external link id; a `ScenarioError` naming ``field_path`` if unknown."""
-        try:
-            return self._link_index[int(link_id)]
-        except KeyError:
-            raise ScenarioError(
-                field_path, link_id,
-                f"no link with this id in the network (it has {self.n_links} links)",
-            ) from None
+        Raises:
+            ScenarioError: naming ``field_path`` and the id, if no node has it.
+        """
+        index = self._node_index.get(_key(node_id, field_path))
+        if index is None:
+            raise ScenarioError(field_path, node_id, "no node with this id in the network")
+        return index
+
+    def link_index(self, link_id: int | str, *, field_path: str = "link") -> int:
+        """Index of an external link id (``7`` and ``"7"`` are one id).
+
+        Raises:
+            ScenarioError: naming ``field_path`` and the id, if no link has it.
+        """
+        index = self._link_index.get(_key(link_id, field_path))
+        if index is None:
+            raise ScenarioError(field_path, link_id,
+                                f"no link with this id in the network (it has {self.n_links} "
+                                "links)")
+        return index
 
     def outgoing(self, node: int) -> IntArray:
         """Indices of links leaving node index ``node``."""
@@ -147,6 +159,21 @@ class Network:
         return np.arctan2(dy, dx)
 
 
+def _key(value: int | str, field_path: str) -> str:
+    try:
+        return normalise_id(value)
+    except TypeError as exc:
+        raise ScenarioError(field_path, value, str(exc)) from None
+
+
+def _unique_index(ids: list[str], what: str) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, name in enumerate(ids):
+        if index.setdefault(name, i) != i:
+            raise ScenarioError("road", name, f"{what} id used more than once")
+    return index
+
+
 def build_network(
     *,
     x_m: list[float] | FloatArray,
@@ -159,16 +186,21 @@ def build_network(
     capacity_vps_per_lane: list[float] | FloatArray,
     jam_density_vpm_per_lane: list[float] | FloatArray,
     road_class: list[int] | IntArray,
-    node_ids: list[int] | IntArray | None = None,
-    link_ids: list[int] | IntArray | None = None,
+    node_ids: list[int] | list[str] | NDArray[np.generic] | None = None,
+    link_ids: list[int] | list[str] | NDArray[np.generic] | None = None,
+    shapes: LinkShapes | None = None,
 ) -> Network:
-    """A `Network` from plain sequences (node and link ids default to their index)."""
+    """A `Network` from plain sequences.
+
+    Node and link ids default to their index as text (``"0"``, ``"1"``, ...); integer
+    ids are kept as their decimal text.
+    """
     n_nodes, n_links = len(x_m), len(from_node)
     return Network(
-        node_ids=np.asarray(node_ids if node_ids is not None else np.arange(n_nodes), np.int64),
+        node_ids=id_array(node_ids, n_nodes),
         x_m=np.asarray(x_m, np.float64),
         y_m=np.asarray(y_m, np.float64),
-        link_ids=np.asarray(link_ids if link_ids is not None else np.arange(n_links), np.int64),
+        link_ids=id_array(link_ids, n_links),
         from_node=np.asarray(from_node, np.int64),
         to_node=np.asarray(to_node, np.int64),
         length_m=np.asarray(length_m, np.float64),
@@ -177,4 +209,5 @@ def build_network(
         capacity_vps_per_lane=np.asarray(capacity_vps_per_lane, np.float64),
         jam_density_vpm_per_lane=np.asarray(jam_density_vpm_per_lane, np.float64),
         road_class=np.asarray(road_class, np.int64),
+        shapes=shapes,
     )

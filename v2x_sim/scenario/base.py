@@ -14,7 +14,13 @@ MAX_RATE_VPH = 1_000_000.0
 PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
 NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
 Probability = Annotated[float, Field(strict=True, ge=0, le=1)]
-NodeId = Annotated[int, Field(strict=True, ge=0)]
+ExternalId = Annotated[int, Field(strict=True)] | Annotated[str, Field(strict=True, min_length=1)]
+"""A node or link id as written in YAML: an integer (``7``) or a string (``"n0_0"``).
+
+Kept as written (so a resolved scenario reads like its source); lookups in the network
+normalise both forms to the same text key (`v2x_sim._core.ids.normalise_id`)."""
+NodeId = ExternalId
+LinkId = ExternalId
 
 
 class Section(BaseModel):

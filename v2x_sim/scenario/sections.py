@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from v2x_sim.scenario.base import (
     MAX_HORIZON_S,
     MAX_RATE_VPH,
+    LinkId,
     NodeId,
     NonNegativeFloat,
     PositiveFloat,
@@ -138,10 +139,25 @@ class DemoZoneParams(Section):
 
 
 class NetworkFiles(Section):
-    """A network read from ``nodes.csv`` and ``links.csv`` (paths relative to the YAML)."""
+    """A network read from files (paths relative to the YAML).
 
-    nodes: str
-    links: str
+    Either ``nodes`` and ``links`` (``nodes.csv`` and ``links.csv``, as the importers
+    write them) or ``network``: the ``network.csv`` of an earlier run.
+    """
+
+    nodes: str | None = None
+    links: str | None = None
+    network: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NetworkFiles:
+        pair = self.nodes is not None and self.links is not None
+        if self.network is not None and (self.nodes is not None or self.links is not None):
+            raise ValueError("give either nodes and links, or network, not both")
+        if self.network is None and not pair:
+            raise ValueError("needs nodes and links (nodes.csv, links.csv), or network "
+                             "(a run's network.csv)")
+        return self
 
 
 class SignalSection(Section):
@@ -178,7 +194,8 @@ class RoadSection(Section):
     @model_validator(mode="after")
     def _file_given(self) -> RoadSection:
         if self.generator == "file" and self.file is None:
-            raise ValueError("generator 'file' needs file: {nodes: ..., links: ...}")
+            raise ValueError("generator 'file' needs file: {nodes: ..., links: ...} or "
+                             "file: {network: ...}")
         return self
 
 
@@ -323,7 +340,7 @@ class VehiclesSection(Section):
 class IncidentEntry(Section):
     """A lane closure and/or speed cap on one link for a time window."""
 
-    link: Annotated[int, Field(strict=True, ge=0)]
+    link: LinkId
     start_s: NonNegativeFloat
     end_s: PositiveFloat
     lanes_closed: Annotated[int, Field(strict=True, ge=0)] = 1

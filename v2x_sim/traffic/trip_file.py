@@ -9,8 +9,8 @@ are kept in file order. A file with only a header holds no trips.
 column       type      meaning
 ===========  ========  ==========================================================
 depart_s     number    departure time, seconds from the start, finite and >= 0
-origin       integer   id of the origin node (must be in the network)
-destination  integer   id of the destination node, different from ``origin``
+origin       text      id of the origin node (must be in the network)
+destination  text      id of the destination node, different from ``origin``
 class        text      vehicle class: ``car``, ``truck``, ``shuttle`` or ``delivery``
 connected    boolean   optional; ``1``/``true``/``yes`` or ``0``/``false``/``no``;
                        empty means "draw from the class's connected share"
@@ -116,13 +116,13 @@ def read_trip_file(path: Path, network: Network) -> TripList:
     header_line, header = records[0]
     names = [name.strip() for name in header]
     check_header(path, header_line, names, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
-    node_index = {int(node): i for i, node in enumerate(network.node_ids)}
+    node_index = {node: i for i, node in enumerate(network.node_ids.tolist())}
     rows = [_parse_row(path, line, names, record, node_index) for line, record in records[1:]]
     return TripList.from_columns(*zip(*rows, strict=True)) if rows else TripList.empty()
 
 
 def _parse_row(path: Path, line: int, names: list[str], record: list[str],
-               node_index: dict[int, int]) -> tuple[float, int, int, int, int]:
+               node_index: dict[str, int]) -> tuple[float, int, int, int, int]:
     """One data row as (depart_s, origin index, destination index, kind, connected)."""
 
     def error(column: str | None, reason: str) -> InputFileError:
@@ -142,13 +142,11 @@ def _parse_row(path: Path, line: int, names: list[str], record: list[str],
                                 "number of seconds >= 0")
     ends = []
     for end in ("origin", "destination"):
-        text = row[end]
-        try:
-            node = int(text)
-        except ValueError:
-            raise error(end, f"{text!r} is not an integer; expected a node id") from None
+        node = row[end]
+        if not node:
+            raise error(end, "empty value; expected a node id of the network")
         if node not in node_index:
-            raise error(end, f"unknown node id {node}; expected a node id of the network")
+            raise error(end, f"unknown node id {node!r}; expected a node id of the network")
         ends.append(node_index[node])
     if ends[0] == ends[1]:
         raise error("destination", f"destination {row['destination']} equals the origin; "
