@@ -5,6 +5,10 @@ located by a coverage table: every directed link is cut into `CELL_M` cells, and
 cell knows its nearest RSU in range (the one that receives its BSMs) and up to
 `MAX_HEARD` RSUs in range (whose channels its transmissions load). A vehicle's cell is
 an integer lookup, so thousands of senders are placed per tick in a few numpy calls.
+
+Every spatial query (coverage, snapping positions to roads, sensor to nearest RSU) goes
+through k-d trees (`v2x_sim.road.geometry`): building the devices of a network is
+linear in its size, with the same answers a full distance matrix would give.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim._core.errors import ScenarioError
+from v2x_sim.road.geometry import k_nearest, link_segments, nearest_on_segments, point_on_link
 from v2x_sim.road.network import Network
 from v2x_sim.scenario.v2x_sections import EdgeSection, Placement, RoadsideSection, SensorKind
 
@@ -35,15 +40,6 @@ def undirected_roads(network: Network) -> IntArray:
     backward = network.to_node * n + network.from_node
     has_reverse = np.isin(forward, backward)
     return np.flatnonzero(~has_reverse | (network.from_node < network.to_node))
-
-
-def point_on_link(network: Network, link: IntArray, offset_m: FloatArray) -> tuple[
-        FloatArray, FloatArray]:
-    """Coordinates of points ``offset_m`` along links (straight between end nodes)."""
-    share = offset_m / network.length_m[link]
-    x0, y0 = network.x_m[network.from_node[link]], network.y_m[network.from_node[link]]
-    x1, y1 = network.x_m[network.to_node[link]], network.y_m[network.to_node[link]]
-    return x0 + share * (x1 - x0), y0 + share * (y1 - y0)
 
 
 def place_along_roads(network: Network, placement: Placement, path: str) -> tuple[
@@ -75,25 +71,47 @@ def place_along_roads(network: Network, placement: Placement, path: str) -> tupl
 
 def snap_to_links(network: Network, x_m: FloatArray, y_m: FloatArray) -> tuple[
         IntArray, FloatArray]:
-    """Nearest link and offset along it for each point (orthogonal projection)."""
+    """Nearest road and offset along it for each point (orthogonal projection).
+
+    Roads follow their shapes where they have one; on equal distances the first road
+    (in `undirected_roads` order) wins.
+    """
     roads = undirected_roads(network)
-    ax, ay = network.x_m[network.from_node[roads]], network.y_m[network.from_node[roads]]
-    bx, by = network.x_m[network.to_node[roads]], network.y_m[network.to_node[roads]]
-    dx, dy = bx - ax, by - ay
-    norm = np.maximum(dx * dx + dy * dy, 1e-12)
-    t = np.clip(((x_m[:, None] - ax) * dx + (y_m[:, None] - ay) * dy) / norm, 0.0, 1.0)
-    dist = np.hypot(ax + t * dx - x_m[:, None], ay + t * dy - y_m[:, None])
-    best = dist.argmin(axis=1)
-    rows = np.arange(len(x_m))
-    return roads[best], t[rows, best] * network.length_m[roads[best]]
+    owner, ax, ay, bx, by, start_m, scale = link_segments(network, roads)
+    seg, t, _ = nearest_on_segments(np.asarray(x_m, np.float64), np.asarray(y_m, np.float64),
+                                    ax, ay, bx, by)
+    piece_m = np.hypot(bx[seg] - ax[seg], by[seg] - ay[seg]) * scale[seg]
+    road = roads[owner[seg]]
+    return road, np.minimum(start_m[seg] + t * piece_m, network.length_m[road])
 
 
 def _place(network: Network, placement: Placement, path: str) -> tuple[IntArray, FloatArray]:
     if placement.mode == "list":
-        x = np.array([p.x_m for p in placement.positions])
-        y = np.array([p.y_m for p in placement.positions])
-        return snap_to_links(network, x, y)
+        return _listed(network, placement, path)
     return place_along_roads(network, placement, path)
+
+
+def _listed(network: Network, placement: Placement, path: str) -> tuple[IntArray, FloatArray]:
+    """(link, offset) of listed positions: points snapped to roads, or named links."""
+    positions = placement.positions
+    link = np.zeros(len(positions), np.int64)
+    offset = np.zeros(len(positions))
+    points = [i for i, p in enumerate(positions) if p.link is None]
+    if points:
+        x = np.array([positions[i].x_m for i in points], np.float64)
+        y = np.array([positions[i].y_m for i in points], np.float64)
+        link[points], offset[points] = snap_to_links(network, x, y)
+    for i, p in enumerate(positions):
+        if p.link is None:
+            continue
+        where = f"{path}.placement.positions[{i}]"
+        link[i] = network.link_index(p.link, field_path=f"{where}.link")
+        length = float(network.length_m[link[i]])
+        offset[i] = length / 2 if p.offset_m is None else p.offset_m
+        if offset[i] > length:
+            raise ScenarioError(f"{where}.offset_m", p.offset_m,
+                                f"link {p.link} is only {length:g} m long")
+    return link, offset
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,10 +199,7 @@ def build_devices(network: Network, roadside: RoadsideSection, edge: EdgeSection
     n_rsu = rsu_link.size
     rsu = np.arange(len(kind))
     sensors = np.flatnonzero(kind != RSU)
-    for chunk in np.array_split(sensors, max(1, len(sensors) // 2000)):
-        if chunk.size:
-            rsu[chunk] = np.hypot(x[chunk, None] - x[:n_rsu], y[chunk, None] - y[:n_rsu]
-                                  ).argmin(axis=1)
+    rsu[sensors] = k_nearest(x[sensors], y[sensors], x[:n_rsu], y[:n_rsu], 1)[0][:, 0]
     if edge.positions:
         ex = np.array([p.x_m for p in edge.positions])
         ey = np.array([p.y_m for p in edge.positions])
@@ -233,19 +248,10 @@ def build_coverage(network: Network, devices: Devices) -> Coverage:
     offset = np.minimum(offset, network.length_m[link])
     cx, cy = point_on_link(network, link, offset)
     n_rsu = devices.n_rsu
-    rx, ry, reach = devices.x_m[:n_rsu], devices.y_m[:n_rsu], devices.range_m[:n_rsu]
-    nearest = np.full(len(link), -1, np.int64)
-    distance = np.full(len(link), np.inf)
     heard = np.full((len(link), MAX_HEARD), -1, np.int64)
-    for chunk in np.array_split(np.arange(len(link)), max(1, len(link) * n_rsu // 4_000_000)):
-        d = np.hypot(cx[chunk, None] - rx, cy[chunk, None] - ry)
-        in_range = d <= reach
-        d_masked = np.where(in_range, d, np.inf)
-        k = min(MAX_HEARD, n_rsu)
-        order = np.argsort(d_masked, axis=1)[:, :k]
-        closest = np.take_along_axis(d_masked, order, axis=1)
-        heard[chunk, :k] = np.where(np.isfinite(closest), order, -1)
-        nearest[chunk] = np.where(np.isfinite(closest[:, 0]), order[:, 0], -1)
-        distance[chunk] = closest[:, 0]
-    return Coverage(first_cell=first, n_cells=n_cells, nearest=nearest, distance_m=distance,
-                    heard_by=heard)
+    k = min(MAX_HEARD, n_rsu)
+    index, dist = k_nearest(cx, cy, devices.x_m[:n_rsu], devices.y_m[:n_rsu], k,
+                            reach_m=devices.range_m[:n_rsu])
+    heard[:, :k] = index
+    return Coverage(first_cell=first, n_cells=n_cells, nearest=index[:, 0].copy(),
+                    distance_m=dist[:, 0].copy(), heard_by=heard)

@@ -11,7 +11,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from v2x_sim.scenario.base import NonNegativeFloat, PositiveFloat, Probability, Section
+from v2x_sim.scenario.base import (
+    LinkId,
+    NonNegativeFloat,
+    PositiveFloat,
+    Probability,
+    Section,
+)
 
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 
@@ -31,17 +37,42 @@ class Position(Section):
     y_m: float
 
 
+class DevicePosition(Section):
+    """Where one device stands: a point (snapped to the nearest road) or a place on a link.
+
+    ``{x_m: 120, y_m: 40}``, or ``{link: "-12345#0", offset_m: 80}`` (metres from the
+    link's start; default its middle), naming the link by its id in the network files.
+    """
+
+    x_m: float | None = None
+    y_m: float | None = None
+    link: LinkId | None = None
+    offset_m: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _point_or_link(self) -> DevicePosition:
+        point = self.x_m is not None or self.y_m is not None
+        if self.link is not None and point:
+            raise ValueError("give either x_m and y_m, or link (and offset_m), not both")
+        if self.link is None and (self.x_m is None or self.y_m is None):
+            raise ValueError("needs x_m and y_m, or link (and optionally offset_m)")
+        if self.link is None and self.offset_m is not None:
+            raise ValueError("offset_m goes with link")
+        return self
+
+
 class Placement(Section):
     """Where devices go.
 
     Every ``spacing_m`` along the roads, ``count`` spread over the network in proportion
-    to road length, or at explicit ``positions`` (snapped to the nearest road).
+    to road length, or at explicit ``positions`` (points snapped to the nearest road, or
+    places on named links).
     """
 
     mode: Literal["spacing", "count", "list"] = "spacing"
     spacing_m: PositiveFloat = 300.0
     count: Annotated[int, Field(strict=True, ge=0)] = 0
-    positions: list[Position] = Field(default_factory=list)
+    positions: list[DevicePosition] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _list_given(self) -> Placement:
