@@ -1,4 +1,4 @@
-"""Command line: ``v2x-sim run | validate | scenarios``.
+"""Command line: ``v2x-sim run | validate | scenarios | import | ...``.
 
 The only module that prints or exits. Every user error (`V2XSimError`) becomes one line
 on stderr and exit code 2, without a traceback; results already on disk are never
@@ -95,7 +95,26 @@ def build_parser() -> argparse.ArgumentParser:
     _scenario_args(replicate)
     replicate.add_argument("-n", "--replications", type=int, default=10)
     _study_args(replicate, "replicate")
+    _import_parser(sub)
     return parser
+
+
+def _import_parser(sub: Any) -> None:
+    imp = sub.add_parser(
+        "import", help="convert a SUMO, OpenStreetMap or GMNS network into nodes.csv, "
+                       "links.csv (+ movements, signals) and a stub scenario")
+    imp.add_argument("format", choices=("sumo", "osm", "gmns"),
+                     help="sumo: a .net.xml file; osm: .osm, .osm.gz, .osm.bz2 or .osm.pbf; "
+                          "gmns: a folder with node.csv and link.csv")
+    imp.add_argument("source", type=Path, help="the file (or GMNS folder) to read")
+    imp.add_argument("-o", "--output", type=Path, default=None,
+                     help="folder to write (default: networks/<source name>)")
+    parts = imp.add_mutually_exclusive_group()
+    parts.add_argument("--largest-part", dest="parts", action="store_const", const="largest",
+                       help="keep only the largest strongly connected part (default for osm)")
+    parts.add_argument("--all-parts", dest="parts", action="store_const", const="all",
+                       help="keep every part (default for sumo and gmns)")
+    imp.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
 def _headline(summary: dict[str, object]) -> str:
@@ -328,7 +347,33 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return _finish_study(out, args, "sweep")
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,
+def _cmd_import(args: argparse.Namespace) -> int:
+    from v2x_sim.road.importers import import_gmns, import_osm, import_sumo, write_import
+    from v2x_sim.road.importers.common import keep_largest_part
+
+    source: Path = args.source
+    if args.format == "osm":
+        imported = import_osm(source, all_parts=args.parts == "all")
+    else:
+        imported = import_sumo(source) if args.format == "sumo" else import_gmns(source)
+        if args.parts == "largest":
+            imported = keep_largest_part(imported)
+    stem = source.name.split(".")[0] or "network"
+    out = args.output or Path("networks") / stem
+    written = write_import(imported, out, name=stem)
+    if not args.quiet:
+        counts = imported.counts()
+        print(f"{source} -> {out}/: {counts['nodes']:,} nodes, {counts['links']:,} links, "
+              f"{counts['network_km']:,.1f} km, {counts['connections']:,} movements, "
+              f"{counts['signal_nodes']:,} signalised junctions")
+        for note in imported.notes:
+            print(f"  note: {note}")
+        print(f"  wrote {', '.join(p.name for p in written)}")
+        print(f"  next: v2x-sim validate {out / 'scenario.yaml'}")
+    return EXIT_OK
+
+
+COMMANDS = {"import": _cmd_import, "run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,
             "compare": _cmd_compare, "replicate": _cmd_replicate, "sweep": _cmd_sweep,
             "report": _cmd_report}
 
