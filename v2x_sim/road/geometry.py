@@ -5,7 +5,7 @@ n x m distance matrix, so building a world stays linear in the size of the netwo
 (a 3,000 km network has ~240,000 coverage cells; a matrix against 10,000 RSUs would
 hold 2.4 billion distances). Results equal the brute-force answer exactly: distances
 are recomputed with the same formula a brute force uses, and ties go to the lower
-index (rows where the tree's candidate list ends in a tie are answered by brute force).
+index (rows whose candidate list ends in a tie ask the tree for more).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ IntArray = NDArray[np.int64]
 _TIE_RTOL = 1e-9
 """Candidates this close to the cut are treated as tied (tree and brute force may round
 differently in the last bits)."""
-_BRUTE_CHUNK = 4_000_000
-"""Largest brute-force distance block (elements) for the few tied rows."""
 
 
 def point_on_link(network: Network, link: IntArray, offset_m: FloatArray) -> tuple[
@@ -78,7 +76,7 @@ def k_nearest(query_x: FloatArray, query_y: FloatArray, x: FloatArray, y: FloatA
         query_y: query points, y.
         x: the points searched, x.
         y: the points searched, y.
-        k: how many neighbours per query (at most the number of points).
+        k: how many neighbours per query.
         reach_m: per searched point, the largest distance at which it counts (an RSU's
             radio range); None for no limit.
 
@@ -96,25 +94,10 @@ def k_nearest(query_x: FloatArray, query_y: FloatArray, x: FloatArray, y: FloatA
     reach = None if reach_m is None else np.asarray(reach_m, np.float64)
     groups = [np.arange(len(x))] if reach is None else [
         np.flatnonzero(reach == r) for r in np.unique(reach)]
-    cand_i, cand_d, cut = [], [], np.zeros(n, bool)
+    cand_i, cand_d = [], []
     for members in groups:
         limit = np.inf if reach is None else float(reach[members[0]])
-        want = min(k + 1, len(members))
-        tree = cKDTree(np.column_stack((x[members], y[members])))
-        bound = limit * (1 + 1e-12) + 1e-9 if np.isfinite(limit) else np.inf
-        _, found = tree.query(np.column_stack((query_x, query_y)), k=want,
-                              distance_upper_bound=bound)
-        found = np.asarray(found, np.int64).reshape(n, want)
-        valid = found < len(members)
-        idx = np.where(valid, members[np.minimum(found, len(members) - 1)], -1)
-        d = np.where(valid, np.hypot(query_x[:, None] - x[np.maximum(idx, 0)],
-                                     query_y[:, None] - y[np.maximum(idx, 0)]), np.inf)
-        d = np.where(d <= limit, d, np.inf)
-        idx = np.where(np.isfinite(d), idx, -1)
-        if want > k:  # a full candidate list whose last entry ties the k-th: ask brute force
-            ordered = np.sort(d, axis=1)
-            cut |= np.isfinite(ordered[:, k]) & (
-                ordered[:, k] <= ordered[:, k - 1] * (1 + _TIE_RTOL) + 1e-12)
+        idx, d = _group_candidates(query_x, query_y, x, y, members, k, limit)
         cand_i.append(idx)
         cand_d.append(d)
     all_i, all_d = np.concatenate(cand_i, axis=1), np.concatenate(cand_d, axis=1)
@@ -122,31 +105,52 @@ def k_nearest(query_x: FloatArray, query_y: FloatArray, x: FloatArray, y: FloatA
     order = np.lexsort((np.where(all_i >= 0, all_i, big), all_d), axis=1)[:, :k]
     index[:, :order.shape[1]] = np.take_along_axis(all_i, order, axis=1)
     distance[:, :order.shape[1]] = np.take_along_axis(all_d, order, axis=1)
-    tied = np.flatnonzero(cut)
-    if tied.size:
-        bi, bd = _brute_k_nearest(query_x[tied], query_y[tied], x, y, k, reach)
-        index[tied], distance[tied] = bi, bd
     return index, distance
 
 
-def _brute_k_nearest(query_x: FloatArray, query_y: FloatArray, x: FloatArray, y: FloatArray,
-                     k: int, reach: FloatArray | None) -> tuple[IntArray, FloatArray]:
-    """The reference answer: every distance, a stable sort (a few rows at a time)."""
-    n = len(query_x)
-    index = np.full((n, k), -1, np.int64)
-    distance = np.full((n, k), np.inf)
-    take = min(k, len(x))
-    for chunk in np.array_split(np.arange(n), max(1, n * len(x) // _BRUTE_CHUNK)):
-        if chunk.size == 0:
-            continue
-        d = np.hypot(query_x[chunk, None] - x, query_y[chunk, None] - y)
-        if reach is not None:
-            d = np.where(d <= reach, d, np.inf)
-        order = np.argsort(d, axis=1, kind="stable")[:, :take]
-        best = np.take_along_axis(d, order, axis=1)
-        index[chunk, :take] = np.where(np.isfinite(best), order, -1)
-        distance[chunk, :take] = best
-    return index, distance
+def _group_candidates(query_x: FloatArray, query_y: FloatArray, x: FloatArray, y: FloatArray,
+                      members: IntArray, k: int, limit: float) -> tuple[IntArray, FloatArray]:
+    """Enough nearest ``members`` per query that the true ``k`` nearest are among them.
+
+    The tree is asked for ``k + 1``; a row whose last candidate ties its k-th (within
+    rounding) may hide further equals, so it is asked again for twice as many, until the
+    list ends past the tie or holds every member.
+    """
+    n, size = len(query_x), len(members)
+    tree = cKDTree(np.column_stack((x[members], y[members])))
+    bound = limit * (1 + 1e-12) + 1e-9 if np.isfinite(limit) else np.inf
+    width = min(k + 1, size)
+    out_i = np.full((n, width), -1, np.int64)
+    out_d = np.full((n, width), np.inf)
+    rows = np.arange(n)
+    want = width
+    while rows.size:
+        _, found = tree.query(np.column_stack((query_x[rows], query_y[rows])), k=want,
+                              distance_upper_bound=bound)
+        found = np.asarray(found, np.int64).reshape(rows.size, want)
+        valid = found < size
+        idx = np.where(valid, members[np.minimum(found, size - 1)], -1)
+        safe = np.maximum(idx, 0)
+        d = np.where(valid, np.hypot(query_x[rows, None] - x[safe],
+                                     query_y[rows, None] - y[safe]), np.inf)
+        d = np.where(d <= limit, d, np.inf)
+        idx = np.where(np.isfinite(d), idx, -1)
+        if want < size:  # the last candidate ties the k-th: equals may lie beyond
+            ordered = np.sort(d, axis=1)
+            tied = np.isfinite(ordered[:, want - 1]) & (
+                ordered[:, want - 1] <= ordered[:, k - 1] * (1 + _TIE_RTOL) + 1e-12)
+        else:
+            tied = np.zeros(rows.size, bool)
+        if want > out_i.shape[1]:
+            pad = want - out_i.shape[1]
+            out_i = np.pad(out_i, ((0, 0), (0, pad)), constant_values=-1)
+            out_d = np.pad(out_d, ((0, 0), (0, pad)), constant_values=np.inf)
+        done = ~tied
+        out_i[rows[done], :want] = idx[done]
+        out_d[rows[done], :want] = d[done]
+        rows = rows[tied]
+        want = min(2 * want, size)
+    return out_i, out_d
 
 
 def nearest_on_segments(query_x: FloatArray, query_y: FloatArray, ax: FloatArray,
