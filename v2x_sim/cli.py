@@ -373,9 +373,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"import": _cmd_import, "run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,
             "compare": _cmd_compare, "replicate": _cmd_replicate, "sweep": _cmd_sweep,
-            "report": _cmd_report}
+            "report": _cmd_report, "import": _cmd_import}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim._core.errors import ScenarioError
-from v2x_sim.road.geometry import k_nearest, link_segments, nearest_on_segments, point_on_link
+from v2x_sim.road.geometry import (
+    k_nearest,
+    link_segments,
+    nearest_on_segments,
+    point_on_link,
+    undirected_roads,
+)
 from v2x_sim.road.network import Network
 from v2x_sim.scenario.v2x_sections import EdgeSection, Placement, RoadsideSection, SensorKind
 
@@ -31,15 +37,6 @@ DEVICE_NAMES = ("rsu", "camera", "radar", "lidar")
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
-
-
-def undirected_roads(network: Network) -> IntArray:
-    """One link per two-way road (the one with from < to, or the only direction)."""
-    n = network.n_nodes
-    forward = network.from_node * n + network.to_node
-    backward = network.to_node * n + network.from_node
-    has_reverse = np.isin(forward, backward)
-    return np.flatnonzero(~has_reverse | (network.from_node < network.to_node))
 
 
 def place_along_roads(network: Network, placement: Placement, path: str) -> tuple[

@@ -24,6 +24,15 @@ _TIE_RTOL = 1e-9
 differently in the last bits)."""
 
 
+def undirected_roads(network: Network) -> IntArray:
+    """One link per two-way road (the one with from < to, or the only direction)."""
+    n = network.n_nodes
+    forward = network.from_node * n + network.to_node
+    backward = network.to_node * n + network.from_node
+    has_reverse = np.isin(forward, backward)
+    return np.flatnonzero(~has_reverse | (network.from_node < network.to_node))
+
+
 def point_on_link(network: Network, link: IntArray, offset_m: FloatArray) -> tuple[
         FloatArray, FloatArray]:
     """Coordinates of points ``offset_m`` along links.

@@ -36,6 +36,7 @@ from scipy.sparse.csgraph import connected_components
 
 from v2x_sim._core.atomic import write_text_atomic
 from v2x_sim._core.version import __version__
+from v2x_sim.road.geometry import undirected_roads
 from v2x_sim.road.importers.road_types import JAM_DENSITY_VPM
 from v2x_sim.road.io import LINK_COLUMNS, METRES_PER_KM, scaled_text
 from v2x_sim.road.network import Network, RoadClass, build_network
@@ -48,6 +49,10 @@ CONNECTION_COLUMNS = ("node", "from_link", "to_link", "dir", "from_lanes", "to_l
 SIGNAL_COLUMNS = ("node", "link", "cycle_s", "green_start_s", "green_s", "amber_s",
                   "all_red_s", "offset_s", "to_link")
 ID_COLUMNS = ("kind", "id", "source_id", "detail")
+DEFAULT_RSU_SPACING_M = 300.0
+"""The scenario default (``roadside.rsu.placement.spacing_m``)."""
+DEFAULT_EDGE_NODES = 2
+"""The scenario default (``edge.nodes``)."""
 
 
 @dataclass
@@ -208,6 +213,12 @@ def stub_scenario(imported: ImportedNetwork, network: Network, name: str) -> str
                "reader,\n  # signals: {plan: file, file: signals.csv}"
                if imported.signals else "")
     largest = _largest_component_note(network)
+    roads_m = float(network.length_m[undirected_roads(network)].sum())
+    rsus = int(roads_m / DEFAULT_RSU_SPACING_M + 0.5)
+    devices = ""
+    if rsus < DEFAULT_EDGE_NODES:  # a small network: fewer edge nodes than RSUs
+        devices = (f"edge: {{nodes: {max(1, rsus)}}}\n" + (
+            "roadside: {rsu: {placement: {mode: count, count: 1}}}\n" if rsus == 0 else ""))
     return (
         f"# Imported from {imported.source_path} ({imported.source}) by v2x-sim "
         f"{__version__}:\n"
@@ -222,6 +233,7 @@ def stub_scenario(imported: ImportedNetwork, network: Network, name: str) -> str
         f"{signals}\n"
         "demand:\n"
         f"  random: {{rate_vph: {rate}}}\n"
+        f"{devices}"
     )
 
 
