@@ -19,6 +19,8 @@ from v2x_sim.road.network import Network
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+_CHUNK = 16_384
+"""Queries answered per round (memory ~ chunk x (k + 1) per array, whatever the total)."""
 _TIE_RTOL = 1e-9
 """Candidates this close to the cut are treated as tied (tree and brute force may round
 differently in the last bits)."""
@@ -103,36 +105,42 @@ def k_nearest(query_x: FloatArray, query_y: FloatArray, x: FloatArray, y: FloatA
     reach = None if reach_m is None else np.asarray(reach_m, np.float64)
     groups = [np.arange(len(x))] if reach is None else [
         np.flatnonzero(reach == r) for r in np.unique(reach)]
-    cand_i, cand_d = [], []
-    for members in groups:
-        limit = np.inf if reach is None else float(reach[members[0]])
-        idx, d = _group_candidates(query_x, query_y, x, y, members, k, limit)
-        cand_i.append(idx)
-        cand_d.append(d)
-    all_i, all_d = np.concatenate(cand_i, axis=1), np.concatenate(cand_d, axis=1)
-    big = np.iinfo(np.int64).max
-    order = np.lexsort((np.where(all_i >= 0, all_i, big), all_d), axis=1)[:, :k]
-    index[:, :order.shape[1]] = np.take_along_axis(all_i, order, axis=1)
-    distance[:, :order.shape[1]] = np.take_along_axis(all_d, order, axis=1)
+    trees = [(members, cKDTree(np.column_stack((x[members], y[members]))),
+              np.inf if reach is None else float(reach[members[0]])) for members in groups]
+    for start in range(0, n, _CHUNK):  # bounded memory whatever the number of queries
+        rows = slice(start, min(n, start + _CHUNK))
+        parts = [_group_candidates(query_x[rows], query_y[rows], x, y, members, tree, k, limit)
+                 for members, tree, limit in trees]
+        all_i = np.concatenate([p[0] for p in parts], axis=1)
+        all_d = np.concatenate([p[1] for p in parts], axis=1)
+        best_i, best_d = _first_k(all_i, all_d, k)
+        index[rows, :best_i.shape[1]] = best_i
+        distance[rows, :best_d.shape[1]] = best_d
     return index, distance
 
 
+def _first_k(index: IntArray, distance: FloatArray, k: int) -> tuple[IntArray, FloatArray]:
+    """Per row, the ``k`` candidates with the smallest (distance, index)."""
+    key = np.where(index >= 0, index, np.iinfo(np.int64).max)
+    order = np.lexsort((key, distance), axis=1)[:, :k]
+    return np.take_along_axis(index, order, axis=1), np.take_along_axis(distance, order, axis=1)
+
+
 def _group_candidates(query_x: FloatArray, query_y: FloatArray, x: FloatArray, y: FloatArray,
-                      members: IntArray, k: int, limit: float) -> tuple[IntArray, FloatArray]:
-    """Enough nearest ``members`` per query that the true ``k`` nearest are among them.
+                      members: IntArray, tree: cKDTree, k: int, limit: float
+                      ) -> tuple[IntArray, FloatArray]:
+    """The ``k`` nearest ``members`` (within ``limit``) of each query, by a tree over them.
 
     The tree is asked for ``k + 1``; a row whose last candidate ties its k-th (within
     rounding) may hide further equals, so it is asked again for twice as many, until the
     list ends past the tie or holds every member.
     """
     n, size = len(query_x), len(members)
-    tree = cKDTree(np.column_stack((x[members], y[members])))
     bound = limit * (1 + 1e-12) + 1e-9 if np.isfinite(limit) else np.inf
-    width = min(k + 1, size)
-    out_i = np.full((n, width), -1, np.int64)
-    out_d = np.full((n, width), np.inf)
+    out_i = np.full((n, k), -1, np.int64)
+    out_d = np.full((n, k), np.inf)
     rows = np.arange(n)
-    want = width
+    want = min(k + 1, size)
     while rows.size:
         _, found = tree.query(np.column_stack((query_x[rows], query_y[rows])), k=want,
                               distance_upper_bound=bound)
@@ -144,19 +152,16 @@ def _group_candidates(query_x: FloatArray, query_y: FloatArray, x: FloatArray, y
                                      query_y[rows, None] - y[safe]), np.inf)
         d = np.where(d <= limit, d, np.inf)
         idx = np.where(np.isfinite(d), idx, -1)
-        if want < size:  # the last candidate ties the k-th: equals may lie beyond
-            ordered = np.sort(d, axis=1)
-            tied = np.isfinite(ordered[:, want - 1]) & (
-                ordered[:, want - 1] <= ordered[:, k - 1] * (1 + _TIE_RTOL) + 1e-12)
+        best_i, best_d = _first_k(idx, d, k)
+        if want < size and want > k:  # the last candidate ties the k-th: equals may follow
+            last = d.max(axis=1, where=np.isfinite(d), initial=-np.inf)
+            tied = np.isfinite(d).all(axis=1) & (
+                last <= best_d[:, k - 1] * (1 + _TIE_RTOL) + 1e-12)
         else:
             tied = np.zeros(rows.size, bool)
-        if want > out_i.shape[1]:
-            pad = want - out_i.shape[1]
-            out_i = np.pad(out_i, ((0, 0), (0, pad)), constant_values=-1)
-            out_d = np.pad(out_d, ((0, 0), (0, pad)), constant_values=np.inf)
         done = ~tied
-        out_i[rows[done], :want] = idx[done]
-        out_d[rows[done], :want] = d[done]
+        out_i[rows[done], :best_i.shape[1]] = best_i[done]
+        out_d[rows[done], :best_d.shape[1]] = best_d[done]
         rows = rows[tied]
         want = min(2 * want, size)
     return out_i, out_d

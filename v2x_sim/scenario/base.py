@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 MAX_HORIZON_S = 30 * 86400.0
 """Longest horizon accepted (30 days): beyond it a typo is likelier than a study."""
@@ -14,7 +14,15 @@ MAX_RATE_VPH = 1_000_000.0
 PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
 NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
 Probability = Annotated[float, Field(strict=True, ge=0, le=1)]
-ExternalId = Annotated[int, Field(strict=True)] | Annotated[str, Field(strict=True, min_length=1)]
+def _external_id(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | str) or (
+            isinstance(value, str) and not value.strip()):
+        raise ValueError("expected a node or link id: an integer or a non-empty string "
+                         "(quote ids that are not plain integers)")
+    return value
+
+
+ExternalId = Annotated[int | str, BeforeValidator(_external_id)]
 """A node or link id as written in YAML: an integer (``7``) or a string (``"n0_0"``).
 
 Kept as written (so a resolved scenario reads like its source); lookups in the network
