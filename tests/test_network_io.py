@@ -200,4 +200,5 @@ def test_text_ids_and_shapes_round_trip(tmp_path: Path) -> None:
     back = read_network_csv(nodes_path, links_path)
     for name in ARRAYS:
         np.testing.assert_array_equal(getattr(back, name), getattr(net, name), err_msg=name)
-    assert back.shapes is not None and back.shapes.same_as(net.shapes)
+    assert back.shapes is not None
+    assert back.shapes.same_as(net.shapes)

@@ -96,7 +96,7 @@ def _local_access_nodes(network: Network, main: NDArray[np.int64]) -> NDArray[np
     return local if local.size >= 2 else main
 
 
-def _node_indices(network: Network, ids: list[int] | None, path: str,
+def _node_indices(network: Network, ids: list[int | str] | None, path: str,
                   default: NDArray[np.int64], main_part: NDArray[np.int64]) -> NDArray[np.int64]:
     if ids is None:
         return default

@@ -12,7 +12,7 @@ import bz2
 import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from v2x_sim._core.errors import InputFileError
 from v2x_sim.road.importers.projection import require
@@ -64,7 +64,7 @@ def read_osm(path: Path) -> OsmData:
     return _read_xml(path)
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> Any:
     name = path.name.lower()
     if name.endswith(".gz"):
         return gzip.open(path, "rb")

@@ -239,8 +239,7 @@ def _signals(net: _Net, notes: list[str]) -> list[dict[str, str]]:
     indices: dict[str, dict[tuple[str, str], set[int]]] = defaultdict(lambda: defaultdict(set))
     for c in net.connections:
         if c.get("tl") in net.programs and c["from"] in net.edges and c["to"] in net.edges:
-            a = net.edges[c["from"]]
-            if _lane_position(a, c.get("fromLane", "0")) is None:
+            if _lane_position(net.edges[c["from"]], c.get("fromLane", "0")) is None:
                 continue
             indices[c["tl"]][(c["from"], c["to"])].add(int(c["linkIndex"]))
     rows: list[dict[str, str]] = []

@@ -24,9 +24,9 @@ def xml_children(handle: IO[bytes], path: Path, root: str, what: str) -> Iterato
         InputFileError: not well-formed XML (naming the line), a different root
             element, or an empty file.
     """
-    parser = ElementTree.XMLPullParser(events=("start", "end"))
+    parser: Any = ElementTree.XMLPullParser(events=("start", "end"))
     depth = 0
-    top = None
+    top: Any = None
     try:
         while chunk := handle.read(_CHUNK):
             parser.feed(chunk)
