@@ -22,6 +22,7 @@ from v2x_sim.scenario.base import (
     Probability,
     Section,
 )
+from v2x_sim.scenario.signal_sections import SignalSection
 
 
 class VehicleKind(StrEnum):
@@ -157,26 +158,6 @@ class NetworkFiles(Section):
         if self.network is None and not pair:
             raise ValueError("needs nodes and links (nodes.csv, links.csv), or network "
                              "(a run's network.csv)")
-        return self
-
-
-class SignalSection(Section):
-    """Fixed-time signals at arterial junctions (none on the expressway).
-
-    Approaches are grouped into two phases by heading (east-west, north-south); each
-    phase is green for ``(cycle_s - lost_time_s) / 2`` per cycle and vehicles leave a
-    link only while its phase is green, at the saturation headway.
-    """
-
-    enabled: bool = True
-    cycle_s: PositiveFloat = 90.0
-    lost_time_s: NonNegativeFloat = 10.0
-    min_approaches: Annotated[int, Field(strict=True, ge=2)] = 3
-
-    @model_validator(mode="after")
-    def _lost_time_fits(self) -> SignalSection:
-        if self.lost_time_s >= self.cycle_s:
-            raise ValueError("lost_time_s must be shorter than cycle_s")
         return self
 
 
