@@ -36,6 +36,15 @@ def make_scenario(folder: Path, **sections: Any) -> Scenario:
     return scenario_from_dict(dict(sections), base_dir=folder)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _routes_cache(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Equilibria the tests compute go to a session folder, never to ~/.cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("V2X_SIM_CACHE", str(tmp_path_factory.mktemp("routes-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def line_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Factory: ``line_scenario(links, **sections)`` on a line network in tmp_path."""

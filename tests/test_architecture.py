@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "result": 5,
     "v2x_model": 5,
     "slow_loop": 5,
+    "equilibrium": 5,
     "cli_progress": 7,
     "experiment": 6,
     "report": 6,

@@ -36,8 +36,8 @@ def test_run_writes_every_result_file(tmp_path: Path, capsys) -> None:
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "devices.csv", "edges.csv", "events.csv", "figures", "latency.csv", "links.csv",
-        "network.csv", "report.html", "rsus.csv", "scenario.yaml", "summary.json",
-        "trips.csv", "warnings.csv"]
+        "network.csv", "report.html", "rsus.csv", "scenario.yaml", "signals.csv",
+        "summary.json", "trips.csv", "warnings.csv"]
     assert sorted(p.name for p in (out / "figures").iterdir())  # figures were drawn
     summary = json.loads((out / "summary.json").read_text())
     for key in SUMMARY_KEYS:

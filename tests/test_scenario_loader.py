@@ -95,7 +95,7 @@ def test_set_creates_missing_sections(tiny):
     scenario = load_scenario(tiny, ["output.link_bin_s=60", "road.signals.cycle_s=60"])
     assert scenario.output.link_bin_s == 60
     assert scenario.road.signals.cycle_s == 60
-    assert scenario.road.signals.lost_time_s == 10  # sibling default kept
+    assert scenario.road.signals.amber_s == 4  # sibling default kept
 
 
 def test_set_later_override_wins(tiny):

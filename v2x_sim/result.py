@@ -19,6 +19,7 @@ from v2x_sim.metrics.link_series import link_series
 from v2x_sim.metrics.records import Event
 from v2x_sim.metrics.trip_stats import trip_summary
 from v2x_sim.road.network_table import network_table
+from v2x_sim.road.signal_file import signal_table
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.traffic.demand import KINDS
 from v2x_sim.v2x_model import v2x_summary, v2x_tables
@@ -160,6 +161,23 @@ def _summary(world: World, trips: Table) -> dict[str, Any]:
     return summary
 
 
+def _routing_summary(routing: dict[str, Any]) -> dict[str, Any]:
+    """The ``routing`` section: how departure routes were chosen.
+
+    For an equilibrium also its convergence (relative gap per day), cost (wall seconds
+    per day) and cache use.
+    """
+    keep = ("background", "relative_gap", "iterations", "paths", "cells", "routes", "cache",
+            "key", "interval_s", "cost_bin_s")
+    out = {k: routing[k] for k in keep if k in routing}
+    if "wall_s" in routing:
+        out["gap_by_iteration"] = list(routing["relative_gap_by_day"])
+        out["mean_travel_time_s_by_iteration"] = list(routing["mean_travel_time_s"])
+        out["wall_s_by_iteration"] = list(routing["wall_s"])
+        out["wall_s"] = float(sum(routing["wall_s"]))
+    return out
+
+
 def _clean(value: Any) -> Any:
     """NaN and inf become None so summary.json is strict JSON."""
     if isinstance(value, dict):
@@ -178,6 +196,9 @@ def collect_result(world: World) -> RunResult:
     summary = _summary(world, trips)
     summary.update(congestion)
     tables: dict[str, Table] = {"network": network_table(world.network)}
+    if world.signals is not None:
+        tables["signals"] = signal_table(world.signals, world.network)
+    summary["routing"] = _clean(_routing_summary(world.routing))
     if world.v2x is not None:
         summary.update(_clean(v2x_summary(world.v2x)))
         tables.update(v2x_tables(world.v2x))

@@ -27,18 +27,31 @@ from v2x_sim.road.io import read_network_csv
 from v2x_sim.road.network import Network
 from v2x_sim.road.network_table import read_network_table
 from v2x_sim.road.routing import RouteTables
-from v2x_sim.road.signals import fixed_time_plan
+from v2x_sim.road.signal_file import read_signal_plan
+from v2x_sim.road.signals import SignalPlan, fixed_time_plan
+from v2x_sim.road.webster import webster_plan
+from v2x_sim.scenario.routing_section import Background
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.scenario.sections import VehicleKind
+from v2x_sim.scenario.signal_sections import SignalPlanKind
 from v2x_sim.slow_loop import build_control, build_feeds
 from v2x_sim.traffic.demand import KINDS, TripPlan, build_trip_plan
 from v2x_sim.traffic.fleet import VehicleTable
+from v2x_sim.traffic.habitual import (
+    HabitualRoutes,
+    draw_leg_paths,
+    planned_trip_routes,
+    trip_legs,
+)
 from v2x_sim.traffic.itinerary import itinerary
 from v2x_sim.traffic.movement import LinkTraffic
+from v2x_sim.traffic.route_file import read_route_files
 from v2x_sim.traffic.shuttle import shuttle_vehicle
 from v2x_sim.v2x_model import V2XModel, build_v2x
 
 ProgressCallback = Callable[[float, float], None]
+TripRoutes = list[tuple[list[int], dict[int, float]]]
+"""Per planned trip: its link route and dwell seconds keyed by route position."""
 
 
 def build_network_from(scenario: Scenario) -> Network:
@@ -74,6 +87,11 @@ class World:
         traffic: the movement engine (ground-truth link state).
         traversals: one row per vehicle per completed link.
         events: notable events (incidents, moved-on vehicles).
+        signals: the signal plan in force.
+        routing: how departure routes were chosen (``routing`` section of the summary).
+        departure_routes: per planned trip, the (route, dwell points) it departs on, when
+            drawn before the run (habitual routes, or free-flow paths for Webster plans);
+            None when routes are found at departure (free-flow shortest paths).
     """
 
     scenario: Scenario
@@ -86,6 +104,9 @@ class World:
     free_flow: RouteTables
     traversals: ColumnLog
     events: EventLog
+    signals: SignalPlan | None = None
+    routing: dict[str, Any] = field(default_factory=dict)
+    departure_routes: TripRoutes | None = None
     v2x: V2XModel | None = None
     control: ControlLoop | None = None
     wall_s: float = 0.0
@@ -160,7 +181,8 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
 
 def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
                 traffic: LinkTraffic, routes: RouteTables, scenario: Scenario,
-                on_departure: Callable[[int], None] | None) -> Any:
+                on_departure: Callable[[int], None] | None,
+                planned: TripRoutes | None) -> Any:
     classes = scenario.vehicles.classes
     pce = [classes.params(k).pce for k in KINDS]
     dwell = classes.delivery.dwell_s
@@ -169,12 +191,73 @@ def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
     for i, t in enumerate(depart):
         if t > env.now:
             yield env.timeout(t - env.now)
-        route, stops = itinerary(routes, origin[i], plan.waypoints[i], dest[i], dwell)
+        route, stops = planned[i] if planned is not None else ([], {})
+        if not route:
+            route, stops = itinerary(routes, origin[i], plan.waypoints[i], dest[i], dwell)
         row = fleet.add(kind=kind[i], connected=connected[i], origin=origin[i],
                         destination=dest[i], depart_s=env.now, pce=pce[kind[i]])
         traffic.depart(row, route, stops=stops)
         if on_departure is not None and connected[i]:
             on_departure(row)
+
+
+def _background_routes(scenario: Scenario, network: Network,
+                       ) -> tuple[HabitualRoutes | None, dict[str, Any]]:
+    """The habitual routes ``routing.background`` asks for (None: free-flow paths)."""
+    routing = scenario.routing
+    if routing.background == Background.FREE_FLOW:
+        return None, {"background": "free_flow"}
+    if routing.background == Background.FILE:
+        assert routing.file is not None  # guaranteed by RoutingSection validation
+        times = routing.file.link_times
+        routes = read_route_files(scenario.resolve_path(routing.file.routes),
+                                  scenario.resolve_path(times) if times else None, network)
+        return routes, {"background": "file", "routes": str(routing.file.routes),
+                        "paths": len(routes.paths), "cells": len(routes.cells)}
+    from v2x_sim.equilibrium import habitual_routes  # it builds worlds itself
+
+    routes, report = habitual_routes(scenario, network)
+    return routes, {"background": "equilibrium", **report, "paths": len(routes.paths),
+                    "cells": len(routes.cells)}
+
+
+def _planned_routes(scenario: Scenario, network: Network, plan: TripPlan,
+                    free_flow: RouteTables, habits: HabitualRoutes | None,
+                    rng: np.random.Generator) -> TripRoutes | None:
+    """Every trip's departure route drawn now from the habits; free-flow paths for Webster.
+
+    None (routes found at departure, the fast path) with free-flow routing and no plan
+    that needs the demand's link flows.
+    """
+    dwell = scenario.vehicles.classes.delivery.dwell_s
+    signals = scenario.road.signals
+    if habits is None:
+        if not (signals.enabled and signals.plan == SignalPlanKind.WEBSTER):
+            return None
+        return [itinerary(free_flow, o, w, d, dwell) for o, w, d in
+                zip(plan.origin.tolist(), plan.waypoints, plan.destination.tolist(), strict=True)]
+    legs = trip_legs(plan.origin.tolist(), plan.waypoints, plan.destination.tolist(),
+                     plan.depart_s.tolist())
+    paths = draw_leg_paths(habits, legs, network, free_flow, rng)
+    return planned_trip_routes(legs, paths, len(plan), dwell)
+
+
+def build_signal_plan(scenario: Scenario, network: Network,
+                      planned: TripRoutes | None) -> SignalPlan:
+    """The signal plan ``road.signals`` asks for; Webster sizes it for ``planned`` routes."""
+    config = scenario.road.signals
+    if config.enabled and config.plan == SignalPlanKind.FILE:
+        assert config.file is not None  # guaranteed by SignalSection validation
+        startup = config.intervals()[2]
+        share = 0.0 if config.lost_time_s is not None else config.amber_usable_share
+        return read_signal_plan(scenario.resolve_path(config.file), network,
+                                startup_lost_s=startup, amber_usable_share=share)
+    if config.enabled and config.plan == SignalPlanKind.WEBSTER:
+        links = [link for route, _ in planned or [] for link in route]
+        count = np.bincount(np.asarray(links, dtype=np.int64), minlength=network.n_links)
+        flow_vph = np.asarray(count * 3600.0 / scenario.simulation.horizon_s, dtype=np.float64)
+        return webster_plan(network, config, flow_vph)
+    return fixed_time_plan(network, config)
 
 
 def _start_shuttles(env: simpy.Environment, scenario: Scenario, network: Network,
@@ -219,8 +302,12 @@ def _connected_on_links(fleet: VehicleTable) -> Senders:
     return senders
 
 
-def build_world(scenario: Scenario, seed: int | None = None) -> World:
+def build_world(scenario: Scenario, seed: int | None = None, *,
+                routes: HabitualRoutes | None = None) -> World:
     """Build a ready-to-run `World`; ``seed`` overrides ``scenario.simulation.seed``.
+
+    ``routes`` gives the habitual routes directly instead of ``routing.background``
+    (the equilibrium's days use it).
 
     Raises:
         ScenarioError: a field refers to something the network lacks (link, node, path).
@@ -231,11 +318,15 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
     network = build_network_from(scenario)
     free_flow = RouteTables(network, network.free_flow_time_s)
     plan = build_trip_plan(scenario, network, streams.get("demand"), free_flow)
+    routing: dict[str, Any] = {"background": "given"}
+    if routes is None:
+        routes, routing = _background_routes(scenario, network)
+    planned = _planned_routes(scenario, network, plan, free_flow, routes, streams.get("routing"))
     env = simpy.Environment()
     fleet = VehicleTable(capacity=max(1024, len(plan) + 64))
     traversals = ColumnLog({"vehicle": "q", "link": "q", "t_in": "d", "t_out": "d"})
     events = EventLog()
-    signals = fixed_time_plan(network, scenario.road.signals)
+    signals = build_signal_plan(scenario, network, planned)
     traffic = LinkTraffic(
         env, network, fleet,
         speed_function=SPEED_FUNCTIONS[scenario.road.fundamental_diagram],
@@ -253,7 +344,9 @@ def build_world(scenario: Scenario, seed: int | None = None) -> World:
                         control.clear_hazard if control else None)
     _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
     on_departure = control.on_departure if control is not None else None
-    env.process(_departures(env, plan, fleet, traffic, free_flow, scenario, on_departure))
+    env.process(_departures(env, plan, fleet, traffic, free_flow, scenario, on_departure,
+                            planned))
     return World(scenario=scenario, seed=seed, env=env, network=network, plan=plan,
                  fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
-                 events=events, v2x=v2x, control=control)
+                 events=events, signals=signals, routing=routing, departure_routes=planned,
+                 v2x=v2x, control=control)

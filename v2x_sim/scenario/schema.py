@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr
 
+from v2x_sim.scenario.routing_section import RoutingSection
 from v2x_sim.scenario.sections import (
     DemandSection,
     IncidentEntry,
@@ -45,6 +46,7 @@ class Scenario(Section):
     demand: DemandSection = Field(default_factory=DemandSection)
     vehicles: VehiclesSection = Field(default_factory=VehiclesSection)
     incidents: list[IncidentEntry] = Field(default_factory=list)
+    routing: RoutingSection = Field(default_factory=RoutingSection)
     v2x: V2XSection = Field(default_factory=V2XSection)
     control: ControlSection = Field(default_factory=ControlSection)
     sweep: SweepSection | None = None
