@@ -99,8 +99,9 @@ def test_equilibrium_matches_the_wardrop_solution_of_pigous_network(pigou) -> No
 def test_relative_gap_is_reported_and_falls(pigou) -> None:  # type: ignore[no-untyped-def]
     """Rule: day 0 (everyone on the free-flow path A) is far from equilibrium (the queue
     on A costs up to minutes more than B); after 30 days the gap is below 5 % and under a
-    fifth of day 0's. summary.json carries the gap, its history and the cost."""
-    _, _, result = pigou
+    fifth of day 0's. summary.json carries the gap and its history; the world also
+    knows the wall-clock cost of every day and that the cache missed."""
+    _, world, result = pigou
     routing = result.summary["routing"]
     gaps = routing["gap_by_iteration"]
     assert routing["background"] == "equilibrium"
@@ -109,12 +110,14 @@ def test_relative_gap_is_reported_and_falls(pigou) -> None:  # type: ignore[no-u
     assert gaps[0] > 0.2
     assert gaps[-1] < 0.05
     assert gaps[-1] < gaps[0] / 5
-    assert len(routing["wall_s_by_iteration"]) == 30
-    assert routing["cache"] == "miss"
+    assert len(world.routing["wall_s"]) == 30
+    assert world.routing["cache"] == "miss"
+    assert "cache" not in routing  # the same seed gives the same summary.json
 
 
 def test_cached_routes_give_the_same_run(pigou) -> None:  # type: ignore[no-untyped-def]
-    """Rule: a second build finds the routes in the cache and runs identically."""
+    """Rule: a second build finds the routes in the cache and runs identically, to the
+    last digit of summary.json."""
     folder, world, result = pigou
     again = build_world(pigou_scenario(folder))
     assert again.routing["cache"] == "hit"
@@ -123,6 +126,7 @@ def test_cached_routes_give_the_same_run(pigou) -> None:  # type: ignore[no-unty
     second = again.run()
     for column in ("depart_s", "arrive_s", "links"):
         np.testing.assert_array_equal(second.trips[column], result.trips[column])
+    assert second.summary == result.summary
 
 
 def test_one_equilibrium_serves_every_seed_and_policy(pigou) -> None:  # type: ignore[no-untyped-def]
@@ -269,3 +273,36 @@ def test_bad_routing_sections_are_one_line_errors(routing: dict[str, Any], words
         scenario_from_dict({"routing": routing})
     assert caught.value.path.startswith("routing")
     assert words in str(caught.value)
+
+
+def test_routes_command_writes_route_files_that_runs_can_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rule: ``v2x-sim routes`` prints the gap of every day and writes the equilibrium as
+    route files; a run with ``background: file`` on them departs on the same routes."""
+    from v2x_sim.cli import main
+
+    write_pigou(tmp_path)
+    (tmp_path / "pigou.yaml").write_text(
+        "simulation: {horizon_s: 900, seed: 1, deterministic: true}\n"
+        "road: {generator: file, file: {nodes: nodes.csv, links: links.csv},"
+        " signals: {enabled: false}}\n"
+        "demand: {flows: [{origin: 0, destination: 4, rate_vph: 2000}]}\n"
+        "vehicles: {classes: {car: {share: 1.0}, truck: {share: 0.0},"
+        " delivery: {share: 0.0}}}\n"
+        "v2x: {enabled: false}\n"
+        "routing: {background: equilibrium, equilibrium: {iterations: 3, interval_s: 300,"
+        " cost_bin_s: 60, gap_tolerance: 0.0}}\n")
+    out = tmp_path / "routes"
+    assert main(["routes", str(tmp_path / "pigou.yaml"), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "equilibrium.json").read_text())
+    assert len(report["relative_gap_by_day"]) == 3
+    assert printed.count("%") == 3
+    sets = ["routing.background=file", f"routing.file.routes={out / 'routes.csv'}",
+            f"routing.file.link_times={out / 'route_times.csv'}"]
+    from v2x_sim import load_scenario
+
+    from_file = build_world(load_scenario(tmp_path / "pigou.yaml", sets))
+    cached = build_world(load_scenario(tmp_path / "pigou.yaml"))
+    assert cached.routing["cache"] == "hit"
+    assert from_file.departure_routes == cached.departure_routes

@@ -1,4 +1,4 @@
-"""Command line: ``v2x-sim run | validate | scenarios | import | ...``.
+"""Command line: ``v2x-sim run | validate | routes | scenarios | import | ...``.
 
 The only module that prints or exits. Every user error (`V2XSimError`) becomes one line
 on stderr and exit code 2, without a traceback; results already on disk are never
@@ -16,7 +16,7 @@ from typing import Any
 
 from v2x_sim._core.errors import ScenarioError, V2XSimError
 from v2x_sim._core.version import __version__
-from v2x_sim.cli_progress import ProgressBar, RunsBar
+from v2x_sim.cli_progress import EquilibriumBar, ProgressBar, RunsBar, equilibrium_table
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check a scenario without running it")
     _scenario_args(validate)
+
+    routes = sub.add_parser("routes", help="compute (or load from the cache) a scenario's "
+                                           "habitual routes and write them as route files")
+    _scenario_args(routes)
+    routes.add_argument("-o", "--output", type=Path, default=None,
+                        help="folder for routes.csv, route_times.csv and equilibrium.json "
+                             "(default: results/<name>-routes)")
+    routes.add_argument("-q", "--quiet", action="store_true", help="no progress or table")
 
     sub.add_parser("scenarios", help="list the bundled scenarios")
 
@@ -145,6 +153,47 @@ def _headline(summary: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def _habitual_routes_first(scenario: Any, quiet: bool) -> None:
+    """Compute a scenario's equilibrium with a progress bar before it is needed.
+
+    Runs and studies then find it in the cache (study workers do not compute it each).
+    """
+    from v2x_sim.scenario.routing_section import Background
+
+    routing = scenario.routing
+    if routing.background != Background.EQUILIBRIUM or not routing.cache:
+        return
+    from v2x_sim.equilibrium import habitual_routes
+    from v2x_sim.world import build_network_from
+
+    bar = EquilibriumBar(sys.stderr, enabled=sys.stderr.isatty() and not quiet)
+    try:
+        habitual_routes(scenario, build_network_from(scenario), progress=bar)
+    finally:
+        bar.close()
+
+
+def _cmd_routes(args: argparse.Namespace) -> int:
+    from v2x_sim.equilibrium import export_routes
+    from v2x_sim.experiment.store import ensure_folder
+    from v2x_sim.scenario.loader import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    out = args.output or Path("results") / f"{scenario.name}-routes"
+    if out.exists() and not out.is_dir():
+        raise ScenarioError("--output", str(out), "exists and is not a folder")
+    bar = EquilibriumBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
+    try:
+        routes, report = export_routes(scenario, ensure_folder(out), progress=bar)
+    finally:
+        bar.close()
+    if not args.quiet:
+        print(equilibrium_table(report))
+        print(f"{len(routes.cells):,} origin-destination-interval cells, {len(routes.paths):,} "
+              f"paths ({report['cache']}); route files in {out}/")
+    return EXIT_OK
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from v2x_sim.experiment.run import run, write_results
     from v2x_sim.scenario.loader import load_scenario
@@ -169,6 +218,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                   else Path("results") / scenario.name)
     if output.exists() and not output.is_dir():
         raise ScenarioError("--output", str(output), "exists and is not a folder")
+    _habitual_routes_first(scenario, args.quiet)
     bar = ProgressBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet,
                       label=scenario.name)
     try:
@@ -189,6 +239,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from v2x_sim.world import build_world
 
     scenario = load_scenario(args.scenario, args.overrides)
+    _habitual_routes_first(scenario, quiet=False)
     world = build_world(scenario)  # cross-checks links, nodes, paths and files
     print(f"{args.scenario}: valid ({world.network.n_nodes} nodes, {world.network.n_links} "
           f"links, {world.network.total_length_m / 1000:.1f} km, {len(world.plan)} planned trips)")
@@ -216,6 +267,7 @@ def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBa
     out = args.output or Path("results") / f"{scenario.name}-{kind}"
     if out.exists() and not out.is_dir():
         raise ScenarioError("--output", str(out), "exists and is not a folder")
+    _habitual_routes_first(scenario, args.quiet)
     bar = RunsBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
     return scenario, out, bar
 
@@ -373,7 +425,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "scenarios": _cmd_scenarios,
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "routes": _cmd_routes,
+            "scenarios": _cmd_scenarios,
             "compare": _cmd_compare, "replicate": _cmd_replicate, "sweep": _cmd_sweep,
             "report": _cmd_report, "import": _cmd_import}
 

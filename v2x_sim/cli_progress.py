@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class ProgressBar:
@@ -66,3 +66,36 @@ class RunsBar:
         if self.enabled:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class EquilibriumBar:
+    """Progress over the days of a habitual-route equilibrium, with the relative gap."""
+
+    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
+        self.stream, self.enabled = stream, enabled
+        self._started = time.perf_counter()
+
+    def __call__(self, day: int, days: int, relative_gap: float) -> None:
+        """Redraw after ``day`` of at most ``days`` simulated days."""
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self._started
+        self.stream.write(f"\rhabitual routes: day {day}/{days}, relative gap "
+                          f"{relative_gap:.2%}, {elapsed:,.0f} s   ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def equilibrium_table(report: dict[str, Any]) -> str:
+    """Days of an equilibrium as text: relative gap, mean trip time, wall seconds."""
+    lines = [f"{'day':>4} {'relative gap':>13} {'mean trip s':>12} {'wall s':>8}"]
+    days = zip(report["relative_gap_by_day"], report["mean_travel_time_s"], report["wall_s"],
+               strict=True)
+    for day, (gap, mean, wall) in enumerate(days, start=1):
+        lines.append(f"{day:>4} {gap:>13.4%} {mean:>12,.1f} {wall:>8.1f}")
+    return "\n".join(lines)

@@ -188,6 +188,23 @@ def habitual_routes(scenario: Scenario, network: Network, *,
     return routes, {**report, "cache": "hit", "folder": str(folder)}
 
 
+def export_routes(scenario: Scenario, folder: Path, *,
+                  progress: EquilibriumProgress | None = None,
+                  ) -> tuple[HabitualRoutes, dict[str, Any]]:
+    """Write a scenario's habitual routes (cached or computed) as route files in ``folder``.
+
+    ``routes.csv``, ``route_times.csv`` (the format ``routing.background: file`` reads)
+    and ``equilibrium.json`` (the report: gap, mean trip time and wall seconds per day).
+    """
+    from v2x_sim.world import build_network_from
+
+    network = build_network_from(scenario)
+    routes, report = habitual_routes(scenario, network, progress=progress)
+    write_route_files(routes, network, folder)
+    write_text_atomic(folder / "equilibrium.json", json.dumps(report, indent=2) + "\n")
+    return routes, report
+
+
 def _compute_into(scenario: Scenario, network: Network, folder: Path,
                   progress: EquilibriumProgress | None) -> tuple[HabitualRoutes, dict[str, Any]]:
     """Run the MSA, write the route files into ``folder`` and read them back.

@@ -164,17 +164,16 @@ def _summary(world: World, trips: Table) -> dict[str, Any]:
 def _routing_summary(routing: dict[str, Any]) -> dict[str, Any]:
     """The ``routing`` section: how departure routes were chosen.
 
-    For an equilibrium also its convergence (relative gap per day), cost (wall seconds
-    per day) and cache use.
+    For an equilibrium also its convergence (relative gap per day) and the mean trip
+    time per day. Wall-clock cost and cache use stay out (``World.routing`` and the
+    cache's ``equilibrium.json`` hold them): the same seed gives the same summary.
     """
-    keep = ("background", "relative_gap", "iterations", "paths", "cells", "routes", "cache",
-            "key", "interval_s", "cost_bin_s")
+    keep = ("background", "relative_gap", "iterations", "paths", "cells", "routes", "key",
+            "interval_s", "cost_bin_s")
     out = {k: routing[k] for k in keep if k in routing}
-    if "wall_s" in routing:
+    if "relative_gap_by_day" in routing:
         out["gap_by_iteration"] = list(routing["relative_gap_by_day"])
         out["mean_travel_time_s_by_iteration"] = list(routing["mean_travel_time_s"])
-        out["wall_s_by_iteration"] = list(routing["wall_s"])
-        out["wall_s"] = float(sum(routing["wall_s"]))
     return out
 
 

@@ -134,9 +134,10 @@ def trace_paths(network: Network, last_link: IntArray, row: IntArray, origin: In
     reached = node == origin
     if not steps:
         return [() for _ in range(n)]
-    walk = np.stack(steps, axis=1)[:, ::-1]
-    return [tuple(int(x) for x in r[r >= 0]) if ok else ()
-            for r, ok in zip(walk, reached.tolist(), strict=True)]
+    walk = np.stack(steps, axis=1)[:, ::-1]  # padding (NO_LINK) first, then the path
+    start = (walk < 0).sum(axis=1).tolist()
+    return [tuple(r[s:]) if ok else ()
+            for r, s, ok in zip(walk.tolist(), start, reached.tolist(), strict=True)]
 
 
 def path_costs(paths: list[tuple[int, ...]], depart_s: FloatArray, profile: FloatArray,
