@@ -311,3 +311,27 @@ def test_bad_signal_sections_are_one_line_errors(signals: dict[str, Any], words:
         scenario_from_dict({"road": {"signals": signals}})
     assert caught.value.path.startswith("road.signals")
     assert words in str(caught.value)
+
+
+def test_a_sumo_import_signals_csv_is_a_plan_file(tmp_path: Path) -> None:
+    """Rule: the SUMO importer's signals.csv (string ids, displayed timing, movement rows)
+    is read as a plan: approach A2A1 at A1 shows green 0-42 s of 90 s with 3 s amber, so
+    vehicles leave from 2 s for 42 - 2 + 1.5 = 41.5 s; a run writes the rows back."""
+    from v2x_sim.road.importers import import_sumo, write_import
+
+    source = Path(__file__).parent / "data" / "sumo" / "grid3.net.xml"
+    write_import(import_sumo(source), tmp_path, name="grid3")
+    road = {"generator": "file", "file": {"nodes": "nodes.csv", "links": "links.csv"},
+            "signals": {"plan": "file", "file": "signals.csv"}}
+    world, result = run_world(tmp_path, road, {"random": {"rate_vph": 300}}, 300.0)
+    link = world.network.link_index("A2A1")
+    assert world.signals.cycle_s[link] == pytest.approx(90.0)
+    assert world.signals.green_start_s[link] == pytest.approx(2.0)
+    assert world.signals.green_s[link] == pytest.approx(41.5)
+    with (tmp_path / "signals.csv").open() as handle:
+        imported = list(csv.DictReader(handle))
+    assert len(world.signals.movements) == sum(1 for r in imported if r["to_link"])
+    written = result.tables["signals"]
+    assert sorted(zip(written["link"], written["to_link"], strict=True)) == sorted(
+        (r["link"], r["to_link"]) for r in imported)
+    assert result.summary["trips_completed"] > 0

@@ -16,7 +16,13 @@ from typing import Any
 
 from v2x_sim._core.errors import ScenarioError, V2XSimError
 from v2x_sim._core.version import __version__
-from v2x_sim.cli_progress import EquilibriumBar, ProgressBar, RunsBar, equilibrium_table
+from v2x_sim.cli_progress import (
+    EquilibriumBar,
+    ProgressBar,
+    RunsBar,
+    equilibrium_table,
+    habitual_routes_first,
+)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -153,26 +159,6 @@ def _headline(summary: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def _habitual_routes_first(scenario: Any, quiet: bool) -> None:
-    """Compute a scenario's equilibrium with a progress bar before it is needed.
-
-    Runs and studies then find it in the cache (study workers do not compute it each).
-    """
-    from v2x_sim.scenario.routing_section import Background
-
-    routing = scenario.routing
-    if routing.background != Background.EQUILIBRIUM or not routing.cache:
-        return
-    from v2x_sim.equilibrium import habitual_routes
-    from v2x_sim.world import build_network_from
-
-    bar = EquilibriumBar(sys.stderr, enabled=sys.stderr.isatty() and not quiet)
-    try:
-        habitual_routes(scenario, build_network_from(scenario), progress=bar)
-    finally:
-        bar.close()
-
-
 def _cmd_routes(args: argparse.Namespace) -> int:
     from v2x_sim.equilibrium import export_routes
     from v2x_sim.experiment.store import ensure_folder
@@ -218,7 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                   else Path("results") / scenario.name)
     if output.exists() and not output.is_dir():
         raise ScenarioError("--output", str(output), "exists and is not a folder")
-    _habitual_routes_first(scenario, args.quiet)
+    habitual_routes_first(scenario, quiet=args.quiet)
     bar = ProgressBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet,
                       label=scenario.name)
     try:
@@ -239,7 +225,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from v2x_sim.world import build_world
 
     scenario = load_scenario(args.scenario, args.overrides)
-    _habitual_routes_first(scenario, quiet=False)
+    habitual_routes_first(scenario, quiet=False)
     world = build_world(scenario)  # cross-checks links, nodes, paths and files
     print(f"{args.scenario}: valid ({world.network.n_nodes} nodes, {world.network.n_links} "
           f"links, {world.network.total_length_m / 1000:.1f} km, {len(world.plan)} planned trips)")
@@ -267,7 +253,7 @@ def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBa
     out = args.output or Path("results") / f"{scenario.name}-{kind}"
     if out.exists() and not out.is_dir():
         raise ScenarioError("--output", str(out), "exists and is not a folder")
-    _habitual_routes_first(scenario, args.quiet)
+    habitual_routes_first(scenario, quiet=args.quiet)
     bar = RunsBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
     return scenario, out, bar
 

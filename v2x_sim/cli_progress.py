@@ -1,8 +1,9 @@
-"""Progress bars for the command line: simulated time of a run, runs of a study."""
+"""Progress for the command line: a run's time, a study's runs, an equilibrium's days."""
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any, TextIO
 
@@ -89,6 +90,27 @@ class EquilibriumBar:
         if self.enabled:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def habitual_routes_first(scenario: Any, *, quiet: bool) -> None:
+    """Compute a scenario's missing equilibrium with a progress bar on stderr.
+
+    Runs and studies then find it in the cache (study workers do not compute it each).
+    Nothing to do unless ``routing.background`` is ``equilibrium`` with the cache on.
+    """
+    from v2x_sim.scenario.routing_section import Background
+
+    routing = scenario.routing
+    if routing.background != Background.EQUILIBRIUM or not routing.cache:
+        return
+    from v2x_sim.equilibrium import habitual_routes
+    from v2x_sim.world import build_network_from
+
+    bar = EquilibriumBar(sys.stderr, enabled=sys.stderr.isatty() and not quiet)
+    try:
+        habitual_routes(scenario, build_network_from(scenario), progress=bar)
+    finally:
+        bar.close()
 
 
 def equilibrium_table(report: dict[str, Any]) -> str:

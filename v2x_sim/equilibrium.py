@@ -114,12 +114,14 @@ def cache_key(scenario: Scenario) -> str:
         params.pop("compliance")
     files = {}
     road, demand = scenario.road, scenario.demand
-    named = [road.file.nodes, road.file.links] if road.file else []
-    named += [demand.trips_file] if demand.trips_file else []
-    if road.signals.plan == SignalPlanKind.FILE and road.signals.file:
+    named: list[str | None] = [demand.trips_file]
+    if road.file:
+        named += [road.file.nodes, road.file.links, road.file.network]
+    if road.signals.plan == SignalPlanKind.FILE:
         named.append(road.signals.file)
-    for name in named:
-        files[name] = _file_digest(scenario.resolve_path(name))
+    for file_name in named:
+        if file_name:
+            files[file_name] = _file_digest(scenario.resolve_path(file_name))
     material = {"format": _FORMAT, "scenario": data, "files": files, "model": _model_digest()}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 

@@ -209,8 +209,8 @@ def stub_scenario(imported: ImportedNetwork, network: Network, name: str) -> str
     # ~20 trips per hour per directed km: light traffic to start from (edit to taste)
     rate = int(max(100, min(20_000, round(20 * km, -1))))
     counts = imported.counts()
-    signals = ("\n  # signals.csv holds the source's signal programs: with the signal-plan "
-               "reader,\n  # signals: {plan: file, file: signals.csv}"
+    signals = ("\n  # the source's signal programs (signals.csv); drop for the generated plans\n"
+               "  signals: {plan: file, file: signals.csv}"
                if imported.signals else "")
     largest = _largest_component_note(network)
     roads_m = float(network.length_m[undirected_roads(network)].sum())
