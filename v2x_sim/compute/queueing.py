@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
+from v2x_sim._core.jit import njit
 from v2x_sim.metrics.histogram import BINS_PER_DECADE, HI_EXP, LO_EXP, N_BINS
 
 FloatArray = NDArray[np.float64]
