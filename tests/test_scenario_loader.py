@@ -251,8 +251,9 @@ def test_unknown_bare_name_is_file_not_found(capsys):
                           "no_such_preset", "file not found")
 
 
-def test_empty_yaml_is_the_default_scenario(tmp_path):
-    scenario = load_scenario(write(tmp_path / "empty.yaml", ""))
+def test_empty_mapping_is_the_default_scenario(tmp_path):
+    # an empty *file* is an error (tests/test_hardening.py); ``{}`` asks for the defaults
+    scenario = load_scenario(write(tmp_path / "empty.yaml", "{}\n"))
     assert scenario.name == "scenario"
     assert scenario.road.generator == "grid"
 

@@ -15,29 +15,38 @@ from pydantic import ValidationError
 
 from v2x_sim._core.errors import InputFileError, ScenarioError
 from v2x_sim.scenario.schema import Scenario
+from v2x_sim.scenario.yaml_reader import YamlLimitError, describe_yaml_error, load_yaml
 
 _MISSING = object()
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping at the top."""
+    """Read a YAML file that must hold a non-empty mapping at the top.
+
+    Duplicate keys, too deep nesting, aliases expanding too far (limits in
+    `v2x_sim.scenario.yaml_reader`) and characters YAML forbids (a NUL byte) are errors
+    naming the line; an empty file (or one holding only comments) is an error too.
+    """
     if not path.exists():
         raise InputFileError(path, "file not found")
     if path.is_dir():
         raise InputFileError(path, "is a directory, expected a YAML file")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"cannot read: not UTF-8 text (byte {exc.start})"
+                             ) from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        problem, line = describe_yaml_error(exc, text)
         raise InputFileError(path, f"not valid YAML: {problem}", line=line) from None
     if data is None:
-        data = {}
+        raise InputFileError(path, "the file is empty; expected a scenario: a mapping of "
+                                   "sections such as name:, road:, demand: ({} for all "
+                                   "defaults)")
     if not isinstance(data, dict):
         raise InputFileError(path, f"expected a mapping of sections, got {type(data).__name__}")
     return data
@@ -97,7 +106,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if any(not p for p in parts):
         raise ScenarioError("--set", text, "empty component in the dotted path")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
+    except YamlLimitError as exc:
+        raise ScenarioError(f"--set {key.strip()}", raw, exc.problem) from None
     except yaml.YAMLError:
         value = raw
     return parts, value
