@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
+from v2x_sim._core.errors import ScenarioError
 from v2x_sim.scenario.routing_section import RoutingSection
 from v2x_sim.scenario.sections import (
+    MAX_LINK_BINS,
     DemandSection,
     IncidentEntry,
     OutputSection,
@@ -59,6 +63,21 @@ class Scenario(Section):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
+    @model_validator(mode="after")
+    def _link_bins_bounded(self) -> Scenario:
+        bin_s = self.output.link_bin_s
+        if self.v2x.enabled and bin_s < self.v2x.tick_s:
+            raise ScenarioError("output.link_bin_s", bin_s, f"must be at least v2x.tick_s "
+                                f"({self.v2x.tick_s:g} s): link series are not finer than "
+                                "the flows' windows")
+        bins = math.ceil(self.simulation.horizon_s / bin_s)
+        if bins > MAX_LINK_BINS:
+            raise ScenarioError("output.link_bin_s", bin_s, f"gives {bins:,} bins over the "
+                                f"{self.simulation.horizon_s:g} s horizon; at most "
+                                f"{MAX_LINK_BINS:,} per link: use at least "
+                                f"{self.simulation.horizon_s / MAX_LINK_BINS:g} s")
+        return self
+
     @property
     def base_dir(self) -> Path:
         """Folder that relative paths in this scenario are resolved against."""
@@ -72,7 +91,9 @@ class Scenario(Section):
     def with_base_dir(self, base_dir: Path) -> Scenario:
         """The same scenario resolving relative paths against ``base_dir``."""
         copy = self.model_copy()
-        copy._base_dir = Path(base_dir)
+        # absolute, so paths resolved from it (and written into results) stay valid
+        # wherever the working directory is later
+        copy._base_dir = Path(os.path.abspath(base_dir))
         return copy
 
     def to_plain(self) -> dict[str, Any]:

@@ -339,9 +339,21 @@ class IncidentEntry(Section):
         return end_s
 
 
+MIN_LINK_BIN_S = 1.0
+"""Shortest link time bin: finer bins add rows, not information (the traffic model
+moves vehicles link by link)."""
+MAX_LINK_BINS = 10_000
+"""Most time bins per link in ``links.csv`` (30 days at 300 s bins is 8,640)."""
+
+
 class OutputSection(Section):
-    """Where and how results are written."""
+    """Where and how results are written.
+
+    ``link_bin_s`` is at least `MIN_LINK_BIN_S` and at least ``v2x.tick_s`` when the V2X
+    model runs, and the horizon holds at most `MAX_LINK_BINS` of them (checked by the
+    scenario), so the size of ``links.csv`` stays bounded.
+    """
 
     dir: str | None = None
-    link_bin_s: PositiveFloat = 300.0
+    link_bin_s: Annotated[float, Field(strict=True, ge=MIN_LINK_BIN_S)] = 300.0
     congested_speed_ratio: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.5
