@@ -106,13 +106,22 @@ def _link_table(world: World) -> tuple[Table, dict[str, Any]]:
     network, scenario = world.network, world.scenario
     horizon = scenario.simulation.horizon_s
     log = world.traversals.to_numpy()
-    _, open_link, open_in = world.traffic.open_traversals()
+    open_veh, open_link, open_in = world.traffic.open_traversals()
     link = np.concatenate([log["link"], open_link])
     t_in = np.concatenate([log["t_in"], open_in])
     t_out = np.concatenate([log["t_out"], np.full(open_link.size, horizon)])
     done = np.concatenate([np.ones(log["link"].size, bool), np.zeros(open_link.size, bool)])
+    # a vehicle still on its link runs at L / (ready - t_in) until its earliest exit,
+    # then stands in the exit queue: by the horizon it has covered only that share
+    length = network.length_m[open_link]
+    running_s = world.fleet.ready_s[open_veh] - open_in
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(running_s > 0, (horizon - open_in) / running_s, 1.0)
+    covered = np.concatenate([network.length_m[log["link"]],
+                              length * np.clip(share, 0.0, 1.0)])
     series = link_series(link, t_in, t_out, done, length_m=network.length_m,
-                         horizon_s=horizon, bin_s=scenario.output.link_bin_s)
+                         horizon_s=horizon, bin_s=scenario.output.link_bin_s,
+                         covered_m=covered)
     n_links, n_bins = series.vehicles.shape
     ratio = series.mean_speed_mps / network.free_speed_mps[:, None]
     edges = series.bin_edges_s

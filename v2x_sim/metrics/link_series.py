@@ -1,8 +1,10 @@
 """Per link and time bin: mean vehicles, space-mean speed and flow, from traversal records.
 
-A traversal is one vehicle's stay on one link, ``[t_in, t_out)``. Assuming it moves at
-a uniform pace along the link (queueing included), the time and distance it spends in
-each bin follow from the overlap of its stay with the bin. Summed per (link, bin):
+A traversal is one vehicle's stay on one link, ``[t_in, t_out)``, over which it covers
+a distance: the link's length if it left, what it had covered by the end of the run if
+it is still there (the caller knows how far it got). Assuming a uniform pace over the
+stay (queueing included), the time and distance it spends in each bin follow from the
+overlap of its stay with the bin. Summed per (link, bin):
 
 * vehicles = vehicle-seconds / bin length (time-mean count on the link),
 * mean speed = vehicle-metres / vehicle-seconds (space-mean speed),
@@ -54,7 +56,8 @@ class LinkSeries:
 
 def link_series(link: NDArray[np.int64], t_in: NDArray[np.float64],
                 t_out: NDArray[np.float64], completed: NDArray[np.bool_], *,
-                length_m: NDArray[np.float64], horizon_s: float, bin_s: float) -> LinkSeries:
+                length_m: NDArray[np.float64], horizon_s: float, bin_s: float,
+                covered_m: NDArray[np.float64] | None = None) -> LinkSeries:
     """Bin traversals into per-link time series.
 
     Args:
@@ -65,6 +68,9 @@ def link_series(link: NDArray[np.int64], t_in: NDArray[np.float64],
         length_m: length of every link.
         horizon_s: end of the run; the last bin is cut there.
         bin_s: bin length.
+        covered_m: distance covered per traversal (default: the whole link). A vehicle
+            still on its link at the end has covered only part of it; counting the whole
+            length would credit it with speeds above the free speed.
     """
     n_links = len(length_m)
     edges = np.arange(0.0, horizon_s, bin_s)
@@ -82,8 +88,9 @@ def link_series(link: NDArray[np.int64], t_in: NDArray[np.float64],
     hi = np.minimum(t_out[row], edges[bins + 1])
     overlap = np.maximum(hi - lo, 0.0)
     duration = t_out - t_in
+    distance = length_m[link] if covered_m is None else np.minimum(covered_m, length_m[link])
     with np.errstate(invalid="ignore", divide="ignore"):
-        pace = np.where(duration > 0, length_m[link] / duration, 0.0)
+        pace = np.where(duration > 0, distance / duration, 0.0)
     flat = link[row] * n_bins + bins
     size = n_links * n_bins
     veh_s = np.asarray(np.bincount(flat, weights=overlap, minlength=size), dtype=np.float64)
