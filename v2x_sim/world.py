@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ from v2x_sim.v2x_model import V2XModel, build_v2x
 ProgressCallback = Callable[[float, float], None]
 TripRoutes = list[tuple[list[int], dict[int, float]]]
 """Per planned trip: its link route and dwell seconds keyed by route position."""
+
+log = logging.getLogger(__name__)
 
 
 def build_network_from(scenario: Scenario) -> Network:
@@ -302,6 +305,27 @@ def _connected_on_links(fleet: VehicleTable) -> Senders:
     return senders
 
 
+def warn_about_demand(scenario: Scenario, plan: TripPlan) -> None:
+    """One warning line each for trips that can never start and for an empty scenario.
+
+    Neither is an error (a study may shorten the horizon on purpose), but both usually
+    are mistakes: a trip list in another time base, a demand section left out.
+    """
+    horizon = scenario.simulation.horizon_s
+    late = int(np.count_nonzero(plan.depart_s >= horizon))
+    lines = scenario.vehicles.shuttle_lines
+    late_lines = sum(line.first_departure_s >= horizon for line in lines)
+    if late or late_lines:
+        what = " and ".join(part for part in (
+            f"{late} of {len(plan)} planned trips" if late else "",
+            f"{late_lines} of {len(lines)} shuttle lines" if late_lines else "") if part)
+        log.warning("%s depart at or after the horizon (simulation.horizon_s = %g s) and "
+                    "will never start", what, horizon)
+    if len(plan) == late and late_lines == len(lines):
+        log.warning("the scenario plans no trips within the horizon (demand and "
+                    "vehicles.shuttle_lines are empty, zero or late): the run will be empty")
+
+
 def build_world(scenario: Scenario, seed: int | None = None, *,
                 routes: HabitualRoutes | None = None) -> World:
     """Build a ready-to-run `World`; ``seed`` overrides ``scenario.simulation.seed``.
@@ -319,7 +343,8 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
     free_flow = RouteTables(network, network.free_flow_time_s)
     plan = build_trip_plan(scenario, network, streams.get("demand"), free_flow)
     routing: dict[str, Any] = {"background": "given"}
-    if routes is None:
+    if routes is None:  # the main world, not one of the equilibrium's days
+        warn_about_demand(scenario, plan)
         routes, routing = _background_routes(scenario, network)
     planned = _planned_routes(scenario, network, plan, free_flow, routes, streams.get("routing"))
     env = simpy.Environment()
