@@ -8,7 +8,12 @@ import os
 import sys
 from typing import Any
 
-from v2x_sim._core.errors import ScenarioError
+from v2x_sim._core.errors import (
+    PolicyError,
+    ScenarioError,
+    V2XSimError,
+    describe_exception,
+)
 from v2x_sim.control.policies.at_departure import AtDeparture
 from v2x_sim.control.policies.dynamic_shortest import DynamicShortest
 from v2x_sim.control.policies.incident_detour import IncidentDetour
@@ -76,11 +81,48 @@ def resolve_policy_class(spec: str, *, field_path: str = "control.policy") -> ty
     return cls
 
 
+class GuardedPolicy:
+    """A user's policy whose exceptions become one `PolicyError` naming it.
+
+    Everything else is the wrapped policy's (attributes are looked up on it), so the
+    control loop cannot tell the difference.
+    """
+
+    def __init__(self, policy: Any, spec: str) -> None:
+        self._policy = policy
+        self._spec = spec
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._policy, name)
+
+    def decide(self, view: Any) -> Any:
+        """The wrapped policy's decision; its exception, if any, as a `PolicyError`."""
+        try:
+            return self._policy.decide(view)
+        except V2XSimError:
+            raise
+        except Exception as exc:
+            raise PolicyError(self._spec, "decide", describe_exception(exc)) from exc
+
+
 def make_policy(spec: str, params: dict[str, Any], *, field_path: str = "control") -> Policy:
-    """Instantiate a policy with keyword ``params``; errors name the field."""
+    """Instantiate a policy with keyword ``params``; errors name the field.
+
+    A user's policy (``package.module:Class``) comes wrapped in `GuardedPolicy`: an
+    exception it raises, building or deciding, is reported in one line naming
+    ``control.policy`` and the exception, not as a traceback from inside the simulator.
+    """
     cls = resolve_policy_class(spec, field_path=f"{field_path}.policy")
     try:
         policy = cls(**params)
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"{field_path}.params", params, f"{spec}: {exc}") from None
-    return policy  # type: ignore[no-any-return]
+    except V2XSimError:
+        raise
+    except Exception as exc:
+        if spec in BUILT_IN:
+            raise
+        raise PolicyError(spec, "__init__", describe_exception(exc)) from exc
+    if spec in BUILT_IN:
+        return policy  # type: ignore[no-any-return]
+    return GuardedPolicy(policy, spec)  # type: ignore[return-value]
