@@ -282,8 +282,8 @@ def test_interrupted_study_resumes_without_redoing_runs(tmp_path: Path,
 def test_progress_counts_skipped_runs(tmp_path: Path) -> None:
     """progress(done, total, skipped) starts at the skipped count and ends at the total."""
     calls: list[tuple[int, int, int]] = []
-    replicate(tiny(), 2, out_dir=tmp_path, jobs=1)
-    replicate(tiny(), 3, out_dir=tmp_path, jobs=1,
+    replicate(tiny(), 2, out_dir=tmp_path / "rep", jobs=1)
+    replicate(tiny(), 3, out_dir=tmp_path / "rep", jobs=1,
               progress=lambda *args: calls.append(args))
     assert calls == [(2, 3, 2), (3, 3, 2)]
 

@@ -1,8 +1,10 @@
 """Command line: ``v2x-sim run | validate | routes | scenarios | import | ...``.
 
-The only module that prints or exits. Every user error (`V2XSimError`) becomes one line
-on stderr and exit code 2, without a traceback; results already on disk are never
-touched before a run has finished.
+The only module that prints or exits. Every user error (`V2XSimError`, including one
+raised by a user's policy) becomes one line on stderr and exit code 2, without a
+traceback (``--debug`` adds it). Inputs, policies and the output folder are checked
+before a run starts; results already on disk are replaced only, as a whole, once the new
+ones are complete.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all sub-commands."""
     parser = _ArgumentParser(prog="v2x-sim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"v2x-sim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback behind an error (before its one line)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
 
     run = sub.add_parser("run", help="run a scenario and write its results folder")
@@ -110,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     replicate.add_argument("-n", "--replications", type=int, default=10)
     _study_args(replicate, "replicate")
     _import_parser(sub)
+    for command in sub.choices.values():  # --debug also after the command's name
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show the traceback behind an error")
     return parser
 
 
@@ -181,8 +189,15 @@ def _cmd_routes(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from v2x_sim.experiment.output import (
+        FolderKind,
+        check_output_folder,
+        default_run_folder,
+        scenario_input_files,
+    )
     from v2x_sim.experiment.run import run, write_results
     from v2x_sim.scenario.loader import load_scenario
+    from v2x_sim.scenario.presets import resolve_scenario_path
 
     if args.seed is not None and args.seed < 0:
         raise ScenarioError("--seed", args.seed, "expected a non-negative integer")
@@ -193,17 +208,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # the scenario's params belong to its own policy: start the new one from its
         # defaults unless --set control.params... says otherwise (applied after)
         overrides = [f"control.policy={args.policy}", "control.params={}", *overrides]
-    scenario = load_scenario(args.scenario, overrides)
+    source = resolve_scenario_path(args.scenario)
+    scenario = load_scenario(source, overrides)
     if args.policy is not None:  # fail before running if the policy cannot be loaded
         from v2x_sim.control.registry import make_policy
 
         make_policy(scenario.control.policy, scenario.control.params)
-    output = args.output
-    if output is None:
-        output = (scenario.resolve_path(scenario.output.dir) if scenario.output.dir
-                  else Path("results") / scenario.name)
-    if output.exists() and not output.is_dir():
-        raise ScenarioError("--output", str(output), "exists and is not a folder")
+    output = args.output or default_run_folder(scenario)
+    # the folder must be one the run may replace, and writable: know it before running
+    check_output_folder(output, kind=FolderKind.RUN,
+                        inputs=scenario_input_files(scenario, source))
     habitual_routes_first(scenario, quiet=args.quiet)
     bar = ProgressBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet,
                       label=scenario.name)
@@ -211,11 +225,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         result = run(scenario, args.seed, progress=bar)
     finally:
         bar.close()
-    folder = write_results(result, output)
-    _report(folder, args)
+    folder = write_results(result, output, finish=_report_builder(args), source=source)
     if not args.quiet:
         print(f"{scenario.name}: seed {result.seed}, {result.wall_s:.2f} s wall")
         print(_headline(result.summary))
+        if not args.no_report:
+            print(f"report: {folder / 'report.html'}")
         print(f"results in {folder}/")
     return EXIT_OK
 
@@ -242,31 +257,33 @@ def _cmd_scenarios(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBar]:
+def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBar, dict[str, Any]]:
+    """The scenario, output folder, progress bar and keyword arguments of a study."""
+    from v2x_sim.experiment.output import default_study_folder
     from v2x_sim.scenario.loader import load_scenario
+    from v2x_sim.scenario.presets import resolve_scenario_path
 
     if args.replications is not None and args.replications < 1:
         raise ScenarioError("--replications", args.replications, "expected at least 1")
     if args.jobs is not None and args.jobs < 1:
         raise ScenarioError("--jobs", args.jobs, "expected at least 1")
-    scenario = load_scenario(args.scenario, args.overrides)
-    out = args.output or Path("results") / f"{scenario.name}-{kind}"
-    if out.exists() and not out.is_dir():
-        raise ScenarioError("--output", str(out), "exists and is not a folder")
+    source = resolve_scenario_path(args.scenario)
+    scenario = load_scenario(source, args.overrides)
+    out = args.output or default_study_folder(scenario, kind)
     habitual_routes_first(scenario, quiet=args.quiet)
     bar = RunsBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
-    return scenario, out, bar
+    options = {"out_dir": out, "jobs": args.jobs, "dask": args.dask, "progress": bar,
+               "finish": _report_builder(args), "source": source}
+    return scenario, out, bar, options
 
 
-def _report(folder: Path, args: argparse.Namespace) -> None:
-    """Figures and report.html for a results folder, unless --no-report."""
+def _report_builder(args: argparse.Namespace) -> Any:
+    """What builds figures and report.html in a new results folder (None: --no-report)."""
     if getattr(args, "no_report", False):
-        return
+        return None
     from v2x_sim.report import build_report
 
-    path = build_report(folder)
-    if not args.quiet:
-        print(f"report: {path}")
+    return build_report
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -291,8 +308,8 @@ def _finish_study(out: Path, args: argparse.Namespace, stem: str) -> int:
             skipped = 0
         if skipped:
             print(f"{skipped} runs were already complete in {out}/runs and were not redone")
-    _report(out, args)
-    if not args.quiet:
+        if not args.no_report:
+            print(f"report: {out / 'report.html'}")
         print(f"{stem} in {out}/{stem}.csv and {stem}.json")
     return EXIT_OK
 
@@ -329,11 +346,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                             f"must be one of the compared policies ({', '.join(policies)})")
     for policy in policies:
         resolve_policy_class(policy, field_path="--policies")
-    scenario, out, bar = _study_setup(args, "compare")
+    scenario, out, bar, options = _study_setup(args, "compare")
     try:
         table = compare(scenario, policies, replications=args.replications,
-                        baseline=args.baseline, out_dir=out, jobs=args.jobs, dask=args.dask,
-                        progress=bar)
+                        baseline=args.baseline, **options)
     finally:
         bar.close()
     if not args.quiet:
@@ -352,10 +368,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_replicate(args: argparse.Namespace) -> int:
     from v2x_sim.experiment.compare import replicate
 
-    scenario, out, bar = _study_setup(args, "replicate")
+    scenario, out, bar, options = _study_setup(args, "replicate")
     try:
-        table = replicate(scenario, args.replications, out_dir=out, jobs=args.jobs,
-                          dask=args.dask, progress=bar)
+        table = replicate(scenario, args.replications, **options)
     finally:
         bar.close()
     if not args.quiet:
@@ -366,11 +381,10 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from v2x_sim.experiment.sweep import sweep, sweep_points
 
-    scenario, out, bar = _study_setup(args, "sweep")
+    scenario, out, bar, options = _study_setup(args, "sweep")
     points = sweep_points(scenario)
     try:
-        table = sweep(scenario, replications=args.replications, out_dir=out, jobs=args.jobs,
-                      dask=args.dask, progress=bar)
+        table = sweep(scenario, replications=args.replications, **options)
     finally:
         bar.close()
     if not args.quiet:
@@ -420,10 +434,18 @@ COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "routes": _cmd_routes,
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``v2x-sim`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    if not root.handlers:  # as logging.basicConfig, but the handler itself shows only
+        handler = logging.StreamHandler()  # warnings: Dask lowers its own loggers' levels
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args)
     except V2XSimError as exc:
+        if args.debug:
+            traceback.print_exception(exc, file=sys.stderr)
         print(f"v2x-sim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

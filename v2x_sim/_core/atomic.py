@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from v2x_sim._core.faults import fault_point
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
@@ -18,6 +20,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    fault_point(f"write:{path.name}")
     return path
 
 

@@ -10,19 +10,21 @@ replications.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from v2x_sim.experiment.store import write_json_atomic, write_table_csv
-from v2x_sim.experiment.study import Arm, Progress, StudyResult, run_study
+from v2x_sim.experiment.store import json_text, table_csv_text
+from v2x_sim.experiment.study import Arm, Progress, StudyResult, publish_study, run_study
 from v2x_sim.metrics.summary import paired_difference_interval, student_t_interval
 from v2x_sim.scenario.schema import Scenario
 
 Table = dict[str, NDArray[Any]]
+Finish = Callable[[Path], object]
+"""Called on a study's complete new folder before it replaces the old (builds the report)."""
 CONFIDENCE = 0.95
 HEADLINE_PREFIXES = ("trips_", "travel_time_", "delay_", "vehicle_", "throughput_",
                      "moved_on", "congested_link_minutes", "congested_links_max",
@@ -89,13 +91,16 @@ def study_table(study: StudyResult, *, baselines: list[str] | None = None,
     return {name: np.asarray(values) for name, values in rows.items()}
 
 
-def _write(table: Table, out: Path, stem: str, meta: dict[str, Any]) -> None:
-    write_table_csv(out / f"{stem}.csv", table)
+def _write(table: Table, out: Path, stem: str, meta: dict[str, Any],
+           finish: Finish | None = None) -> None:
+    """``<stem>.csv`` and ``<stem>.json`` (plus ``finish``'s report), swapped in at once."""
     rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in zip(table, row, strict=True)}
             for row in zip(*table.values(), strict=True)]
     clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
               for k, v in row.items()} for row in rows]
-    write_json_atomic(out / f"{stem}.json", {**meta, "rows": clean})
+    files = {f"{stem}.csv": table_csv_text(table),
+             f"{stem}.json": json_text({**meta, "rows": clean})}
+    publish_study(out, files, finish)
 
 
 def replication_seeds(scenario: Scenario, n: int, seeds: list[int] | None) -> list[int]:
@@ -110,12 +115,16 @@ def compare(scenario: Scenario, policies: list[str], *, replications: int = 10,
             seeds: list[int] | None = None, baseline: str = "none",
             out_dir: str | Path = "results/compare", jobs: int | None = None,
             dask: str | None = None, progress: Progress | None = None,
-            metrics: Iterable[str] | None = None) -> Table:
+            metrics: Iterable[str] | None = None, finish: Finish | None = None,
+            source: Path | None = None) -> Table:
     """Every policy on the same seeds; means, intervals, paired differences.
 
     Differences are reported against ``baseline`` and, when it is among the policies,
     against ``at_departure`` too. Writes ``comparison.csv`` and ``comparison.json`` into
-    ``out_dir`` (runs under ``out_dir/runs``, resumable).
+    ``out_dir`` (runs under ``out_dir/runs``, resumable). Everything (every policy, the
+    folder, Dask) is checked before anything is written; the tables (and the report
+    ``finish`` builds) replace the previous ones in one step. ``source``: the scenario's
+    YAML, which must not lie in ``out_dir``.
 
     Returns:
         Columns ``metric, arm, n, mean, ci_low, ci_high`` and per baseline ``b``:
@@ -124,31 +133,34 @@ def compare(scenario: Scenario, policies: list[str], *, replications: int = 10,
     arms = [Arm(p, (f"control.policy={p}", "control.params={}")) for p in policies]
     chosen = replication_seeds(scenario, replications, seeds)
     study = run_study(scenario, arms, chosen, out_dir=out_dir, jobs=jobs, dask=dask,
-                      progress=progress)
+                      progress=progress, source=source)
     baselines = [baseline] + (["at_departure"] if "at_departure" in policies
                               and baseline != "at_departure" else [])
     table = study_table(study, baselines=baselines, metrics=metrics)
     _write(table, Path(out_dir), "comparison",
            {"scenario": scenario.name, "policies": policies, "baseline": baselines,
             "seeds": chosen, "replications": len(chosen), "confidence": CONFIDENCE,
-            "skipped_runs": study.skipped})
+            "skipped_runs": study.skipped}, finish)
     return table
 
 
 def replicate(scenario: Scenario, replications: int = 10, *, seeds: list[int] | None = None,
               out_dir: str | Path = "results/replicate", jobs: int | None = None,
               dask: str | None = None, progress: Progress | None = None,
-              metrics: Iterable[str] | None = None) -> Table:
+              metrics: Iterable[str] | None = None, finish: Finish | None = None,
+              source: Path | None = None) -> Table:
     """One scenario on many seeds: mean and 95 % interval per metric (``replication.csv``).
+
+    Checked and written like `compare`.
 
     Returns:
         Columns ``metric, arm, n, mean, ci_low, ci_high``.
     """
     chosen = replication_seeds(scenario, replications, seeds)
     study = run_study(scenario, [Arm(scenario.control.policy)], chosen, out_dir=out_dir,
-                      jobs=jobs, dask=dask, progress=progress)
+                      jobs=jobs, dask=dask, progress=progress, source=source)
     table = study_table(study, metrics=metrics)
     _write(table, Path(out_dir), "replication",
            {"scenario": scenario.name, "seeds": chosen, "replications": len(chosen),
-            "confidence": CONFIDENCE, "skipped_runs": study.skipped})
+            "confidence": CONFIDENCE, "skipped_runs": study.skipped}, finish)
     return table

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import astuple
 from pathlib import Path
 
 import yaml
 
+from v2x_sim._core.staged import staged_folder
+from v2x_sim.experiment.output import (
+    RESOLVED_HEADER,
+    FolderKind,
+    check_output_folder,
+    scenario_input_files,
+)
 from v2x_sim.experiment.store import (
-    ensure_folder,
     write_json_atomic,
     write_rows_csv,
     write_table_csv,
@@ -59,26 +66,46 @@ def resolved_scenario_yaml(result: RunResult) -> str:
                 files[key] = str(scenario.resolve_path(files[key]))
     if data["demand"].get("trips_file"):
         data["demand"]["trips_file"] = str(scenario.resolve_path(data["demand"]["trips_file"]))
-    header = (f"# resolved by v2x-sim {result.version}; seed {result.seed}\n"
+    header = (f"{RESOLVED_HEADER} {result.version}; seed {result.seed}\n"
               f"# rerun: v2x-sim run scenario.yaml\n")
     body = yaml.safe_dump(data, sort_keys=False)
     return header + body
 
 
-def write_results(result: RunResult, folder: str | Path) -> Path:
-    """Write the results folder: scenario.yaml, summary.json, trips/links/events CSV.
+def write_results(result: RunResult, folder: str | Path, *,
+                  finish: Callable[[Path], object] | None = None,
+                  source: Path | None = None) -> Path:
+    """Write the results folder, all or nothing: scenario.yaml, summary.json, the CSVs.
 
-    Each file is written to a temporary name and renamed, so a failed write never
-    leaves a half file, and nothing is touched before the run has finished.
+    Everything is written into a hidden sibling folder that replaces ``folder`` only
+    when complete (`v2x_sim._core.staged`): if the process dies at any moment, ``folder``
+    holds the previous results or the new ones, never a mix, and no file of an older
+    run survives beside the new ones.
+
+    Args:
+        result: a finished run.
+        folder: the results folder (created, or replaced as a whole).
+        finish: called with the complete new folder before it takes ``folder``'s place
+            (the CLI builds figures and ``report.html`` there).
+        source: the scenario's YAML file, if any, for the check that ``folder`` holds
+            none of the scenario's input files.
+
+    Raises:
+        ScenarioError: ``folder`` is not one a run may replace (see
+            `check_output_folder`).
     """
-    out = ensure_folder(Path(folder))
-    write_table_csv(out / "trips.csv", result.trips)
-    write_table_csv(out / "links.csv", result.links)
-    write_rows_csv(out / "events.csv", list(Event.__dataclass_fields__),
-                   (astuple(e) for e in result.events))
-    for stem, table in result.tables.items():
-        if table:  # network.csv is read back as network input: floats at full precision
-            write_table_csv(out / f"{stem}.csv", table, exact=stem == "network")
-    write_text_atomic(out / "scenario.yaml", resolved_scenario_yaml(result))
-    write_json_atomic(out / "summary.json", result.summary)
-    return out
+    target = check_output_folder(folder, kind=FolderKind.RUN, label="output folder",
+                                 inputs=scenario_input_files(result.scenario, source))
+    with staged_folder(target) as out:
+        write_table_csv(out / "trips.csv", result.trips)
+        write_table_csv(out / "links.csv", result.links)
+        write_rows_csv(out / "events.csv", list(Event.__dataclass_fields__),
+                       (astuple(e) for e in result.events))
+        for stem, table in result.tables.items():
+            if table:  # network.csv is read back as network input: floats at full precision
+                write_table_csv(out / f"{stem}.csv", table, exact=stem == "network")
+        write_text_atomic(out / "scenario.yaml", resolved_scenario_yaml(result))
+        write_json_atomic(out / "summary.json", result.summary)
+        if finish is not None:
+            finish(out)
+    return Path(folder)

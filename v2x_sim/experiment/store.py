@@ -1,8 +1,7 @@
 """Results on disk: every file is written under a temporary name, then renamed.
 
 An interrupted or failed run therefore never leaves a half-written file that looks
-whole, and files from an earlier run in the same folder survive until the new run has
-produced their replacements.
+whole; whole folders are swapped in at once by `v2x_sim._core.staged`.
 """
 
 from __future__ import annotations
@@ -33,9 +32,14 @@ def ensure_folder(folder: Path) -> Path:
     return folder
 
 
+def json_text(data: Any) -> str:
+    """Strict JSON (NaN not allowed: write it as null), indented."""
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
 def write_json_atomic(path: Path, data: Any) -> Path:
     """Strict JSON (NaN written as null), indented, atomically."""
-    return write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    return write_text_atomic(path, json_text(data))
 
 
 def _format_column(values: NDArray[Any], exact: bool = False) -> list[str]:

@@ -13,6 +13,7 @@ the arm does not change them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,9 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from v2x_sim._core.errors import V2XSimError
+from v2x_sim._core.atomic import write_text_atomic
+from v2x_sim._core.errors import ScenarioError, V2XSimError
+from v2x_sim._core.staged import staged_folder
 from v2x_sim._core.version import __version__
-from v2x_sim.experiment.executors import default_jobs, execute
+from v2x_sim.experiment.executors import default_jobs, open_executor
+from v2x_sim.experiment.output import FolderKind, check_output_folder, scenario_input_files
 from v2x_sim.experiment.store import ensure_folder, write_json_atomic
 from v2x_sim.scenario.loader import apply_overrides, scenario_from_dict
 from v2x_sim.scenario.schema import Scenario
@@ -97,7 +101,13 @@ def run_task(task: RunTask) -> dict[str, float]:
 
     data = apply_overrides(task.scenario, list(task.arm.overrides))
     scenario = scenario_from_dict(data, base_dir=Path(task.base_dir))
-    result = run(scenario, task.seed)
+    world_log = logging.getLogger("v2x_sim.world")
+    level = world_log.level
+    world_log.setLevel(logging.ERROR)  # its warnings were shown once, by validate_arms
+    try:
+        result = run(scenario, task.seed)
+    finally:
+        world_log.setLevel(level)
     folder = ensure_folder(Path(task.folder))
     write_json_atomic(folder / "summary.json", result.summary)
     return flatten(result.summary)
@@ -112,23 +122,33 @@ def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
+def _has_runs(out: Path) -> bool:
+    runs = out / "runs"
+    return runs.is_dir() and any(runs.glob("*/seed-*/summary.json"))
+
+
+def _merged_manifest(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest to write, or an error if ``out`` holds runs of another scenario.
+
+    A manifest beside no finished run (a study that failed before its first run
+    finished) holds nothing to mix up, so it is replaced: the corrected command is not
+    refused.
+    """
     path = out / "manifest.json"
-    if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise V2XSimError(f"{path}: unreadable manifest; use another output folder"
-                              ) from None
-        if old.get("scenario_hash") != manifest["scenario_hash"]:
-            raise V2XSimError(
-                f"{out} holds results of a different scenario (hash {old.get('scenario_hash')}"
-                f", now {manifest['scenario_hash']}); mixing them into one table would be "
-                "wrong: choose another output folder or delete this one")
-        arms = sorted({*old.get("arms", []), *manifest["arms"]})
-        seeds = sorted({*old.get("seeds", []), *manifest["seeds"]})
-        manifest = {**manifest, "arms": arms, "seeds": seeds}
-    write_json_atomic(path, manifest)
+    if not path.exists() or not _has_runs(out):
+        return manifest
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise V2XSimError(f"{path}: unreadable manifest; use another output folder") from None
+    if old.get("scenario_hash") != manifest["scenario_hash"]:
+        raise V2XSimError(
+            f"{out} holds results of a different scenario (hash {old.get('scenario_hash')}"
+            f", now {manifest['scenario_hash']}); mixing them into one table would be "
+            "wrong: choose another output folder or delete this one")
+    arms = sorted({*old.get("arms", []), *manifest["arms"]})
+    seeds = sorted({*old.get("seeds", []), *manifest["seeds"]})
+    return {**manifest, "arms": arms, "seeds": seeds}
 
 
 def _stored(folder: Path) -> dict[str, float] | None:
@@ -141,22 +161,52 @@ def _stored(folder: Path) -> dict[str, float] | None:
         return None  # a damaged file is redone
 
 
-def run_study(scenario: Scenario, arms: list[Arm], seeds: list[int], *, out_dir: str | Path,
-              jobs: int | None = None, dask: str | None = None,
-              progress: Progress | None = None) -> StudyResult:
-    """Run every arm on every seed (replication is the outer loop), resuming what is done.
+def validate_arms(scenario: Scenario, arms: list[Arm], seed: int) -> None:
+    """Build every arm's world once (not run): any input error surfaces now, named.
 
-    Raises:
-        V2XSimError: the output folder holds results of a different scenario.
+    This is what `v2x-sim validate` checks (fields, files, links, nodes, paths, the
+    policy), for each arm, before a study creates anything on disk.
     """
+    from v2x_sim.world import build_world
+
     names = [a.name for a in arms]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise V2XSimError(f"arms must differ: {', '.join(twice)} listed more than once")
-    out = ensure_folder(Path(out_dir))
-    manifest = {"scenario": scenario.name, "scenario_hash": scenario_hash(scenario),
-                "arms": [a.name for a in arms], "seeds": seeds, "version": __version__}
-    _check_manifest(out, manifest)
+    data = scenario.to_plain()
+    for arm in arms:
+        try:
+            arm_scenario = scenario_from_dict(apply_overrides(data, list(arm.overrides)),
+                                              base_dir=scenario.base_dir)
+            build_world(arm_scenario, seed)
+        except ScenarioError as exc:
+            # name the arm when it changes more than the policy (a sweep point)
+            if all(o.startswith("control.") for o in arm.overrides):
+                raise
+            raise ScenarioError(f"{arm.name}: {exc.path}", exc.value, exc.reason) from None
+
+
+def run_study(scenario: Scenario, arms: list[Arm], seeds: list[int], *, out_dir: str | Path,
+              jobs: int | None = None, dask: str | None = None,
+              progress: Progress | None = None, source: Path | None = None) -> StudyResult:
+    """Run every arm on every seed (replication is the outer loop), resuming what is done.
+
+    Everything is checked before anything is created on disk: every arm (its world is
+    built), the output folder, the Dask scheduler. Each run's ``summary.json`` is
+    written as it finishes (atomically), so a killed study keeps its finished runs.
+
+    Raises:
+        ScenarioError, InputFileError: an arm is invalid, or the output folder is not one
+            a study may use (see `check_output_folder`).
+        V2XSimError: the output folder holds results of a different scenario, or Dask
+            cannot be reached.
+    """
+    validate_arms(scenario, arms, seeds[0] if seeds else scenario.simulation.seed)
+    out = check_output_folder(out_dir, kind=FolderKind.STUDY,
+                              inputs=scenario_input_files(scenario, source))
+    manifest = _merged_manifest(out, {
+        "scenario": scenario.name, "scenario_hash": scenario_hash(scenario),
+        "arms": [a.name for a in arms], "seeds": seeds, "version": __version__})
     data = scenario.to_plain()
     result = StudyResult(arms=arms, seeds=seeds, metrics={a.name: {} for a in arms})
     tasks = []
@@ -170,16 +220,41 @@ def run_study(scenario: Scenario, arms: list[Arm], seeds: list[int], *, out_dir:
             else:
                 tasks.append(RunTask(data, str(scenario.base_dir), arm, seed, str(folder)))
     total = len(tasks) + result.skipped
-    if result.skipped:
-        log.info("%d of %d runs already complete in %s: skipped", result.skipped, total, out)
-    if progress is not None:
-        progress(result.skipped, total, result.skipped)
-    finished = result.skipped
-    results: Iterator[tuple[RunTask, dict[str, float]]] = execute(
-        run_task, tasks, jobs=jobs or default_jobs(), dask=dask)
-    for task, metrics in results:
-        result.metrics[task.arm.name][task.seed] = metrics
-        finished += 1
+    with contextlib.ExitStack() as stack:
+        mapper = stack.enter_context(open_executor(jobs=jobs or default_jobs(), dask=dask)
+                                     ) if tasks else None
+        write_json_atomic(ensure_folder(out) / "manifest.json", manifest)
+        if result.skipped:
+            log.info("%d of %d runs already complete in %s: skipped", result.skipped, total,
+                     out)
         if progress is not None:
-            progress(finished, total, result.skipped)
+            progress(result.skipped, total, result.skipped)
+        finished = result.skipped
+        results: Iterator[tuple[RunTask, dict[str, float]]] = (
+            mapper(run_task, tasks) if mapper is not None else iter(()))
+        for task, metrics in results:
+            result.metrics[task.arm.name][task.seed] = metrics
+            finished += 1
+            if progress is not None:
+                progress(finished, total, result.skipped)
     return result
+
+
+def publish_study(out: str | Path, files: dict[str, str],
+                  finish: Callable[[Path], object] | None = None) -> Path:
+    """Replace a study folder's tables (and report) as a whole, keeping its runs.
+
+    The new folder gets the finished runs and the manifest (hard links, no copying),
+    the tables in ``files`` (name -> text) and whatever ``finish`` adds (the report);
+    then it takes the folder's place in one step (`v2x_sim._core.staged`), so tables,
+    figures and report always belong together.
+    """
+    def keep(folder: Path) -> list[str]:
+        return [name for name in ("runs", "manifest.json") if (folder / name).exists()]
+
+    with staged_folder(Path(out), carry=keep) as stage:
+        for name, text in files.items():
+            write_text_atomic(stage / name, text)
+        if finish is not None:
+            finish(stage)
+    return Path(out)

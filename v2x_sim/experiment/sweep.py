@@ -16,7 +16,14 @@ import numpy as np
 import yaml
 
 from v2x_sim._core.errors import ScenarioError
-from v2x_sim.experiment.compare import CONFIDENCE, Table, _write, replication_seeds, study_table
+from v2x_sim.experiment.compare import (
+    CONFIDENCE,
+    Finish,
+    Table,
+    _write,
+    replication_seeds,
+    study_table,
+)
 from v2x_sim.experiment.study import Arm, Progress, run_study
 from v2x_sim.scenario.loader import apply_overrides, scenario_from_dict
 from v2x_sim.scenario.schema import Scenario
@@ -60,7 +67,8 @@ def _arms(scenario: Scenario, points: list[dict[str, Any]]) -> list[Arm]:
 def sweep(scenario: Scenario, *, replications: int | None = None,
           seeds: list[int] | None = None, out_dir: str | Path = "results/sweep",
           jobs: int | None = None, dask: str | None = None,
-          progress: Progress | None = None) -> Table:
+          progress: Progress | None = None, finish: Finish | None = None,
+          source: Path | None = None) -> Table:
     """Run the scenario's sweep; write and return the per-point table.
 
     Returns:
@@ -74,7 +82,7 @@ def sweep(scenario: Scenario, *, replications: int | None = None,
     chosen = replication_seeds(scenario, n, seeds)
     base = scenario.model_copy(update={"sweep": None}).with_base_dir(scenario.base_dir)
     study = run_study(base, arms, chosen, out_dir=out_dir, jobs=jobs, dask=dask,
-                      progress=progress)
+                      progress=progress, source=source)
     table = study_table(study)
     by_name = {arm.name: point for arm, point in zip(arms, points, strict=True)}
     params = list(points[0]) if points else []
@@ -84,5 +92,5 @@ def sweep(scenario: Scenario, *, replications: int | None = None,
     _write(out, Path(out_dir), "sweep",
            {"scenario": scenario.name, "parameters": params, "points": len(points),
             "seeds": chosen, "replications": len(chosen), "confidence": CONFIDENCE,
-            "skipped_runs": study.skipped})
+            "skipped_runs": study.skipped}, finish)
     return out
