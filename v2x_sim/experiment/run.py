@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from v2x_sim._core.errors import InputFileError
 from v2x_sim._core.staged import staged_folder
 from v2x_sim.experiment.output import (
     RESOLVED_HEADER,
@@ -93,19 +94,29 @@ def write_results(result: RunResult, folder: str | Path, *,
     Raises:
         ScenarioError: ``folder`` is not one a run may replace (see
             `check_output_folder`).
+        InputFileError: writing failed (disk full, ...); ``folder`` is unchanged.
     """
     target = check_output_folder(folder, kind=FolderKind.RUN, label="output folder",
                                  inputs=scenario_input_files(result.scenario, source))
-    with staged_folder(target) as out:
-        write_table_csv(out / "trips.csv", result.trips)
-        write_table_csv(out / "links.csv", result.links)
-        write_rows_csv(out / "events.csv", list(Event.__dataclass_fields__),
-                       (astuple(e) for e in result.events))
-        for stem, table in result.tables.items():
-            if table:  # network.csv is read back as network input: floats at full precision
-                write_table_csv(out / f"{stem}.csv", table, exact=stem == "network")
-        write_text_atomic(out / "scenario.yaml", resolved_scenario_yaml(result))
-        write_json_atomic(out / "summary.json", result.summary)
-        if finish is not None:
-            finish(out)
+    try:
+        with staged_folder(target) as out:
+            _write_files(result, out, finish)
+    except OSError as exc:
+        raise InputFileError(folder, f"cannot write the results: {exc.strerror or exc}; "
+                                     "the folder was left as it was") from exc
     return Path(folder)
+
+
+def _write_files(result: RunResult, out: Path,
+                 finish: Callable[[Path], object] | None) -> None:
+    write_table_csv(out / "trips.csv", result.trips)
+    write_table_csv(out / "links.csv", result.links)
+    write_rows_csv(out / "events.csv", list(Event.__dataclass_fields__),
+                   (astuple(e) for e in result.events))
+    for stem, table in result.tables.items():
+        if table:  # network.csv is read back as network input: floats at full precision
+            write_table_csv(out / f"{stem}.csv", table, exact=stem == "network")
+    write_text_atomic(out / "scenario.yaml", resolved_scenario_yaml(result))
+    write_json_atomic(out / "summary.json", result.summary)
+    if finish is not None:
+        finish(out)

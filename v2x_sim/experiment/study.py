@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from v2x_sim._core.atomic import write_text_atomic
-from v2x_sim._core.errors import ScenarioError, V2XSimError
+from v2x_sim._core.errors import InputFileError, ScenarioError, V2XSimError
 from v2x_sim._core.staged import staged_folder
 from v2x_sim._core.version import __version__
 from v2x_sim.experiment.executors import default_jobs, open_executor
@@ -252,9 +252,13 @@ def publish_study(out: str | Path, files: dict[str, str],
     def keep(folder: Path) -> list[str]:
         return [name for name in ("runs", "manifest.json") if (folder / name).exists()]
 
-    with staged_folder(Path(out), carry=keep) as stage:
-        for name, text in files.items():
-            write_text_atomic(stage / name, text)
-        if finish is not None:
-            finish(stage)
+    try:
+        with staged_folder(Path(out), carry=keep) as stage:
+            for name, text in files.items():
+                write_text_atomic(stage / name, text)
+            if finish is not None:
+                finish(stage)
+    except OSError as exc:
+        raise InputFileError(out, f"cannot write the study's tables: {exc.strerror or exc}; "
+                                  "the folder was left as it was") from exc
     return Path(out)
