@@ -363,7 +363,7 @@ def test_vehicle_still_on_its_link_counts_only_the_distance_it_covered(line_scen
         demand={"trips": [{"depart_s": 0, "origin": 0, "destination": 2}]},
         output={"link_bin_s": 15})
     links = run(scenario).links
-    first = links["link"] == 0
+    first = links["link"].astype(str) == "0"  # external ids are text
     np.testing.assert_allclose(links["mean_speed_mps"][first], [20.0, 20.0], rtol=1e-12)
     np.testing.assert_allclose(links["speed_ratio"][first], [1.0, 1.0], rtol=1e-12)
     np.testing.assert_allclose(links["vehicles"][first], [1.0, 1.0], rtol=1e-12)

@@ -73,7 +73,7 @@ def scenario_input_files(scenario: Scenario, source: Path | None = None) -> list
     counts, so file fields added later are covered without a list to maintain.
     """
     found = [Path(os.path.realpath(source))] if source is not None else []
-    for text in _strings(scenario.to_plain()):
+    for text in sorted(set(_strings(scenario.to_plain()))):  # trip lists repeat "car"
         if not text or len(text) > 1024 or "\0" in text:
             continue
         path = scenario.resolve_path(text)
