@@ -26,7 +26,7 @@ from v2x_sim.compute.queueing import (
     multi_server_fifo_reference,
 )
 from v2x_sim.compute.servers import ServerPool, Stream
-from v2x_sim.compute.service import draw_service_s, second_moment_s2
+from v2x_sim.compute.service import draw_service_s
 from v2x_sim.scenario.v2x_sections import ServiceDistribution, ServiceParams
 
 SEEDS = range(12)
@@ -68,9 +68,16 @@ def mmc_wait_s(rate_hz: float, mean_service_s: float, cores: int) -> float:
 
 
 def mg1_wait_s(rate_hz: float, service: ServiceParams) -> float:
-    """Pollaczek-Khinchine: W_q = lambda E[S^2] / (2 (1 - rho)); M/D/1 is E[S^2] = D^2."""
+    """Pollaczek-Khinchine: W_q = lambda E[S^2] / (2 (1 - rho)).
+
+    E[S^2] written out here, not taken from the code under test: D^2 (deterministic),
+    2 m^2 (exponential), m^2 (1 + cv^2) (lognormal with mean m and variation cv).
+    """
     rho = rate_hz * service.mean_s
-    return rate_hz * second_moment_s2(service) / (2.0 * (1.0 - rho))
+    m = service.mean_s
+    second = {ServiceDistribution.DETERMINISTIC: m**2, ServiceDistribution.EXPONENTIAL: 2 * m**2,
+              ServiceDistribution.LOGNORMAL: m**2 * (1 + service.cv**2)}[service.distribution]
+    return rate_hz * second / (2.0 * (1.0 - rho))
 
 
 def mdc_wait_s(rate_hz: float, service_s: float, cores: int, states: int = 800) -> float:

@@ -17,15 +17,16 @@ SpeedFunction = Callable[[float, float, float, float, float], float]
 def triangular_speed(
     density: float, free_speed: float, capacity: float, jam_density: float, wave_speed: float
 ) -> float:
-    """Newell-Daganzo triangular diagram: v = v_f below critical density, else w (k_j/k - 1).
+    """Newell-Daganzo triangular diagram on its free branch: v = v_f.
 
-    Critical density k_c = q / v_f. On the congested branch q = w (k_j - k), so the
-    speed is q / k = w (k_j / k - 1). Args are per lane, SI.
+    The movement engine caps the moving density at the critical density k_c = q / v_f
+    ("congestion lives in queues"), and up to k_c the triangular diagram's speed is v_f
+    whatever the density. Its congested branch q = w (k_j - k) acts through the exit
+    queues and through `capped_capacity` (the discharge under a speed cap), never through
+    the speed given at entry, so it is not evaluated here. Args are per lane, SI; all
+    but ``free_speed`` are unused (the signature is the one of every speed function).
     """
-    if density * free_speed <= capacity:
-        return free_speed
-    speed = wave_speed * (jam_density / density - 1.0)
-    return min(free_speed, max(MIN_SPEED_MPS, speed))
+    return free_speed
 
 
 def greenshields_speed(
