@@ -1,4 +1,7 @@
-"""Invariants that must hold for any demand: conservation, order of times, storage, seeds."""
+"""Seeds and named streams, demand rates, signals and dwelling on fixed small worlds.
+
+Conservation, storage, FIFO and time order over random worlds: test_random_worlds.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from v2x_sim.scenario import scenario_from_dict
 from v2x_sim.world import build_world
@@ -23,50 +24,10 @@ def small_grid(seed: int, rate_vph: float, *, rows: int = 3, cols: int = 3,
                                         "vehicles": 1, "dwell_s": 20}]},
         "incidents": ([{"link": 4, "start_s": 100, "end_s": 600, "lanes_closed": 2}]
                       if incident else []),
+        "v2x": {"enabled": False},  # the traffic model is the subject
     }
     scenario.update(extra)
     return scenario
-
-
-def physically_present(world) -> int:
-    traffic = world.traffic
-    on_links = sum(traffic.vehicles_on(link) for link in range(world.network.n_links))
-    at_origins = sum(traffic.waiting_at_origin(link) for link in range(world.network.n_links))
-    return on_links + at_origins + traffic.dwelling
-
-
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), rate=st.floats(200, 6000))
-def test_vehicles_are_conserved_at_every_moment(seed: int, rate: float) -> None:
-    """Started = arrived + on links + waiting at origins + dwelling, at any time."""
-    world = build_world(scenario_from_dict(small_grid(seed, rate)))
-    storage = world.network.storage_veh
-    for t in np.linspace(50, 900, 12):
-        world.env.run(until=float(t))
-        assert len(world.fleet) == world.traffic.arrived + physically_present(world)
-        # storage holds except for vehicles moved on past a full link
-        over = np.array(world.traffic.occupancy) > storage + 1e-9
-        assert not over.any() or world.traffic.moved_on > 0
-
-
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), rate=st.floats(200, 4000))
-def test_trip_times_are_consistent(seed: int, rate: float) -> None:
-    """Nobody arrives before departing or beats free flow; summary counts add up."""
-    result = build_world(scenario_from_dict(small_grid(seed, rate))).run()
-    trips, summary = result.trips, result.summary
-    done = ~np.isnan(trips["arrive_s"])
-    assert np.all(trips["arrive_s"][done] >= trips["depart_s"][done])
-    assert np.all(trips["delay_s"][done] >= -1e-6)
-    assert np.all(trips["origin_wait_s"][~np.isnan(trips["origin_wait_s"])] >= 0)
-    assert summary["trips_started"] == summary["trips_completed"] + summary["trips_on_road"]
-    assert summary["trips_started"] == len(trips["id"])
-    # every traversal is inside the run and lasts at least the link's free-flow time
-    log = build_world(scenario_from_dict(small_grid(seed, rate)))
-    log.run()
-    t = log.traversals.to_numpy()
-    free = log.network.free_flow_time_s[t["link"]]
-    assert np.all(t["t_out"] - t["t_in"] >= free - 1e-9)
 
 
 def test_same_seed_gives_identical_summary_and_trips() -> None:

@@ -83,8 +83,10 @@ RUNS = pytest.mark.parametrize("run_name", ["reroute_result", "grid_result"])
 @RUNS
 def test_every_message_is_delivered_lost_or_in_flight(run_name: str,
                                                       request: pytest.FixtureRequest) -> None:
-    """For every kind: sent == delivered + lost + in_flight, and the loss reasons add up
-    to lost; every periodic kind is generated, and a detected incident sends warnings.
+    """For every kind: sent (counted at generation) == delivered (counted by the queue
+    kernel or at delivery) + lost (counted on the channels) + in_flight (counted at the
+    horizon); every periodic kind is generated and delivered, and a detected incident
+    sends warnings. (Exact volumes against rates: test_message_volumes.py.)
     """
     result = request.getfixturevalue(run_name)
     latency = result.summary["latency"]
@@ -94,28 +96,17 @@ def test_every_message_is_delivered_lost_or_in_flight(run_name: str,
         assert entry["sent"] > 0, kind
         assert entry["sent"] == entry["delivered"] + entry["lost"] + entry["in_flight"], (
             kind, entry)
-        assert sum(entry["lost_by_reason"].values()) == entry["lost"], (kind, entry)
         assert entry["delivered"] > 0, kind
 
 
 # ---------------------------------------------------------------------------- 2. causality
 @RUNS
-def test_latencies_are_never_negative_and_warnings_are_causal(
+def test_warnings_are_causal(
         run_name: str, request: pytest.FixtureRequest) -> None:
-    """Every percentile of every kind and hop is >= 0; a warning is detected, reaches the
-    edge, starts, finishes and is delivered in that order, never before the hazard began.
+    """A warning is detected, reaches the edge, starts, finishes and is delivered in that
+    order, never before the hazard began.
     """
     result = request.getfixturevalue(run_name)
-    for kind, entry in result.summary["latency"].items():
-        for name in ("p50_s", "p95_s", "p99_s", "max_s", "mean_s"):
-            assert entry[name] >= 0, (kind, name, entry[name])
-        for hop, values in entry["hops"].items():
-            for name, value in values.items():
-                assert value >= 0, (kind, hop, name, value)
-    table = result.tables["latency"]
-    for column in ("mean_s", "p50_s", "p95_s", "p99_s", "max_s"):
-        assert (table[column] >= 0).all(), column
-
     w = result.tables["warnings"]
     assert len(w["hazard"]) > 0
     done = w["delivered"].astype(bool)
@@ -602,11 +593,3 @@ def test_more_edge_cores_lower_utilisation_and_queueing(demo_by_cores) -> None: 
     queue = [np.mean([v["queue_mean"] for k, v in s["edges"].items() if k.startswith("edge-")])
              for s in (few, many)]
     assert queue[1] <= queue[0]
-
-
-def test_edge_utilisation_is_a_share_of_capacity(demo_by_cores) -> None:  # type: ignore[no-untyped-def]
-    """Utilisation is the busy share of the cores: within [0, 1] even in overload."""
-    for cores, summary in demo_by_cores.items():
-        for name, entry in summary["edges"].items():
-            assert 0.0 <= entry["utilisation_mean"] <= 1.0 + 1e-9, (cores, name, entry)
-            assert entry["utilisation_max"] <= 1.0 + 1e-9, (cores, name, entry)
