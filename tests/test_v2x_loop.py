@@ -584,12 +584,16 @@ def edge_utilisation(summary: dict[str, Any]) -> float:
 
 
 def test_more_edge_cores_lower_utilisation_and_queueing(demo_by_cores) -> None:  # type: ignore[no-untyped-def]
-    """demo_zone, 120 s: 16 cores per edge node instead of 4 lower the mean utilisation
-    and the queueing, and perception p99 does not rise.
+    """demo_zone, 120 s: with 4 cores per edge node the sensor frames and BSMs overload
+    the nodes (offered load ~5.4 erlang per node: saturated, a growing queue, perception
+    p99 past its 100 ms deadline); with 16 cores the same messages use about a third of
+    the cores and hardly queue. Measured: utilisation 1.00 vs 0.33, mean queue 82,721 vs
+    0.0 messages, perception p99 46 s vs 1.9 ms.
     """
     few, many = demo_by_cores[4], demo_by_cores[16]
-    assert edge_utilisation(many) < edge_utilisation(few)
-    assert many["latency"]["perception"]["p99_s"] <= few["latency"]["perception"]["p99_s"]
+    assert edge_utilisation(few) > 0.99
+    assert edge_utilisation(many) < 0.5 * edge_utilisation(few)
+    assert many["latency"]["perception"]["p99_s"] < 0.1 < few["latency"]["perception"]["p99_s"]
     queue = [np.mean([v["queue_mean"] for k, v in s["edges"].items() if k.startswith("edge-")])
              for s in (few, many)]
-    assert queue[1] <= queue[0]
+    assert queue[1] < 1.0 < 1000.0 < queue[0]
