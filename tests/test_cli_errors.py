@@ -323,15 +323,15 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 ])
 def test_failed_run_leaves_previous_results_untouched(capsys, tmp_path, failing):
     out_dir = tmp_path / "out"
-    code, _, err = run_cli(capsys, "run", "quickstart", "-q", "-o", str(out_dir),
-                           "--set", "simulation.horizon_s=120")
+    code, _, err = run_cli(capsys, "run", "quickstart", "-q", "--no-report", "-o",
+                           str(out_dir), "--set", "simulation.horizon_s=120")
     assert code == 0, err
     before = snapshot(out_dir)
     assert {"scenario.yaml", "summary.json", "trips.csv", "links.csv",
             "events.csv"} <= set(before)
 
-    code, out, err = run_cli(capsys, "run", "quickstart", "-q", "-o", str(out_dir),
-                             "--set", "simulation.horizon_s=120", *failing)
+    code, out, err = run_cli(capsys, "run", "quickstart", "-q", "--no-report", "-o",
+                             str(out_dir), "--set", "simulation.horizon_s=120", *failing)
     assert_one_line_error(code, out, err)
     after = snapshot(out_dir)
     assert after == before  # same names (no stray temp files), bytes and mtimes

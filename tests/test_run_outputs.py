@@ -57,12 +57,13 @@ def test_run_writes_every_result_file(tmp_path: Path, capsys) -> None:
 def test_resolved_scenario_reruns_to_the_same_summary(tmp_path: Path) -> None:
     """scenario.yaml in the results holds seed and version and reproduces the run."""
     first, second = tmp_path / "a", tmp_path / "b"
-    assert main(["run", "quickstart", "-q", "-o", str(first), "--seed", "9",
+    assert main(["run", "quickstart", "-q", "--no-report", "-o", str(first), "--seed", "9",
                  "--set", "simulation.horizon_s=600"]) == 0
     resolved = (first / "scenario.yaml").read_text()
     assert "seed: 9" in resolved
     assert "v2x_sim_version:" in resolved
-    assert main(["run", str(first / "scenario.yaml"), "-q", "-o", str(second)]) == 0
+    assert main(["run", str(first / "scenario.yaml"), "-q", "--no-report", "-o",
+                 str(second)]) == 0
     assert (first / "summary.json").read_text() == (second / "summary.json").read_text()
 
 
@@ -88,7 +89,8 @@ def test_quickstart_is_documented_in_the_readme() -> None:
 
 def test_module_entry_point_runs(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "v2x_sim", "run", "quickstart", "-q", "-o", str(tmp_path),
-         "--set", "simulation.horizon_s=120"], capture_output=True, text=True, check=False)
+        [sys.executable, "-m", "v2x_sim", "run", "quickstart", "-q", "--no-report", "-o",
+         str(tmp_path), "--set", "simulation.horizon_s=120"], capture_output=True, text=True,
+        check=False)
     assert completed.returncode == 0, completed.stderr
     assert (tmp_path / "summary.json").exists()
