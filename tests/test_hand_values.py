@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from v2x_sim.comms import Pc5Channel
+from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
 from v2x_sim.compute.cloud import Belief
 from v2x_sim.compute.service import second_moment_s2
 from v2x_sim.metrics.trip_stats import trip_summary
@@ -259,3 +260,81 @@ def test_trip_summary_window_by_hand() -> None:
     assert out["vehicle_km"] == pytest.approx(1.9)
     assert out["throughput_vph"] == pytest.approx(18.0)
     assert out["moved_on"] == 2
+
+
+# ---------------------------------------------------------------- periodic flows
+def test_send_times_by_hand() -> None:
+    """Period 0.1 s, window [10, 10.3): sender 0 has phase 0 (sends at 10.0, 10.1, 10.2),
+    sender 1 phase frac(0.618034) x 0.1 = 0.0618 s (10.0618, 10.1618, 10.2618)."""
+    who, at = send_times(np.array([0, 1]), 0.1, 10.0, 10.3)
+    assert who.tolist() == [0, 0, 0, 1, 1, 1]
+    np.testing.assert_allclose(at, [10.0, 10.1, 10.2, 10.0618034, 10.1618034, 10.2618034],
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("tick_s", [0.1, 0.2, 0.3, 0.5, 1.0])
+def test_send_times_over_consecutive_windows_count_each_send_once(tick_s: float) -> None:
+    """50 senders at 10 Hz over 1,000 windows of ``tick_s``: exactly 50 x 10 x 1,000 x
+    tick_s sends, each sender's times 0.1 s apart with none repeated or skipped (window
+    ends such as 0.3 k are not exact in binary: rounding must not count a boundary send
+    in both windows, or in neither)."""
+    ids = np.arange(50)
+    parts = [send_times(ids, 0.1, k * tick_s, (k + 1) * tick_s) for k in range(1000)]
+    who = np.concatenate([w for w, _ in parts])
+    at = np.concatenate([a for _, a in parts])
+    assert at.size == round(50 * 10 * 1000 * tick_s)
+    for sender in (0, 1, 49):
+        gaps = np.diff(np.sort(at[who == sender]))
+        np.testing.assert_allclose(gaps, 0.1, atol=1e-9)
+
+
+def test_offsets_on_link_by_hand() -> None:
+    """Entered at 10 s, earliest exit at 30 s, 400 m: at 15 s a quarter of the way
+    (100 m); before entry 0; past the earliest exit it stands at the end (400 m); a
+    vehicle with no travel time is at the end."""
+    at = np.array([15.0, 5.0, 40.0, 12.0])
+    entered = np.array([10.0, 10.0, 10.0, 12.0])
+    ready = np.array([30.0, 30.0, 30.0, 12.0])
+    np.testing.assert_allclose(offsets_on_link(at, entered, ready, np.full(4, 400.0)),
+                               [100.0, 0.0, 400.0, 400.0])
+
+
+def test_group_by_by_hand() -> None:
+    """Keys (edge nodes) [1, 0, 1, 0] at times [0.3, 0.2, 0.1, 0.4]: node 0 gets
+    messages 1 (0.2 s) and 3 (0.4 s), node 1 gets 2 (0.1 s) and 0 (0.3 s), each in time
+    order; node 2 gets none: bounds [0, 2, 4, 4]."""
+    order, bounds = group_by(np.array([1, 0, 1, 0]), np.array([0.3, 0.2, 0.1, 0.4]), 3)
+    assert order.tolist() == [1, 3, 2, 0]
+    assert bounds.tolist() == [0, 2, 4, 4]
+
+
+# ---------------------------------------------------------------- demand
+def test_delivery_stops_lie_within_their_radius() -> None:
+    """5 x 5 grid, 500 m spacing, delivery stops within 600 m of the origin: only the
+    direct neighbours (500 m) qualify, never a diagonal (707 m) or anything farther."""
+    world = build_world(scenario_from_dict({
+        "simulation": {"horizon_s": 600, "seed": 4},
+        "road": {"generator": "grid", "grid": {"rows": 5, "cols": 5, "spacing_m": 500}},
+        "demand": {"random": {"rate_vph": 600}},
+        "vehicles": {"classes": {"car": {"share": 0.0}, "truck": {"share": 0.0},
+                                 "delivery": {"share": 1.0, "stops": 2, "radius_m": 600}}},
+        "v2x": {"enabled": False}}))
+    plan, net = world.plan, world.network
+    assert len(plan) > 50
+    for origin, stops in zip(plan.origin.tolist(), plan.waypoints, strict=True):
+        assert len(stops) == 2
+        for stop in stops:
+            d = math.hypot(net.x_m[stop] - net.x_m[origin], net.y_m[stop] - net.y_m[origin])
+            assert d == pytest.approx(500.0), (origin, stop, d)
+
+
+def test_one_origin_equal_to_the_one_destination_is_an_error() -> None:
+    """Random demand from node 3 to node 3 only has no pair of distinct nodes."""
+    from v2x_sim._core.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="no pair of distinct nodes") as info:
+        build_world(scenario_from_dict({
+            "road": {"generator": "grid", "grid": {"rows": 2, "cols": 2}},
+            "demand": {"random": {"rate_vph": 600, "origins": [3], "destinations": [3]}},
+            "v2x": {"enabled": False}}))
+    assert info.value.path == "demand.random"

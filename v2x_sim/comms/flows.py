@@ -26,16 +26,21 @@ def send_times(sender_ids: IntArray, period_s: float, start_s: float,
                end_s: float) -> tuple[IntArray, FloatArray]:
     """Every send in [start, end) of senders sending at ``phase + k P``.
 
+    The sends of a sender are numbered k = K(start) ... K(end) - 1 with
+    K(t) = ceil((t - phase) / P - 1e-9): consecutive windows share their boundary and so
+    its K, and every send falls in exactly one window whatever the rounding of t / P (a
+    send within a nanosecond-scale tolerance of a boundary belongs to the later window).
+
     Returns (index into ``sender_ids`` per message, send time per message).
     """
     if sender_ids.size == 0 or end_s <= start_s:
         return np.zeros(0, np.int64), np.zeros(0)
     phase = phases_s(sender_ids, period_s)
-    first = start_s + np.mod(phase - start_s, period_s)
-    count = np.maximum(np.ceil((end_s - first) / period_s), 0).astype(np.int64)
+    first = np.ceil((start_s - phase) / period_s - 1e-9)
+    count = np.maximum(np.ceil((end_s - phase) / period_s - 1e-9) - first, 0).astype(np.int64)
     sender = np.repeat(np.arange(sender_ids.size), count)
     step = np.arange(sender.size) - np.repeat(np.cumsum(count) - count, count)
-    return sender, first[sender] + step * period_s
+    return sender, phase[sender] + (first[sender] + step) * period_s
 
 
 def offsets_on_link(at_s: FloatArray, entered_s: FloatArray, ready_s: FloatArray,
