@@ -141,6 +141,54 @@ def test_serve_streams_matches_the_reference_message_by_message(data: st.DataObj
         assert not hist[k].any()
 
 
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.data(), st.integers(1, 8))
+def test_serve_streams_per_kind_sums_maxima_and_bins(data: st.DataObject, cores: int) -> None:
+    """Kinds shared by many messages (kind = message number mod 3, as in production):
+    per kind, the delivered, late and in-flight counts, the sums and maxima of wait,
+    processing and latency, and the histograms equal the oracle's aggregates."""
+    a = data.draw(stream_draw(0), label="stream a")
+    b = data.draw(stream_draw(len(a[0])), label="stream b")
+    horizon = data.draw(st.floats(0.0, 20.0), label="horizon")
+    deadline = np.array([0.5, 1.5, 3.0])
+    rows = sorted([(float(s[0][i]), tag, i) for tag, s in enumerate((a, b))
+                   for i in range(len(s[0]))])
+    streams = (a, b)
+    messages = [(float(streams[tag][0][i]), float(streams[tag][1][i]),
+                 float(streams[tag][2][i])) for _, tag, i in rows]
+    times, _ = reference_fifo(messages, [0.0] * cores)
+    counts = np.zeros((3, 3), np.int64)
+    stats = np.zeros((3, 3, 2))
+    hist = np.zeros((3, 3, N_BINS), np.int64)
+    expect_counts = np.zeros((3, 3), np.int64)
+    values: list[list[list[float]]] = [[[], [], []] for _ in range(3)]
+    for (_, tag, i), (arrival, service, born), (begin, done) in zip(rows, messages, times,
+                                                                    strict=True):
+        k = int(streams[tag][3][i]) % 3
+        if done > horizon:
+            expect_counts[k, 2] += 1
+            continue
+        expect_counts[k, 0] += 1
+        expect_counts[k, 1] += int(done - born > deadline[k])
+        for hop, value in ((QUEUE, begin - arrival), (PROCESSING, service),
+                           (TOTAL, done - born)):
+            values[k][hop].append(value)
+    serve_streams(a[0], a[1], a[3] % 3, a[2], b[0], b[1], b[3] % 3, b[2], np.zeros(cores),
+                  np.inf, horizon, deadline, counts, stats, hist)
+    np.testing.assert_array_equal(counts, expect_counts)
+    for k in range(3):
+        for hop in (QUEUE, PROCESSING, TOTAL):
+            got = values[k][hop]
+            assert np.isclose(stats[k, hop, 0], math.fsum(got), rtol=1e-12, atol=1e-12)
+            assert stats[k, hop, 1] == max(got, default=0.0)
+            assert hist[k, hop].sum() == len(got)
+            expected_bins = np.bincount([int(bin_index(v)) if v >= 1e-7 else 0 for v in got],
+                                        minlength=N_BINS)
+            # equal except for values within 1e-7 of an edge (checked per message above)
+            assert np.abs(hist[k, hop] - expected_bins).sum() <= 2 * sum(
+                min(abs(v - e) for e in EDGES[1:-1]) <= 1e-7 * v for v in got if v > 0)
+
+
 def test_serve_streams_interleaves_the_streams_by_arrival() -> None:
     """One core, unit services. Stream a arrives at 0 and 2, stream b at 1: FIFO serves
     a0 [0, 1), b [1, 2), a1 [2, 3), so nobody waits and each latency is 1 s. Serving all
