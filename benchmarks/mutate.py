@@ -46,7 +46,8 @@ TARGETS: dict[str, list[str]] = {
     "compute/queueing.py": ["tests/test_queue_kernel_oracle.py",
                             "tests/test_queue_theory.py::test_fifo_departures_equals_lindley_loop",
                             "tests/test_queue_theory.py::test_multi_server_fifo_equals_reference"],
-    "compute/servers.py": ["tests/test_queue_kernel_oracle.py"],
+    "compute/servers.py": ["tests/test_queue_kernel_oracle.py", "tests/test_queue_theory.py",
+                           "-k", "not edge_queue"],
     "compute/cloud.py": ["tests/test_hand_values.py"],
     "compute/service.py": ["tests/test_hand_values.py", "tests/test_queue_theory.py",
                            "-k", "hand or oracles or md1 or lognormal"],
@@ -191,12 +192,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--retry", type=Path, default=None,
+                        help="re-run the survivors of an earlier mutants.tsv (e.g. after "
+                             "adding tests)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "mutants.tsv")
     args = parser.parse_args(argv)
     modules = args.only or list(TARGETS)
     rng = random.Random(args.seed)
     plan = []
-    for module in modules:
+    if args.retry is not None:
+        rows = [line.split("\t") for line in args.retry.read_text().splitlines()[1:]]
+        wanted = {(m, int(ln), w) for m, ln, w, r, _ in rows if r == "survived"}
+        modules = sorted({m for m, _, _ in wanted})
+        plan = [s for m in modules for s in sites(m) if (s.module, s.line, s.what) in wanted]
+        print(f"retrying {len(plan)} survivors")
+    for module in modules if args.retry is None else []:
         every = sites(module)
         chosen = sorted(rng.sample(every, min(args.per_module, len(every))),
                         key=lambda s: s.index)

@@ -224,6 +224,21 @@ def test_kernel_bin_on_hand_values() -> None:
     assert int(_bin(1e4)) == N_BINS - 1 == 551
 
 
+def test_a_wait_just_above_the_first_edge_gets_its_log_bin() -> None:
+    """One core; two messages at 0 s, the first served in 150 ns: the second waits
+    1.5e-7 s, log10(1.5) x 50 = 8.8 bins above 1e-7 s: bin 9 (only waits under 1e-7 s
+    go to bin 0)."""
+    counts = np.zeros((2, 3), np.int64)
+    stats = np.zeros((2, 3, 2))
+    hist = np.zeros((2, 3, N_BINS), np.int64)
+    serve_streams(np.zeros(2), np.array([1.5e-7, 1e-3]), np.array([0, 1]), np.zeros(2),
+                  np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(1),
+                  1.0, 10.0, np.ones(2), counts, stats, hist)
+    assert stats[1, QUEUE, 0] == 1.5e-7
+    assert np.flatnonzero(hist[1, QUEUE]).tolist() == [9]
+    assert np.flatnonzero(hist[0, QUEUE]).tolist() == [0]
+
+
 # ---------------------------------------------------------------------------- the pool
 @st.composite
 def windowed_streams(draw: st.DrawFn) -> dict:
