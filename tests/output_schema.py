@@ -171,10 +171,17 @@ def dumps(schema: Any) -> str:
     return json.dumps(schema, indent=1) + "\n"
 
 
-def differences(current: dict[str, Any]) -> dict[str, str]:
-    """Per output file whose stored schema differs: a unified diff (stored -> current)."""
-    stored = {p.name.removesuffix(SUFFIX): p.read_text(encoding="utf-8")
-              for p in SCHEMA_DIR.glob(f"*{SUFFIX}")}
+def differences(current: dict[str, Any],
+                stored: dict[str, Any] | None = None) -> dict[str, str]:
+    """Per output file whose schema differs: a unified diff (stored -> current).
+
+    ``stored`` defaults to the files in tests/schemas/.
+    """
+    if stored is None:
+        stored = {p.name.removesuffix(SUFFIX): p.read_text(encoding="utf-8")
+                  for p in SCHEMA_DIR.glob(f"*{SUFFIX}")}
+    else:
+        stored = {name: dumps(schema) for name, schema in stored.items()}
     out = {}
     for name in sorted(set(stored) | set(current)):
         new = dumps(current[name]) if name in current else ""

@@ -37,7 +37,7 @@ def test_a_renamed_column_is_reported(current: dict) -> None:
     changed = dict(current)
     changed["trips.csv"] = {"columns": [c.replace("delay_s", "lateness_s")
                                         for c in current["trips.csv"]["columns"]]}
-    diff = differences(changed)
+    diff = differences(changed, stored=current)
     assert list(diff) == ["trips.csv"]
     assert '-  "delay_s: float|null",' in diff["trips.csv"].splitlines()
     assert '+  "lateness_s: float|null",' in diff["trips.csv"].splitlines()
