@@ -46,6 +46,9 @@ CASES = [
     (["sweep", "sweep.yaml", *STUDY, "-o", "swp"], 0),
     (["sweep", "tiny.yaml", *STUDY], 2),  # no sweep: block
     (["report", "nowhere"], 2),
+    (["routes", "tiny.yaml", "-q", "-o", "rts"], 0),
+    (["routes", "missing.yaml", "-q"], 2),
+    (["import", "sumo", "nothere.net.xml", "-o", "imp"], 2),
     (["run"], 2),  # missing argument (argparse)
     (["fly"], 2),  # unknown command (argparse)
 ]
