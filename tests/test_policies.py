@@ -117,10 +117,12 @@ def test_predictive_routes_on_the_trend(network) -> None:  # type: ignore[no-unt
 def test_incident_detour_moves_only_vehicles_heading_through_the_hazard(network) -> None:  # type: ignore[no-untyped-def]
     """Hazard confirmed on link 2: a vehicle on route A gets B at once, even though the
     belief (free flow) sees no delay; a vehicle already on route B is left alone; with
-    no hazard nobody is advised."""
+    no hazard nobody is advised, nor when every route is blocked."""
     assert advised(IncidentDetour(), view(network, FREE, hazards=(2,))) == [ROUTE_B]
     assert advised(IncidentDetour(), view(network, FREE, hazards=(2,), remaining=ROUTE_B)) == []
     assert advised(IncidentDetour(), view(network, FREE)) == []
+    # both routes blocked: no detour exists, so nobody is sent onto another blocked link
+    assert advised(IncidentDetour(), view(network, FREE, hazards=(2, 4))) == []
 
 
 def test_at_departure_gives_the_belief_shortest_path(network) -> None:  # type: ignore[no-untyped-def]
