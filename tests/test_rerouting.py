@@ -458,11 +458,11 @@ def test_cli_policy_flag_overrides_the_scenario(flag: str, name: str, tmp_path: 
 # ------------------------------------------------------------------- h. every built-in runs
 @pytest.mark.parametrize("name", sorted(BUILT_IN))
 def test_every_built_in_policy_runs_on_incident_reroute(name: str) -> None:
-    """Rule: every built-in policy runs on incident_reroute (1,500 s, default penetration)
+    """Rule: every built-in policy runs on incident_reroute (960 s, default penetration)
     and reports its name; all but ``none`` take decisions (periodic, at departure, or on
     the hazard the edge confirms at 900 s).
     """
-    _, result = incident_run(name, (), horizon_s=1500)
+    _, result = incident_run(name, (), horizon_s=960)
     rerouting = result.summary["rerouting"]
     assert rerouting["policy"] == name == BUILT_IN[name].name
     assert result.summary["trips_completed"] > 0
