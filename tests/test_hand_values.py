@@ -18,6 +18,7 @@ from v2x_sim.comms import Pc5Channel
 from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
 from v2x_sim.compute.cloud import Belief
 from v2x_sim.compute.service import second_moment_s2
+from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.metrics.trip_stats import trip_summary
 from v2x_sim.road.fundamental_diagram import (
     capped_capacity,
@@ -241,21 +242,22 @@ def test_warm_up_trips_are_left_out_of_the_statistics(line_scenario) -> None:  #
 
 def test_trip_summary_window_by_hand() -> None:
     """Four trips departing at 0, 100, 250, 390 s; window [200, 400): trips 3 and 4
-    count. Trip 3 arrives at 310 s (travel 60 s after 50 s free flow and no dwell:
-    delay 10 s); trip 4 is still on the road at 400 s (10 s in the system).
+    count. Trip 3 arrives at 310 s (travel 60 s, 50 s free flow, 4 s dwelling at a stop:
+    delay 60 - 50 - 4 = 6 s); trip 4 is still on the road at 400 s (10 s in the system).
     Vehicle-hours (60 + 10) / 3600; throughput 1 trip / (200 / 3600 h) = 18 veh/h."""
     nan = math.nan
     out = trip_summary(
         depart_s=np.array([0.0, 100.0, 250.0, 390.0]),
         arrive_s=np.array([50.0, 160.0, 310.0, nan]),
         free_flow_s=np.array([50.0, 50.0, 50.0, 50.0]),
-        dwell_s=np.zeros(4), distance_m=np.array([1000.0, 1000.0, 1500.0, 400.0]),
+        dwell_s=np.array([0.0, 0.0, 4.0, 0.0]),
+        distance_m=np.array([1000.0, 1000.0, 1500.0, 400.0]),
         moved_on=np.array([0, 1, 0, 2]), window_s=(200.0, 400.0))
     assert out["trips_started"] == 2
     assert out["trips_completed"] == 1
     assert out["trips_on_road"] == 1
     assert out["travel_time_mean_s"] == pytest.approx(60.0)
-    assert out["delay_mean_s"] == pytest.approx(10.0)
+    assert out["delay_mean_s"] == pytest.approx(6.0)
     assert out["vehicle_hours"] == pytest.approx(70.0 / 3600.0)
     assert out["vehicle_km"] == pytest.approx(1.9)
     assert out["throughput_vph"] == pytest.approx(18.0)
@@ -338,3 +340,20 @@ def test_one_origin_equal_to_the_one_destination_is_an_error() -> None:
             "demand": {"random": {"rate_vph": 600, "origins": [3], "destinations": [3]}},
             "v2x": {"enabled": False}}))
     assert info.value.path == "demand.random"
+
+
+def test_latency_book_summary_by_hand() -> None:
+    """Five delivered latencies 1, 2, 3, 4 and 100 ms against a 10 ms deadline, and 5
+    lost: p50 = the 3rd value, 3 ms (within the histogram's 4.7 %), max 100 ms exactly,
+    mean 22 ms exactly; sent 10 = 5 delivered + 5 lost; deadline miss ratio =
+    (1 late + 5 lost) / (5 + 5) = 0.6."""
+    book = LatencyBook(["bsm"], ["air", "total"], [0.01])
+    book.count_sent(0, 10)
+    book.add_delivered(0, [0.001, 0.002, 0.003, 0.004, 0.1])
+    book.count_lost(0, 5, "radio")
+    entry = book.summary()["bsm"]
+    assert entry["p50_s"] == pytest.approx(0.003, rel=0.047)
+    assert entry["max_s"] == 0.1
+    assert entry["mean_s"] == pytest.approx(0.022, rel=1e-12)
+    assert (entry["sent"], entry["delivered"], entry["lost"]) == (10, 5, 5)
+    assert entry["deadline_miss_ratio"] == pytest.approx(0.6, rel=1e-12)
