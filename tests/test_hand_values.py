@@ -351,7 +351,10 @@ def test_latency_book_summary_by_hand() -> None:
     book.count_sent(0, 10)
     book.add_delivered(0, [0.001, 0.002, 0.003, 0.004, 0.1])
     book.count_lost(0, 5, "radio")
+    book.add_hop(0, 0, [0.0005, 0.0007])
     entry = book.summary()["bsm"]
+    assert list(entry["hops"]) == ["air"]  # hops with data, the total left out
+    assert entry["hops"]["air"]["count"] == 2
     assert entry["p50_s"] == pytest.approx(0.003, rel=0.047)
     assert entry["max_s"] == 0.1
     assert entry["mean_s"] == pytest.approx(0.022, rel=1e-12)

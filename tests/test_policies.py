@@ -21,6 +21,7 @@ from v2x_sim.control.policies import (
     DynamicShortest,
     IncidentDetour,
     NoRerouting,
+    Oracle,
     Predictive,
     Probabilistic,
     SystemOptimal,
@@ -112,6 +113,53 @@ def test_predictive_routes_on_the_trend(network) -> None:  # type: ignore[no-unt
     assert advised(Predictive(lookahead_s=300), view(network, belief, history=history)) == [
         ROUTE_B]
     assert advised(DynamicShortest(), view(network, belief, history=history)) == []
+
+
+@pytest.mark.parametrize(("window_s", "expected"), [(60.0, 120.0), (120.0, 145.0)])
+def test_predictive_trend_window_by_hand(network, window_s: float, expected: float) -> None:  # type: ignore[no-untyped-def]
+    """Link 2 was 40, 60, 70 s at 0, 60, 120 s; now 120 s, 300 s ahead. Window 60 s: the
+    points at 60 and 120 s (the oldest exactly 60 s old counts), slope 10 / 60, so
+    70 + 50 = 120 s. Window 120 s: all three, least-squares slope
+    (-60 x -16.67 + 0 + 60 x 13.33) / 7,200 = 0.25, so 70 + 75 = 145 s."""
+    history = [(t, np.array([100, 50, x, 50, 65], dtype=float))
+               for t, x in ((0.0, 40.0), (60.0, 60.0), (120.0, 70.0))]
+    v = view(network, [100, 50, 70, 50, 65], history=history)
+    cost = Predictive(lookahead_s=300, window_s=window_s).costs(v)
+    assert cost[2] == pytest.approx(expected, rel=1e-9)
+    # no lookahead: the current values
+    np.testing.assert_allclose(Predictive(lookahead_s=0.0).costs(v), [100, 50, 70, 50, 65])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DynamicShortest(threshold=1.0), lambda: DynamicShortest(inertia=1.0),
+    lambda: Probabilistic(share=0.0), lambda: Probabilistic(share=1.5),
+    lambda: Predictive(lookahead_s=-1.0), lambda: Predictive(window_s=0.0)])
+def test_policy_parameters_out_of_range_are_refused(make) -> None:  # type: ignore[no-untyped-def]
+    """threshold and inertia in [0, 1), share in (0, 1], lookahead >= 0, window > 0."""
+    with pytest.raises(ValueError, match="must be"):
+        make()
+
+
+def test_policy_triggers_match_the_documentation() -> None:
+    """When each built-in decides (README's policy table): periodic ones every control
+    period and, by default, also when an edge confirms a hazard; at_departure when a
+    connected vehicle departs; incident_detour only on a hazard, at the edge; oracle
+    reads the truth. Defaults: threshold 0.1, share 0.3, lookahead 300 s."""
+    table = {NoRerouting(): (False, False, False, False),
+             AtDeparture(): (False, True, False, False),
+             DynamicShortest(): (True, False, True, False),
+             Probabilistic(): (True, False, True, False),
+             Predictive(): (True, False, True, False),
+             SystemOptimal(): (True, False, True, False),
+             IncidentDetour(): (False, False, True, False),
+             Oracle(): (True, False, True, True)}
+    for policy, flags in table.items():
+        assert (policy.periodic, policy.on_departure, policy.on_hazard,
+                policy.uses_truth) == flags, policy.name
+    assert getattr(IncidentDetour(), "edge_local", False) is True
+    assert not getattr(DynamicShortest(), "edge_local", False)
+    assert (DynamicShortest().threshold, Probabilistic().share,
+            Predictive().lookahead_s) == (0.1, 0.3, 300.0)
 
 
 def test_incident_detour_moves_only_vehicles_heading_through_the_hazard(network) -> None:  # type: ignore[no-untyped-def]
