@@ -293,12 +293,13 @@ def test_send_times_over_consecutive_windows_count_each_send_once(tick_s: float)
 def test_offsets_on_link_by_hand() -> None:
     """Entered at 10 s, earliest exit at 30 s, 400 m: at 15 s a quarter of the way
     (100 m); before entry 0; past the earliest exit it stands at the end (400 m); a
-    vehicle with no travel time is at the end."""
-    at = np.array([15.0, 5.0, 40.0, 12.0])
-    entered = np.array([10.0, 10.0, 10.0, 12.0])
-    ready = np.array([30.0, 30.0, 30.0, 12.0])
-    np.testing.assert_allclose(offsets_on_link(at, entered, ready, np.full(4, 400.0)),
-                               [100.0, 0.0, 400.0, 400.0])
+    vehicle with no travel time is at the end; one crossing in 0.5 s is half way at
+    0.25 s."""
+    at = np.array([15.0, 5.0, 40.0, 12.0, 12.25])
+    entered = np.array([10.0, 10.0, 10.0, 12.0, 12.0])
+    ready = np.array([30.0, 30.0, 30.0, 12.0, 12.5])
+    np.testing.assert_allclose(offsets_on_link(at, entered, ready, np.full(5, 400.0)),
+                               [100.0, 0.0, 400.0, 400.0, 200.0])
 
 
 def test_group_by_by_hand() -> None:
