@@ -18,6 +18,7 @@ from v2x_sim.comms import Pc5Channel
 from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
 from v2x_sim.compute.cloud import Belief
 from v2x_sim.compute.service import second_moment_s2
+from v2x_sim.metrics.histogram import LogHistogram
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.metrics.trip_stats import trip_summary
 from v2x_sim.road.fundamental_diagram import (
@@ -361,3 +362,15 @@ def test_latency_book_summary_by_hand() -> None:
     assert entry["mean_s"] == pytest.approx(0.022, rel=1e-12)
     assert (entry["sent"], entry["delivered"], entry["lost"]) == (10, 5, 5)
     assert entry["deadline_miss_ratio"] == pytest.approx(0.6, rel=1e-12)
+
+
+def test_histograms_with_equal_bins_but_other_values_differ() -> None:
+    """2.00 ms and 2.01 ms share a bin (log10(2.01) x 50 = 15.2 bins above 1 ms, like
+    log10(2) x 50 = 15.05): same counts and n, but the totals and maxima differ, so the
+    histograms are not equal."""
+    a, b = LogHistogram(), LogHistogram()
+    a.add([0.001, 0.002])
+    b.add([0.001, 0.00201])
+    np.testing.assert_array_equal(a.counts, b.counts)
+    assert a != b
+    assert a == a.merge(LogHistogram())
