@@ -168,7 +168,10 @@ def _root_names() -> tuple[dict[str, str], frozenset[str]]:
     own: set[str] = set()
     if root is None:
         return reexports, frozenset()
-    for node in root.tree.body:
+    # the public API may import its names lazily: `if TYPE_CHECKING:` imports count
+    body = [inner for node in root.tree.body
+            for inner in (node.body if isinstance(node, ast.If) else [node])]
+    for node in body:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 reexports[alias.asname or alias.name] = node.module
