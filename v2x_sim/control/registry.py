@@ -14,6 +14,7 @@ from v2x_sim._core.errors import (
     V2XSimError,
     describe_exception,
 )
+from v2x_sim._core.suggest import did_you_mean
 from v2x_sim.control.policies.at_departure import AtDeparture
 from v2x_sim.control.policies.dynamic_shortest import DynamicShortest
 from v2x_sim.control.policies.incident_detour import IncidentDetour
@@ -63,8 +64,9 @@ def resolve_policy_class(spec: str, *, field_path: str = "control.policy") -> ty
         return BUILT_IN[spec]
     module_name, sep, class_name = spec.partition(":")
     if not sep or not module_name or not class_name:
+        hint = did_you_mean(spec, BUILT_IN)
         raise ScenarioError(field_path, spec, f"expected one of {', '.join(BUILT_IN)} or "
-                            "'package.module:Class'")
+                            f"'package.module:Class'{'; ' + hint if hint else ''}")
     try:
         module = _import_from_here(module_name)
     except ImportError as exc:
@@ -72,8 +74,10 @@ def resolve_policy_class(spec: str, *, field_path: str = "control.policy") -> ty
                             ) from None
     cls = getattr(module, class_name, None)
     if cls is None or not inspect.isclass(cls):
+        classes = [name for name, value in vars(module).items() if inspect.isclass(value)]
+        hint = did_you_mean(class_name, classes)
         raise ScenarioError(field_path, spec, f"module {module_name!r} has no class "
-                            f"{class_name!r}")
+                            f"{class_name!r}{'; ' + hint if hint else ''}")
     missing = [name for name in REQUIRED if not hasattr(cls, name)]
     if missing:
         raise ScenarioError(field_path, spec, "not a policy: it lacks "

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
+from v2x_sim._core.suggest import did_you_mean
+
 MAX_HORIZON_S = 30 * 86400.0
 """Longest horizon accepted (30 days): beyond it a typo is likelier than a study."""
 MAX_RATE_VPH = 1_000_000.0
@@ -69,8 +71,9 @@ class Section(BaseModel):
         if is_kind_table(default):
             unknown = [k for k in value if k not in default]
             if unknown:
+                hint = did_you_mean(str(unknown[0]), map(str, default))
                 raise ValueError(f"unknown kind {unknown[0]!r} (the kinds are "
-                                 f"{', '.join(map(str, default))})")
+                                 f"{', '.join(map(str, default))}){'; ' + hint if hint else ''}")
             merged: dict[str, Any] = {k: m.model_dump() for k, m in default.items()}
             for kind, entry in value.items():
                 merged[kind] = _over(default[kind], entry) if isinstance(entry, dict) else entry

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from v2x_sim._core.errors import InputFileError, ScenarioError
 from v2x_sim.scenario.schema import Scenario
+from v2x_sim.scenario.suggest import allowed_value_hint, unknown_field_hint
 from v2x_sim.scenario.yaml_reader import YamlLimitError, describe_yaml_error, load_yaml
 
 _MISSING = object()
@@ -80,6 +81,27 @@ def _anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
     return data
 
 
+def _parent_path(path: Path, parent: str) -> Path:
+    """The file that ``extends: parent`` in ``path`` names.
+
+    A path (relative to ``path``'s folder), or the name of a bundled scenario
+    (``extends: quickstart``) when no file of that name exists.
+    """
+    from v2x_sim.scenario.presets import bundled_scenario, missing_scenario_reason
+
+    candidate = Path(parent).expanduser()
+    if not candidate.is_absolute():
+        candidate = path.parent / candidate
+    if candidate.exists():
+        return candidate
+    bundled = bundled_scenario(parent)
+    if bundled is not None:
+        return bundled
+    bare = len(Path(parent).parts) == 1 and not Path(parent).suffix
+    reason = missing_scenario_reason(parent if bare else candidate)
+    raise ScenarioError("extends", parent, f"{reason} (looked for {candidate})")
+
+
 def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in seen:
@@ -90,7 +112,7 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any
         return data
     if not isinstance(parent, str):
         raise ScenarioError("extends", parent, "expected the path of another scenario YAML")
-    parent_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
+    parent_path = _parent_path(path, parent)
     # the parent's relative files stay relative to the parent's own folder
     inherited = _anchor_paths(_read_with_extends(parent_path, (*seen, resolved)),
                               parent_path.parent)
@@ -173,7 +195,13 @@ def scenario_from_dict(data: dict[str, Any], *, base_dir: Path | None = None) ->
         value = _lookup(data, loc)
         message = first["msg"]
         if first["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see `v2x-sim validate --help`)"
+            hint = unknown_field_hint(Scenario, loc)
+            message = (f"unknown field; {hint}" if hint else "unknown field (check the "
+                       "spelling; `v2x-sim schema` lists every field)")
+        elif first["type"] in ("enum", "literal_error"):
+            hint = allowed_value_hint(first.get("input"), str(first.get("ctx", {})
+                                                                 .get("expected", "")))
+            message = f"{message}; {hint}" if hint else message
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         if first["type"] == "missing":
@@ -195,9 +223,11 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         InputFileError: the file is missing or is not YAML.
         ScenarioError: a field is invalid; the message names it.
     """
-    from v2x_sim.scenario.presets import resolve_scenario_path
+    from v2x_sim.scenario.presets import missing_scenario_reason, resolve_scenario_path
 
     file = resolve_scenario_path(path)
+    if not file.exists():
+        raise InputFileError(path, missing_scenario_reason(path))
     data = _read_with_extends(file)
     if overrides:
         data = apply_overrides(data, overrides)

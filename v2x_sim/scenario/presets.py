@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from v2x_sim._core.suggest import closest, did_you_mean
+
 
 @dataclass(frozen=True, slots=True)
 class Preset:
@@ -33,10 +35,44 @@ def list_presets() -> list[Preset]:
     return presets
 
 
+def bundled_scenario(name: str) -> Path | None:
+    """The file of the bundled scenario ``name`` (``quickstart``), or None.
+
+    Only a bare name qualifies: no folder, no suffix.
+    """
+    candidate = Path(name)
+    if not name or candidate.suffix or len(candidate.parts) != 1:
+        return None
+    bundled = _preset_dir() / f"{candidate}.yaml"
+    return bundled if bundled.is_file() else None
+
+
+def bundled_scenario_hint(name: str) -> str:
+    """``"; did you mean 'quickstart'?"`` for a misspelt bundled name, else their list."""
+    names = [path.stem for path in sorted(_preset_dir().glob("*.yaml"))]
+    hint = did_you_mean(Path(name).stem, names)
+    return f"; {hint}" if hint else f" (bundled: {', '.join(names)})"
+
+
+def missing_scenario_reason(path: str | Path) -> str:
+    """Why ``path`` names no scenario, with the closest file or bundled name."""
+    candidate = Path(path)
+    if len(candidate.parts) == 1 and not candidate.suffix:
+        hint = bundled_scenario_hint(str(path))
+        return f"file not found, and no bundled scenario of that name{hint}"
+    folder = candidate.parent
+    if folder.is_dir():
+        siblings = [p.name for p in folder.iterdir() if p.suffix in (".yaml", ".yml")]
+        best = closest(candidate.name, siblings)
+        if best is not None:
+            return f"file not found; did you mean {str(folder / best)!r}?"
+    return "file not found"
+
+
 def resolve_scenario_path(path: str | Path) -> Path:
     """A scenario file path; a bare bundled name (``quickstart``) resolves to the preset."""
     candidate = Path(path)
-    if candidate.exists() or candidate.suffix or len(candidate.parts) > 1:
+    if candidate.exists():
         return candidate
-    bundled = _preset_dir() / f"{candidate}.yaml"
-    return bundled if bundled.exists() else candidate
+    bundled = bundled_scenario(str(path))
+    return bundled if bundled is not None else candidate
