@@ -12,10 +12,12 @@ process, same results) and one warning says how to get the cache back: point
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numba
+from numba.core import event
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +50,38 @@ def njit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
         return numba.njit(**{**options, "cache": False})(function)
 
     return decorate
+
+
+def caching() -> bool:
+    """Whether compiled kernels are kept on disk (False after the fallback above)."""
+    return not _warned
+
+
+class _CompileListener(event.Listener):
+    """Calls back when numba starts compiling, once per outermost compilation."""
+
+    def __init__(self, callback: Callable[[str], None]) -> None:
+        self.callback = callback
+        self.depth = 0
+
+    def on_start(self, ev: event.Event) -> None:
+        if self.depth == 0:
+            dispatcher = ev.data.get("dispatcher") if isinstance(ev.data, dict) else None
+            self.callback(getattr(getattr(dispatcher, "py_func", None), "__name__", "kernel"))
+        self.depth += 1
+
+    def on_end(self, ev: event.Event) -> None:
+        self.depth -= 1
+
+
+@contextmanager
+def compile_notices(callback: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, call ``callback(kernel_name)`` when numba starts compiling.
+
+    numba compiles a kernel on its first call; with the on-disk cache, later processes
+    load it instead and numba reports no compilation, so on a warm cache the callback
+    is never called. Functions a kernel calls compile inside its compilation and are
+    not reported again. The command line uses it to say why the first run pauses.
+    """
+    with event.install_listener("numba:compile", _CompileListener(callback)):
+        yield

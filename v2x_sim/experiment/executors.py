@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from v2x_sim._core.cpus import usable_cpus
 from v2x_sim._core.errors import V2XSimError
 
 Task = Any
@@ -24,8 +24,8 @@ _DASK_TIMEOUT_S = 10
 
 
 def default_jobs() -> int:
-    """All cores of this machine."""
-    return os.cpu_count() or 1
+    """The CPUs this process may use (its affinity mask), not every core of the node."""
+    return usable_cpus()
 
 
 def run_local(function: Callable[[Task], Result], tasks: list[Task],
