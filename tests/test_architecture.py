@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "slow_loop": 5,
     "equilibrium": 5,
     "cli_progress": 7,
+    "cli_parser": 7,
     "experiment": 6,
     "report": 6,
     "cli": 7,

@@ -18,125 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from v2x_sim._core.errors import ScenarioError, V2XSimError
-from v2x_sim._core.version import __version__
+from v2x_sim.cli_parser import EXIT_USAGE, build_parser
 from v2x_sim.cli_progress import (
     EquilibriumBar,
-    ProgressBar,
+    RunProgress,
     RunsBar,
+    compile_notice,
     equilibrium_table,
     habitual_routes_first,
+    progress_mode,
 )
 
-EXIT_OK, EXIT_USAGE = 0, 2
+__all__ = ["build_parser", "main"]
 
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports errors in our one-line style (still exit code 2)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"v2x-sim: error: {message} (see `{self.prog} --help`)\n")
-
-
-def _study_args(parser: argparse.ArgumentParser, default_out: str) -> None:
-    parser.add_argument("-o", "--output", type=Path, default=None,
-                        help=f"study folder (default: results/<name>-{default_out})")
-    parser.add_argument("-j", "--jobs", type=int, default=None,
-                        help="worker processes (default: all cores)")
-    parser.add_argument("--dask", default=None, metavar="ADDRESS",
-                        help="run on a Dask scheduler (tcp://host:8786) or 'local'")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--no-report", action="store_true",
-                        help="skip figures and report.html (rebuild later: v2x-sim report DIR)")
-
-
-def _scenario_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="PATH=VALUE",
-                        help="override a field, e.g. --set demand.random.rate_vph=2000 "
-                             "(repeatable; lists by index: incidents.0.start_s=600)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for all sub-commands."""
-    parser = _ArgumentParser(prog="v2x-sim", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"v2x-sim {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback behind an error (before its one line)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
-
-    run = sub.add_parser("run", help="run a scenario and write its results folder")
-    _scenario_args(run)
-    run.add_argument("-o", "--output", type=Path, default=None,
-                     help="results folder (default: output.dir or results/<name>)")
-    run.add_argument("--seed", type=int, default=None, help="master seed (default: the YAML's)")
-    run.add_argument("--policy", default=None, metavar="NAME",
-                     help="rerouting policy: a built-in name (none, at_departure, "
-                          "dynamic_shortest, probabilistic, predictive, system_optimal, "
-                          "incident_detour, oracle) or package.module:Class; overrides "
-                          "control.policy and starts from its default params")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    run.add_argument("--no-report", action="store_true",
-                     help="skip figures and report.html (rebuild later: v2x-sim report DIR)")
-
-    validate = sub.add_parser("validate", help="check a scenario without running it")
-    _scenario_args(validate)
-
-    routes = sub.add_parser("routes", help="compute (or load from the cache) a scenario's "
-                                           "habitual routes and write them as route files")
-    _scenario_args(routes)
-    routes.add_argument("-o", "--output", type=Path, default=None,
-                        help="folder for routes.csv, route_times.csv and equilibrium.json "
-                             "(default: results/<name>-routes)")
-    routes.add_argument("-q", "--quiet", action="store_true", help="no progress or table")
-
-    sub.add_parser("scenarios", help="list the bundled scenarios")
-
-    report = sub.add_parser("report", help="rebuild figures and report.html from a results "
-                                           "folder (run, comparison, replication or sweep)")
-    report.add_argument("folder", type=Path)
-
-    compare = sub.add_parser("compare", help="policies on common seeds, with paired intervals")
-    _scenario_args(compare)
-    compare.add_argument("--policies", required=True,
-                         help="comma-separated policies, e.g. none,dynamic_shortest")
-    compare.add_argument("--replications", "-n", type=int, default=10)
-    compare.add_argument("--baseline", default="none", help="policy the others are paired with")
-    _study_args(compare, "compare")
-
-    sweep = sub.add_parser("sweep", help="run the scenario's sweep: block (grid or points)")
-    _scenario_args(sweep)
-    sweep.add_argument("-n", "--replications", type=int, default=None,
-                       help="replications per point (default: sweep.replications)")
-    _study_args(sweep, "sweep")
-
-    replicate = sub.add_parser("replicate", help="one scenario on many seeds, with intervals")
-    _scenario_args(replicate)
-    replicate.add_argument("-n", "--replications", type=int, default=10)
-    _study_args(replicate, "replicate")
-    _import_parser(sub)
-    for command in sub.choices.values():  # --debug also after the command's name
-        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                             help="show the traceback behind an error")
-    return parser
-
-
-def _import_parser(sub: Any) -> None:
-    imp = sub.add_parser(
-        "import", help="convert a SUMO, OpenStreetMap or GMNS network into nodes.csv, "
-                       "links.csv (+ movements, signals) and a stub scenario")
-    imp.add_argument("format", choices=("sumo", "osm", "gmns"),
-                     help="sumo: a .net.xml file; osm: .osm, .osm.gz, .osm.bz2 or .osm.pbf; "
-                          "gmns: a folder with node.csv and link.csv")
-    imp.add_argument("source", type=Path, help="the file (or GMNS folder) to read")
-    imp.add_argument("-o", "--output", type=Path, default=None,
-                     help="folder to write (default: networks/<source name>)")
-    parts = imp.add_mutually_exclusive_group()
-    parts.add_argument("--largest-part", dest="parts", action="store_const", const="largest",
-                       help="keep only the largest strongly connected part (default for osm)")
-    parts.add_argument("--all-parts", dest="parts", action="store_const", const="all",
-                       help="keep every part (default for sumo and gmns)")
-    imp.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+EXIT_OK = 0
 
 
 def _headline(summary: dict[str, object]) -> str:
@@ -176,7 +71,7 @@ def _cmd_routes(args: argparse.Namespace) -> int:
     out = args.output or Path("results") / f"{scenario.name}-routes"
     if out.exists() and not out.is_dir():
         raise ScenarioError("--output", str(out), "exists and is not a folder")
-    bar = EquilibriumBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
+    bar = EquilibriumBar(sys.stderr, mode=progress_mode(sys.stderr, quiet=args.quiet))
     try:
         routes, report = export_routes(scenario, ensure_folder(out), progress=bar)
     finally:
@@ -189,15 +84,17 @@ def _cmd_routes(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from v2x_sim._core.jit import compile_notices
     from v2x_sim.experiment.output import (
         FolderKind,
         check_output_folder,
         default_run_folder,
         scenario_input_files,
     )
-    from v2x_sim.experiment.run import run, write_results
+    from v2x_sim.experiment.run import write_results
     from v2x_sim.scenario.loader import load_scenario
     from v2x_sim.scenario.presets import resolve_scenario_path
+    from v2x_sim.world import build_world
 
     if args.seed is not None and args.seed < 0:
         raise ScenarioError("--seed", args.seed, "expected a non-negative integer")
@@ -219,13 +116,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_output_folder(output, kind=FolderKind.RUN,
                         inputs=scenario_input_files(scenario, source))
     habitual_routes_first(scenario, quiet=args.quiet)
-    bar = ProgressBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet,
-                      label=scenario.name)
+    progress = RunProgress(sys.stderr, mode=progress_mode(sys.stderr, quiet=args.quiet),
+                           label=scenario.name)
+    completed = False
     try:
-        result = run(scenario, args.seed, progress=bar)
+        with compile_notices(compile_notice(progress.note)):
+            progress.begin("build")
+            world = build_world(scenario, args.seed)
+            network = world.network
+            progress.end(f" ({network.n_nodes:,} nodes, {network.n_links:,} links, "
+                         f"{len(world.plan):,} planned trips)")
+            progress.begin("run")
+            result = world.run(progress)
+            progress.end(f" ({result.summary.get('trips_completed', 0):,} trips completed)")
+            progress.begin("write")
+            folder = write_results(result, output, source=source,
+                                   finish=_report_builder(args, progress))
+        completed = True
     finally:
-        bar.close()
-    folder = write_results(result, output, finish=_report_builder(args), source=source)
+        progress.close(completed=completed)
     if not args.quiet:
         print(f"{scenario.name}: seed {result.seed}, {result.wall_s:.2f} s wall")
         print(_headline(result.summary))
@@ -240,20 +149,47 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from v2x_sim.world import build_world
 
     scenario = load_scenario(args.scenario, args.overrides)
-    habitual_routes_first(scenario, quiet=False)
+    habitual_routes_first(scenario, quiet=args.quiet)
     world = build_world(scenario)  # cross-checks links, nodes, paths and files
-    print(f"{args.scenario}: valid ({world.network.n_nodes} nodes, {world.network.n_links} "
-          f"links, {world.network.total_length_m / 1000:.1f} km, {len(world.plan)} planned trips)")
+    if not args.quiet:
+        print(f"{args.scenario}: valid ({world.network.n_nodes} nodes, "
+              f"{world.network.n_links} links, {world.network.total_length_m / 1000:.1f} km, "
+              f"{len(world.plan)} planned trips)")
     return EXIT_OK
 
 
-def _cmd_scenarios(_args: argparse.Namespace) -> int:
+def _cmd_scenarios(args: argparse.Namespace) -> int:
     from v2x_sim.scenario.presets import list_presets
 
     presets = list_presets()
     width = max((len(p.name) for p in presets), default=0)
     for preset in presets:
-        print(f"{preset.name:<{width}}  {preset.description}")
+        print(preset.name if args.quiet else f"{preset.name:<{width}}  {preset.description}")
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from v2x_sim._core.atomic import write_text_atomic
+    from v2x_sim._core.errors import InputFileError
+    from v2x_sim.scenario.json_schema import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    if args.output.is_dir():
+        raise ScenarioError("--output", str(args.output), "is a folder; expected a file name "
+                            "such as v2x-sim.schema.json")
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(args.output, text)
+    except OSError as exc:
+        raise InputFileError(args.output, f"cannot write: {exc.strerror or exc}") from None
+    if not args.quiet:
+        print(f"scenario schema in {args.output} (first line of a scenario, for VS Code's "
+              f"YAML extension: # yaml-language-server: $schema=<path to it>)")
     return EXIT_OK
 
 
@@ -271,19 +207,29 @@ def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBa
     scenario = load_scenario(source, args.overrides)
     out = args.output or default_study_folder(scenario, kind)
     habitual_routes_first(scenario, quiet=args.quiet)
-    bar = RunsBar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
+    bar = RunsBar(sys.stderr, mode=progress_mode(sys.stderr, quiet=args.quiet))
     options = {"out_dir": out, "jobs": args.jobs, "dask": args.dask, "progress": bar,
-               "finish": _report_builder(args), "source": source}
+               "finish": _report_builder(args, bar), "source": source}
     return scenario, out, bar, options
 
 
-def _report_builder(args: argparse.Namespace) -> Any:
-    """What builds figures and report.html in a new results folder (None: --no-report)."""
+def _report_builder(args: argparse.Namespace, progress: Any = None) -> Any:
+    """What builds figures and report.html in a new results folder (None: --no-report).
+
+    With a `RunProgress`, building the report is shown as its own phase.
+    """
     if getattr(args, "no_report", False):
         return None
     from v2x_sim.report import build_report
 
-    return build_report
+    if not isinstance(progress, RunProgress):
+        return build_report
+
+    def build(folder: Path) -> object:
+        progress.begin("report")
+        return build_report(folder)
+
+    return build
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -292,7 +238,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     if not args.folder.is_dir():
         raise InputFileError(args.folder, "not a results folder")
-    print(f"report: {build_report(args.folder)}")
+    path = build_report(args.folder)
+    if not args.quiet:
+        print(f"report: {path}")
     return EXIT_OK
 
 
@@ -331,6 +279,13 @@ def _print_table(table: dict[str, Any], columns: list[str]) -> None:
               f"{table['mean'][i]:>12,.4g} {interval:>25}{extra}")
 
 
+def _compile_notices(bar: RunsBar) -> Any:
+    """Say when this process compiles the kernels (runs here with -j 1, not in workers)."""
+    from v2x_sim._core.jit import compile_notices
+
+    return compile_notices(compile_notice(bar.note))
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from v2x_sim.control.registry import resolve_policy_class
     from v2x_sim.experiment.compare import compare
@@ -348,8 +303,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         resolve_policy_class(policy, field_path="--policies")
     scenario, out, bar, options = _study_setup(args, "compare")
     try:
-        table = compare(scenario, policies, replications=args.replications,
-                        baseline=args.baseline, **options)
+        with _compile_notices(bar):
+            table = compare(scenario, policies, replications=args.replications,
+                            baseline=args.baseline, **options)
     finally:
         bar.close()
     if not args.quiet:
@@ -370,7 +326,8 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
 
     scenario, out, bar, options = _study_setup(args, "replicate")
     try:
-        table = replicate(scenario, args.replications, **options)
+        with _compile_notices(bar):
+            table = replicate(scenario, args.replications, **options)
     finally:
         bar.close()
     if not args.quiet:
@@ -384,7 +341,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     scenario, out, bar, options = _study_setup(args, "sweep")
     points = sweep_points(scenario)
     try:
-        table = sweep(scenario, replications=args.replications, **options)
+        with _compile_notices(bar):
+            table = sweep(scenario, replications=args.replications, **options)
     finally:
         bar.close()
     if not args.quiet:
@@ -426,7 +384,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "routes": _cmd_routes,
-            "scenarios": _cmd_scenarios,
+            "scenarios": _cmd_scenarios, "schema": _cmd_schema,
             "compare": _cmd_compare, "replicate": _cmd_replicate, "sweep": _cmd_sweep,
             "report": _cmd_report, "import": _cmd_import}
 
