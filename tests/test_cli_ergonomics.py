@@ -382,3 +382,28 @@ def test_run_announces_kernel_compilation_on_a_cold_cache(tmp_path: Path) -> Non
     notices = [line for line in proc.stderr.splitlines() if "compiling" in line]
     assert notices == ["quickstart: compiling the queue kernels (first run only: numba "
                        "caches them) ..."]
+
+
+def test_extends_keeps_every_input_file_relative_to_its_own_yaml(tmp_path: Path) -> None:
+    from v2x_sim.scenario import load_scenario
+
+    parent = tmp_path / "city" / "base.yaml"
+    parent.parent.mkdir()
+    parent.write_text(textwrap.dedent("""\
+        road:
+          generator: file
+          file: {network: network.csv}
+          signals: {plan: file, file: signals.csv}
+        demand: {trips_file: trips.csv}
+        routing: {background: file, file: {routes: routes.csv, link_times: times.csv}}
+    """), encoding="utf-8")
+    child = tmp_path / "studies" / "mine.yaml"
+    child.parent.mkdir()
+    child.write_text("extends: ../city/base.yaml\n", encoding="utf-8")
+    scenario = load_scenario(child)
+    city = tmp_path / "studies" / ".." / "city"
+    assert Path(scenario.road.file.network) == city / "network.csv"
+    assert Path(scenario.road.signals.file) == city / "signals.csv"
+    assert Path(scenario.demand.trips_file) == city / "trips.csv"
+    assert Path(scenario.routing.file.routes) == city / "routes.csv"
+    assert Path(scenario.routing.file.link_times) == city / "times.csv"

@@ -25,6 +25,7 @@ from v2x_sim.experiment.store import (
 )
 from v2x_sim.metrics.records import Event
 from v2x_sim.result import RunResult
+from v2x_sim.scenario.loader import anchor_paths
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.world import ProgressCallback, build_world
 
@@ -60,13 +61,7 @@ def resolved_scenario_yaml(result: RunResult) -> str:
     data["simulation"]["seed"] = result.seed
     data["v2x_sim_version"] = result.version
     # file references become absolute so the copy in the results folder still runs
-    if data["road"].get("file"):
-        files = data["road"]["file"]
-        for key in ("nodes", "links", "network"):
-            if files.get(key):
-                files[key] = str(scenario.resolve_path(files[key]))
-    if data["demand"].get("trips_file"):
-        data["demand"]["trips_file"] = str(scenario.resolve_path(data["demand"]["trips_file"]))
+    anchor_paths(data, scenario.base_dir)
     header = (f"{RESOLVED_HEADER} {result.version}; seed {result.seed}\n"
               f"# rerun: v2x-sim run scenario.yaml\n")
     body = yaml.safe_dump(data, sort_keys=False)

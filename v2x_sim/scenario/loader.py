@@ -64,12 +64,19 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-FILE_FIELDS = (("road", "file", "nodes"), ("road", "file", "links"), ("demand", "trips_file"))
-"""Scenario fields holding file paths, relative to the YAML that names them."""
+FILE_FIELDS = (("road", "file", "nodes"), ("road", "file", "links"), ("road", "file", "network"),
+               ("road", "signals", "file"), ("demand", "trips_file"),
+               ("routing", "file", "routes"), ("routing", "file", "link_times"))
+"""Scenario fields holding input file paths, relative to the YAML that names them."""
 
 
-def _anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Make relative file paths in ``data`` absolute against ``folder`` (its YAML's)."""
+def anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Make the relative input file paths in ``data`` absolute against ``folder``.
+
+    A scenario's files are relative to its own YAML: a parent's (``extends:``) to the
+    parent's folder, and a resolved scenario written into a results folder names them
+    absolutely so that it runs from there.
+    """
     for keys in FILE_FIELDS:
         node: Any = data
         for key in keys[:-1]:
@@ -114,7 +121,7 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any
         raise ScenarioError("extends", parent, "expected the path of another scenario YAML")
     parent_path = _parent_path(path, parent)
     # the parent's relative files stay relative to the parent's own folder
-    inherited = _anchor_paths(_read_with_extends(parent_path, (*seen, resolved)),
+    inherited = anchor_paths(_read_with_extends(parent_path, (*seen, resolved)),
                               parent_path.parent)
     return _merge(inherited, data)
 
