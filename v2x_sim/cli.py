@@ -216,17 +216,20 @@ def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBa
 def _report_builder(args: argparse.Namespace, progress: Any = None) -> Any:
     """What builds figures and report.html in a new results folder (None: --no-report).
 
-    With a `RunProgress`, building the report is shown as its own phase.
+    With a progress display, building the report is shown (a run's last phase).
     """
     if getattr(args, "no_report", False):
         return None
     from v2x_sim.report import build_report
 
-    if not isinstance(progress, RunProgress):
+    if progress is None:
         return build_report
 
     def build(folder: Path) -> object:
-        progress.begin("report")
+        if isinstance(progress, RunProgress):
+            progress.begin("report")
+        else:
+            progress.note("building figures and report.html ...")
         return build_report(folder)
 
     return build
