@@ -199,7 +199,7 @@ def _check_parsers(sub: Any) -> None:
   v2x-sim schema -o .vscode/v2x-sim.schema.json
 then, in VS Code with the YAML extension, put this first line in a scenario:
   # yaml-language-server: $schema=.vscode/v2x-sim.schema.json""",
-        description="Print the JSON Schema (draft 2020-12) of scenario files: every field "
+        description="Print the JSON Schema (draft-07) of scenario files: every field "
                     "with its type, default, bounds and description. Editors use it for "
                     "completion, hover help and checks as you type.")
     schema.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",

@@ -1,7 +1,8 @@
 """The scenario as a JSON Schema, for editors: completion, hover help and checks as you type.
 
-`v2x-sim schema` prints it. Pydantic writes the schema of the models; two rules of our
-loader need adding by hand, or an editor would flag valid scenarios:
+`v2x-sim schema` prints it, in draft-07: the dialect VS Code's YAML extension (the
+yaml-language-server) validates with. Pydantic writes the schema of the models; rules of
+our loader need adding by hand, or an editor would flag valid scenarios:
 
 * a mapping given for a sub-section is laid over that sub-section's default
   (`v2x_sim.scenario.base.Section`), so a sub-section reached through a field with a
@@ -23,7 +24,8 @@ from v2x_sim._core.version import __version__
 from v2x_sim.scenario.base import is_kind_table
 from v2x_sim.scenario.schema import Scenario
 
-SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+_DEFS = "definitions"  # draft-07's name; pydantic writes 2020-12's "$defs"
 
 _PARTIAL = "{}Partial"
 
@@ -51,7 +53,7 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
 def _partial_ref(wanted: set[str], name: str) -> dict[str, str]:
     """A $ref to the definition ``name`` without required fields (noted in ``wanted``)."""
     wanted.add(name)
-    return {"$ref": f"#/$defs/{_PARTIAL.format(name)}"}
+    return {"$ref": f"#/{_DEFS}/{_PARTIAL.format(name)}"}
 
 
 def _relax(schema: dict[str, Any], model: type[BaseModel], wanted: set[str]) -> None:
@@ -74,9 +76,9 @@ def _relax(schema: dict[str, Any], model: type[BaseModel], wanted: set[str]) -> 
 
 
 def scenario_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a scenario YAML file, as a dict."""
-    schema = Scenario.model_json_schema()
-    defs: dict[str, Any] = schema.setdefault("$defs", {})
+    """The JSON Schema (draft-07) of a scenario YAML file, as a dict."""
+    schema = Scenario.model_json_schema(ref_template=f"#/{_DEFS}/{{model}}")
+    defs: dict[str, Any] = schema.pop("$defs", {})
     wanted: set[str] = set()
     for name, model in _model_classes(Scenario).items():
         if model is not Scenario and name in defs:
@@ -92,4 +94,5 @@ def scenario_json_schema() -> dict[str, Any]:
         **schema["properties"],
     }
     return {"$schema": SCHEMA_DIALECT,
-            "$comment": f"v2x-sim {__version__} scenario schema (v2x-sim schema)", **schema}
+            "$comment": f"v2x-sim {__version__} scenario schema (v2x-sim schema)", **schema,
+            _DEFS: defs}
