@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "_core": 0,
     "scenario": 1,
     "metrics": 1,
+    "tables": 1,
     "road": 2,
     "comms": 2,
     "traffic": 3,
@@ -59,6 +60,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "v2x_sim.compute",
         "v2x_sim.comms",
         "v2x_sim.control",
+    ),
+    "tables": (
+        "v2x_sim.scenario",
+        "v2x_sim.metrics",
     ),
     "metrics": (
         "v2x_sim.road",

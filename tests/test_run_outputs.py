@@ -16,10 +16,10 @@ from v2x_sim.world import build_world
 
 SUMMARY_KEYS = ("trips_started", "trips_completed", "trips_on_road", "travel_time_mean_s",
                 "travel_time_p50_s", "travel_time_p95_s", "delay_mean_s", "vehicle_hours",
-                "vehicle_km", "moved_on")
+                "vehicle_km", "moved_on", "v2x_sim_version", "schema_version")
 TRIP_COLUMNS = ["id", "class", "connected", "origin", "destination", "depart_s", "arrive_s",
                 "travel_time_s", "free_flow_time_s", "delay_s", "distance_m", "links",
-                "moved_on", "origin_wait_s", "dwell_s", "reroutes"]
+                "moved_on", "origin_wait_s", "dwell_s", "reroutes", "vehicle_class"]
 LINK_COLUMNS = ["link", "from", "to", "t_start_s", "t_end_s", "vehicles", "mean_speed_mps",
                 "speed_ratio", "flow_vph", "entered", "exited"]
 
@@ -35,8 +35,9 @@ def test_run_writes_every_result_file(tmp_path: Path, capsys) -> None:
                  "--seed", "5"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "devices.csv", "edges.csv", "events.csv", "figures", "latency.csv", "links.csv",
-        "network.csv", "report.html", "rsus.csv", "scenario.yaml", "signals.csv",
+        "devices.csv", "devices.geojson", "edge_regions.geojson", "edges.csv", "events.csv",
+        "figures", "latency.csv", "latency_hist.csv", "links.csv", "network.csv",
+        "network.geojson", "report.html", "rsus.csv", "scenario.yaml", "signals.csv",
         "summary.json", "trips.csv", "warnings.csv"]
     assert sorted(p.name for p in (out / "figures").iterdir())  # figures were drawn
     summary = json.loads((out / "summary.json").read_text())

@@ -21,6 +21,7 @@ from v2x_sim._core.version import __version__
 
 if TYPE_CHECKING:  # what the names are, for type checkers and documentation tools
     from v2x_sim.experiment.compare import compare, replicate
+    from v2x_sim.experiment.files import load_results
     from v2x_sim.experiment.run import run, write_results
     from v2x_sim.experiment.sweep import sweep
     from v2x_sim.result import RunResult
@@ -33,6 +34,7 @@ _LAZY = {
     "World": "v2x_sim.world",
     "build_world": "v2x_sim.world",
     "compare": "v2x_sim.experiment.compare",
+    "load_results": "v2x_sim.experiment.files",
     "load_scenario": "v2x_sim.scenario",
     "replicate": "v2x_sim.experiment.compare",
     "run": "v2x_sim.experiment.run",
@@ -47,6 +49,7 @@ __all__ = [
     "__version__",
     "build_world",
     "compare",
+    "load_results",
     "load_scenario",
     "replicate",
     "run",

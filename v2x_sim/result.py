@@ -1,8 +1,9 @@
 """What a run produced: trip, link and event tables plus the headline summary.
 
 `RunResult` holds plain tables (dicts of numpy arrays, column name -> array) so that
-users can hand them to numpy or pandas directly; `collect_result` computes them from a
-finished `World`.
+users can hand them to numpy directly, or ask for DataFrames (`RunResult.to_pandas`,
+`RunResult.to_polars`); `collect_result` computes them from a finished `World`, and
+`v2x_sim.load_results` reads them back from a results folder.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from v2x_sim.metrics.trip_stats import trip_summary
 from v2x_sim.road.network_table import network_table
 from v2x_sim.road.signal_file import signal_table
 from v2x_sim.scenario.sections import VehicleKind
+from v2x_sim.tables import SCHEMA_VERSION, to_pandas, to_polars
 from v2x_sim.traffic.demand import KINDS
 from v2x_sim.v2x_model import v2x_summary, v2x_tables
 
@@ -41,18 +43,21 @@ class RunResult:
         summary: flat headline numbers (the keys of ``summary.json``) plus sections.
         trips: one row per trip: ``id, class, connected, origin, destination, depart_s,
             arrive_s, travel_time_s, free_flow_time_s, delay_s, distance_m, links,
-            moved_on, origin_wait_s, dwell_s, reroutes`` (``class`` holds class names;
+            moved_on, origin_wait_s, dwell_s, reroutes, vehicle_class``
+            (``vehicle_class`` holds class names, ``class`` the same, kept for scripts;
             NaN arrive and travel time for trips still on the road; ``reroutes`` counts
             route advice the vehicle followed).
         links: one row per link and time bin: ``link, from, to, t_start_s, t_end_s,
             vehicles, mean_speed_mps, speed_ratio, flow_vph, entered, exited``.
-        events: notable events in time order.
+        events: notable events in time order (`Event` records; `events_table` gives
+            them as columns).
         wall_s: wall-clock seconds the simulation took.
         tables: further tables by file stem: ``network`` (link geometry: ids, end nodes
             and their coordinates, length, lanes, free speed, road class, capacity, jam
             density, shape; readable back as network input) and, when the V2X
             model ran, ``latency`` (per
-            kind and hop), ``edges`` (utilisation and queue per node and window),
+            kind and hop), ``latency_hist`` (their histograms' non-empty bins),
+            ``edges`` (utilisation and queue per node and window),
             ``rsus`` (channel busy ratio, BSMs received), ``devices``, ``warnings`` (one
             row per hazard warning attempt).
         version: package version that produced it.
@@ -68,6 +73,53 @@ class RunResult:
     version: str = __version__
     tables: dict[str, Table] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """One line: scenario, seed, table sizes and a few headline numbers."""
+        s = self.summary
+        numbers = ", ".join(f"{key}={s[key]:,.4g}" if isinstance(s.get(key), float)
+                            else f"{key}={s[key]!r}"
+                            for key in ("trips_started", "trips_completed",
+                                        "travel_time_mean_s", "delay_mean_s")
+                            if key in s)
+        tables = ", ".join(f"{name}[{_rows(t):,}]" for name, t in self.all_tables().items())
+        return (f"RunResult(scenario={self.scenario.name!r}, seed={self.seed}, {numbers}, "
+                f"tables: {tables})")
+
+    def events_table(self) -> Table:
+        """The events as columns ``time_s, kind, link, vehicle, detail`` (vehicle -1: none)."""
+        return events_table(self.events)
+
+    def all_tables(self) -> dict[str, Table]:
+        """Every table by file stem: ``trips``, ``links``, ``events``, then `tables`."""
+        return {"trips": self.trips, "links": self.links, "events": self.events_table(),
+                **{k: v for k, v in self.tables.items() if v}}
+
+    def to_pandas(self) -> dict[str, Any]:
+        """Every table as a pandas DataFrame, by file stem (``trips``, ``links``, ...).
+
+        Needs pandas (``pip install 'v2x-sim[pandas]'``). Ids are text; "none" in an
+        integer column is ``<NA>`` (an ``Int64`` column).
+        """
+        return {name: to_pandas(table, name) for name, table in self.all_tables().items()}
+
+    def to_polars(self) -> dict[str, Any]:
+        """Every table as a polars DataFrame, by file stem (``pip install 'v2x-sim[polars]'``)."""
+        return {name: to_polars(table, name) for name, table in self.all_tables().items()}
+
+
+def _rows(table: Table) -> int:
+    return len(next(iter(table.values()), ()))
+
+
+def events_table(events: list[Event]) -> Table:
+    """Events as columns ``time_s, kind, link, vehicle, detail`` (vehicle -1: none)."""
+    return {"time_s": np.array([e.time_s for e in events], dtype=np.float64),
+            "kind": np.array([e.kind for e in events], dtype=str),
+            "link": np.array([e.link for e in events], dtype=str),
+            "vehicle": np.array([-1 if e.vehicle is None else e.vehicle for e in events],
+                                dtype=np.int64),
+            "detail": np.array([e.detail for e in events], dtype=str)}
+
 
 def _trip_table(world: World) -> Table:
     fleet, network = world.fleet, world.network
@@ -82,9 +134,10 @@ def _trip_table(world: World) -> Table:
     depart = fleet.column("depart_s").copy()
     arrive = fleet.column("arrive_s").copy()
     names = np.array([k.value for k in KINDS])
+    classes = names[fleet.column("kind").astype(np.int64)]
     return {
         "id": np.arange(n),
-        "class": names[fleet.column("kind").astype(np.int64)],
+        "class": classes,
         "connected": fleet.column("connected").copy(),
         "origin": network.node_ids[fleet.column("origin")],
         "destination": network.node_ids[fleet.column("destination")],
@@ -99,6 +152,7 @@ def _trip_table(world: World) -> Table:
         "origin_wait_s": fleet.column("first_entry_s") - depart,
         "dwell_s": fleet.column("dwell_s").copy(),
         "reroutes": fleet.column("reroutes").copy(),
+        "vehicle_class": classes.copy(),  # the name YAML and trip files use for it
     }
 
 
@@ -201,7 +255,8 @@ def collect_result(world: World) -> RunResult:
     """Gather the tables and summary of a finished run."""
     trips = _trip_table(world)
     links, congestion = _link_table(world)
-    summary = _summary(world, trips)
+    summary = {"v2x_sim_version": __version__, "schema_version": SCHEMA_VERSION,
+               **_summary(world, trips)}
     summary.update(congestion)
     tables: dict[str, Table] = {"network": network_table(world.network)}
     if world.signals is not None:

@@ -24,6 +24,7 @@ from v2x_sim.compute.servers import ServerPool
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
 from v2x_sim.scenario.schema import Scenario
+from v2x_sim.tables.schema import edge_node_id
 
 
 @dataclass
@@ -151,13 +152,20 @@ def v2x_summary(model: V2XModel) -> dict[str, Any]:
             "warned_in_time": sum(h.in_time for h in hazards),
             "warned_in_time_share": (sum(h.in_time for h in hazards) / upstream
                                      if upstream else None),
-            "by_hazard": [{**h.__dict__, "link": str(link_ids[h.link])} for h in hazards],
+            "by_hazard": [_hazard_record(h.__dict__, str(link_ids[h.link])) for h in hazards],
         },
     }
 
 
+def _hazard_record(record: dict[str, Any], link: str) -> dict[str, Any]:
+    """One ``hazards.by_hazard`` entry: external link id; edge node as ``edge-K`` or null."""
+    edge = int(record.get("edge", -1))
+    return {**record, "link": link, "edge": edge if edge >= 0 else None,
+            "edge_node": edge_node_id(edge) or None}
+
+
 def v2x_tables(model: V2XModel) -> dict[str, dict[str, NDArray[Any]]]:
-    """latency.csv, edges.csv, rsus.csv and warnings.csv as column tables."""
+    """latency.csv, latency_hist.csv, edges.csv, rsus.csv, devices.csv and warnings.csv."""
     rows = model.book.rows()
     latency = {name: np.array([r[name] for r in rows]) for name in
                ("kind", "hop", "count", "lost", "mean_s", "p50_s", "p95_s", "p99_s", "max_s",
@@ -173,13 +181,16 @@ def v2x_tables(model: V2XModel) -> dict[str, dict[str, NDArray[Any]]]:
         edge_rows["queue_mean"] += queue.tolist()
     devices, flows = model.devices, model.flows
     n_rsu = devices.n_rsu
+    names = np.array([edge_node_id(e) for e in range(devices.n_edges)] + [""])
     rsus = {"rsu": np.arange(n_rsu), "x_m": devices.x_m[:n_rsu], "y_m": devices.y_m[:n_rsu],
-            "edge": devices.edge[:n_rsu], "cbr_mean": flows.mean_cbr(),
+            "edge": devices.edge[:n_rsu], "edge_node": names[devices.edge[:n_rsu]],
+            "cbr_mean": flows.mean_cbr(),
             "cbr_max": flows.cbr_max, "bsm_received": flows.bsm_received,
             "sensors": np.bincount(devices.rsu[devices.sensors], minlength=n_rsu)}
     device_table = {"device": np.arange(len(devices.kind)),
                     "kind": np.array(DEVICE_NAMES)[devices.kind],
                     "x_m": devices.x_m, "y_m": devices.y_m, "rsu": devices.rsu,
-                    "edge": devices.edge}
-    return {"latency": latency, "edges": {k: np.asarray(v) for k, v in edge_rows.items()},
+                    "edge": devices.edge, "edge_node": names[devices.edge]}
+    return {"latency": latency, "latency_hist": model.book.histogram_table(),
+            "edges": {k: np.asarray(v) for k, v in edge_rows.items()},
             "rsus": rsus, "devices": device_table, "warnings": model.hazards.warnings_table()}

@@ -136,3 +136,7 @@ class PolicyError(V2XSimError):
         self.detail = detail
         self.message = (f"control.policy = {show_value(policy)}: the policy raised {detail} "
                         f"in {during}() (run with --debug for the traceback)")
+
+
+class MissingExtraError(V2XSimError, ImportError):
+    """An optional library is needed and not installed; the message names the extra."""

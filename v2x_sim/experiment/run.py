@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import astuple
 from pathlib import Path
 
 import yaml
 
 from v2x_sim._core.errors import InputFileError
 from v2x_sim._core.staged import staged_folder
+from v2x_sim.experiment.files import write_run_tables
 from v2x_sim.experiment.output import (
     RESOLVED_HEADER,
     FolderKind,
     check_output_folder,
     scenario_input_files,
 )
-from v2x_sim.experiment.store import (
-    write_json_atomic,
-    write_rows_csv,
-    write_table_csv,
-    write_text_atomic,
-)
-from v2x_sim.metrics.records import Event
+from v2x_sim.experiment.store import write_json_atomic, write_text_atomic
 from v2x_sim.result import RunResult
 from v2x_sim.scenario.loader import anchor_paths
 from v2x_sim.scenario.schema import Scenario
@@ -104,13 +98,7 @@ def write_results(result: RunResult, folder: str | Path, *,
 
 def _write_files(result: RunResult, out: Path,
                  finish: Callable[[Path], object] | None) -> None:
-    write_table_csv(out / "trips.csv", result.trips)
-    write_table_csv(out / "links.csv", result.links)
-    write_rows_csv(out / "events.csv", list(Event.__dataclass_fields__),
-                   (astuple(e) for e in result.events))
-    for stem, table in result.tables.items():
-        if table:  # network.csv is read back as network input: floats at full precision
-            write_table_csv(out / f"{stem}.csv", table, exact=stem == "network")
+    write_run_tables(result, out)
     write_text_atomic(out / "scenario.yaml", resolved_scenario_yaml(result))
     write_json_atomic(out / "summary.json", result.summary)
     if finish is not None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from v2x_sim.metrics.histogram import LogHistogram
+from v2x_sim.metrics.histogram import LogHistogram, bin_edges
 
 QUANTILES = {"p50_s": 0.50, "p95_s": 0.95, "p99_s": 0.99}
 
@@ -141,3 +141,31 @@ class LatencyBook:
                 row["deadline_s"] = float(self.deadline_s[k]) if hop == "total" else math.nan
                 rows.append(row)
         return rows
+
+    def histogram_table(self) -> dict[str, NDArray[Any]]:
+        """Every histogram's non-empty bins (for latency_hist.csv).
+
+        Columns ``kind, hop, bin, low_s, high_s, count``: the bin's index and edges
+        (``high_s`` is inf for the overflow bin, whose values lie up to the row's
+        ``max_s`` in latency.csv), one row per non-empty bin, kinds and hops in order.
+        The distribution of any kind and hop can be drawn or merged from it.
+        """
+        edges = bin_edges()
+        columns: dict[str, list[Any]] = {"kind": [], "hop": [], "bin": [], "low_s": [],
+                                         "high_s": [], "count": []}
+        for k, kind in enumerate(self.kinds):
+            for h, hop in enumerate(self.hops):
+                counts = self.hist[k][h].counts
+                bins = np.flatnonzero(counts)
+                columns["kind"] += [kind] * bins.size
+                columns["hop"] += [hop] * bins.size
+                columns["bin"] += bins.tolist()
+                columns["low_s"] += edges[bins].tolist()
+                columns["high_s"] += edges[bins + 1].tolist()
+                columns["count"] += counts[bins].tolist()
+        return {"kind": np.array(columns["kind"], dtype=str),
+                "hop": np.array(columns["hop"], dtype=str),
+                "bin": np.array(columns["bin"], dtype=np.int64),
+                "low_s": np.array(columns["low_s"], dtype=np.float64),
+                "high_s": np.array(columns["high_s"], dtype=np.float64),
+                "count": np.array(columns["count"], dtype=np.int64)}

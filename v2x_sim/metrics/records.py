@@ -47,14 +47,14 @@ class Event:
         time_s: simulation time.
         kind: short machine-readable name (``incident_start``, ``moved_on``, ...).
         link: external link id (text), or empty when the event has no link.
-        vehicle: trip id, or -1.
+        vehicle: trip id, or None (an empty cell in ``events.csv``).
         detail: free text for people.
     """
 
     time_s: float
     kind: str
     link: str = ""
-    vehicle: int = -1
+    vehicle: int | None = None
     detail: str = ""
 
 
@@ -64,7 +64,7 @@ class EventLog:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    def add(self, time_s: float, kind: str, *, link: str = "", vehicle: int = -1,
+    def add(self, time_s: float, kind: str, *, link: str = "", vehicle: int | None = None,
             detail: str = "") -> None:
         """Record one event (``link`` is the external id, as text)."""
         self.events.append(Event(time_s, kind, str(link), vehicle, detail))

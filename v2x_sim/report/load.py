@@ -2,9 +2,11 @@
 
 The report works from files only (never from simulation objects), so a folder written
 by an older version, copied from another machine or produced by a study still makes a
-report. Tables are dicts of column name -> numpy array, as in `v2x_sim.RunResult`:
-a column whose cells all read as integers is ``int64``, as numbers ``float64`` (an empty
-cell is NaN), anything else text. Optional files may be absent (their table is None);
+report. Tables are dicts of column name -> numpy array, as in `v2x_sim.RunResult`,
+typed as `v2x_sim.tables.schema` says (ids as text, flags as booleans); other columns
+whose cells all read as integers are ``int64``, as numbers ``float64`` (an empty cell
+is NaN), anything else text. Each table may be CSV or Parquet (``output.format``).
+Optional files may be absent (their table is None);
 a missing required file or a malformed one raises `InputFileError` naming the file and,
 where it can, the line.
 """
@@ -21,15 +23,16 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
-from v2x_sim._core.csv_table import read_csv_records
 from v2x_sim._core.errors import InputFileError
+from v2x_sim.tables.formats import find_table, read_csv_table, read_table
+from v2x_sim.tables.schema import ALWAYS_TEXT, STUDY_TEXT
 
 Table = dict[str, NDArray[Any]]
 FolderKind = Literal["run", "comparison", "replication", "sweep"]
 
 STUDY_KINDS: tuple[FolderKind, ...] = ("comparison", "replication", "sweep")
-RUN_TABLES = ("trips", "links", "events", "latency", "edges", "rsus", "devices",
-              "warnings", "network", "advice")
+RUN_TABLES = ("trips", "links", "events", "latency", "latency_hist", "edges", "rsus",
+              "devices", "warnings", "network", "advice")
 # Columns a table must have for the report to use it; newer columns (``reroutes`` in
 # trips.csv, say) are optional, and unknown extra columns are kept.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -44,10 +47,10 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "warnings": ("hazard", "delivered", "t_hazard_s", "latency_s", "in_time"),
     "network": ("link", "from", "to", "x0_m", "y0_m", "x1_m", "y1_m"),
     "advice": ("decided_s", "delivered_s", "latency_s", "outcome"),
+    "latency_hist": ("kind", "hop", "low_s", "high_s", "count"),
 }
 STUDY_REQUIRED = ("metric", "n", "mean", "ci_low", "ci_high")
-TEXT_COLUMNS = frozenset({"class", "kind", "hop", "node", "detail", "road_class", "metric",
-                          "arm", "outcome"})
+TEXT_COLUMNS = STUDY_TEXT | ALWAYS_TEXT
 
 
 @dataclass
@@ -69,6 +72,7 @@ class RunData:
     links: Table | None = None
     events: Table | None = None
     latency: Table | None = None
+    latency_hist: Table | None = None
     edges: Table | None = None
     rsus: Table | None = None
     devices: Table | None = None
@@ -113,7 +117,8 @@ def folder_kind(folder: str | Path) -> FolderKind:
     for kind in STUDY_KINDS:
         if (path / f"{kind}.json").exists() or (path / f"{kind}.csv").exists():
             return kind
-    if any((path / name).exists() for name in ("summary.json", "scenario.yaml", "trips.csv")):
+    if any((path / name).exists() for name in ("summary.json", "scenario.yaml", "trips.csv",
+                                                 "trips.parquet")):
         return "run"
     raise InputFileError(path, "not a results folder: expected summary.json (a run) or "
                                "comparison.json, replication.json or sweep.json (a study)")
@@ -156,64 +161,10 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
     return data, text
 
 
-def _column(name: str, cells: list[str], text: bool = False) -> NDArray[Any]:
-    """Typed column from CSV cells: int64, float64 (empty = NaN) or text."""
-    raw = np.array(cells, dtype=str)
-    if text:
-        return raw
-    if name in TEXT_COLUMNS or name.endswith("_unclear"):
-        if name.endswith("_unclear"):
-            return np.isin(np.char.lower(raw), ("1", "true"))
-        return raw
-    empty = np.char.str_len(np.char.strip(raw)) == 0
-    if raw.size and not empty.any():
-        try:
-            return raw.astype(np.int64)
-        except ValueError:
-            pass
-    try:
-        return np.where(empty, "nan", raw).astype(np.float64)
-    except ValueError:
-        return raw
-
-
-def read_csv_table(path: Path, required: tuple[str, ...] = (),
-                   text: tuple[str, ...] = ()) -> Table:
-    """A CSV file with a header row as a column table (columns in ``text`` kept as text).
-
-    Raises:
-        InputFileError: unreadable, empty, a duplicate or missing required column, or a
-            row whose number of cells differs from the header's (line named).
-    """
-    records = read_csv_records(path)
-    if not records:
-        raise InputFileError(path, "empty file: expected a header row", line=1)
-    (_, header), body = records[0], records[1:]
-    for line, row in body:
-        if len(row) != len(header):
-            raise InputFileError(path, f"row has {len(row)} cells but the header has "
-                                       f"{len(header)}", line=line)
-    rows = [row for _, row in body]
-    names = [h.strip() for h in header]
-    for name in names:
-        if not name:
-            raise InputFileError(path, "empty column name in the header", line=1)
-        if names.count(name) > 1:
-            raise InputFileError(path, f"column {name!r} appears more than once", line=1,
-                                 column=name)
-    for name in required:
-        if name not in names:
-            raise InputFileError(path, f"required column {name!r} is missing "
-                                       f"(header: {', '.join(names)})", line=1, column=name)
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return {name: _column(name, list(cells), name in text)
-            for name, cells in zip(names, columns, strict=True)}
-
-
 def load_run(folder: str | Path) -> RunData:
     """Read a run's results folder.
 
-    ``summary.json`` and ``scenario.yaml`` are required; every CSV is optional (an older
+    ``summary.json`` and ``scenario.yaml`` are required; every table is optional (an older
     run, or one with the V2X model off, lacks some), but one that is present must be
     well-formed.
 
@@ -225,9 +176,9 @@ def load_run(folder: str | Path) -> RunData:
     scenario, text = read_yaml_mapping(path / "scenario.yaml")
     data = RunData(folder=path, summary=summary, scenario=scenario, scenario_text=text)
     for stem in RUN_TABLES:
-        file = path / f"{stem}.csv"
-        if file.exists():
-            setattr(data, stem, read_csv_table(file, REQUIRED_COLUMNS[stem]))
+        file = find_table(path, stem)
+        if file is not None:
+            setattr(data, stem, read_table(file, REQUIRED_COLUMNS[stem], stem=stem))
     return data
 
 

@@ -7,6 +7,7 @@ where the network and demand are built.
 
 from __future__ import annotations
 
+import importlib.util
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -346,14 +347,32 @@ MAX_LINK_BINS = 10_000
 """Most time bins per link in ``links.csv`` (30 days at 300 s bins is 8,640)."""
 
 
+class OutputFormat(StrEnum):
+    """File format of a run's tables (``summary.json`` and ``scenario.yaml`` stay text)."""
+
+    CSV = "csv"
+    PARQUET = "parquet"
+
+
 class OutputSection(Section):
     """Where and how results are written.
 
     ``link_bin_s`` is at least `MIN_LINK_BIN_S` and at least ``v2x.tick_s`` when the V2X
     model runs, and the horizon holds at most `MAX_LINK_BINS` of them (checked by the
-    scenario), so the size of ``links.csv`` stays bounded.
+    scenario), so the size of ``links.csv`` stays bounded. ``format: parquet`` writes
+    every table as ``<name>.parquet`` instead of ``<name>.csv`` (needs pyarrow, checked
+    when the scenario is loaded, not after the run).
     """
 
     dir: str | None = None
     link_bin_s: Annotated[float, Field(strict=True, ge=MIN_LINK_BIN_S)] = 300.0
     congested_speed_ratio: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.5
+    format: OutputFormat = OutputFormat.CSV
+
+    @field_validator("format")
+    @classmethod
+    def _parquet_needs_pyarrow(cls, value: OutputFormat) -> OutputFormat:
+        if value == OutputFormat.PARQUET and importlib.util.find_spec("pyarrow") is None:
+            raise ValueError("Parquet needs pyarrow: pip install 'v2x-sim[parquet]' (or "
+                             "write CSV: output.format = csv)")
+        return value
