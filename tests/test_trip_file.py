@@ -211,3 +211,14 @@ def test_entries_error_uses_field_path(net):
 def test_trip_list_rejects_ragged_columns():
     with pytest.raises(ValueError, match="differ in length"):
         TripList.from_columns([0.0], [0, 1], [1], [0], [-1])
+
+
+def test_the_class_column_may_be_named_vehicle_class(tmp_path, net):
+    """As in the scenario's demand.trips; errors then name the column as the file does."""
+    trips = read_trip_file(write(tmp_path, "depart_s,origin,destination,vehicle_class\n"
+                                           "1,0,1,truck\n2,1,0,car\n"), net)
+    assert trips.kind.tolist() == [KIND[VehicleKind.TRUCK], KIND[VehicleKind.CAR]]
+    with pytest.raises(InputFileError, match="'bus' is not a vehicle class") as err:
+        read_trip_file(write(tmp_path, "depart_s,origin,destination,vehicle_class\n"
+                                       "1,0,1,bus\n"), net)
+    assert (err.value.line, err.value.column) == (2, "vehicle_class")

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+from v2x_sim._core.classes import in_process_class
 from v2x_sim._core.errors import (
     PolicyError,
     ScenarioError,
@@ -59,9 +60,17 @@ def _import_from_here(module_name: str) -> Any:
 
 
 def resolve_policy_class(spec: str, *, field_path: str = "control.policy") -> type:
-    """The class a policy name or ``package.module:Class`` path refers to."""
+    """The class a policy name or ``package.module:Class`` path refers to.
+
+    A class passed from Python (``policy=MyPolicy``) arrives as its spec; one defined
+    where no import can find it (a notebook cell) is found in this process's table
+    (`v2x_sim._core.classes`).
+    """
     if spec in BUILT_IN:
         return BUILT_IN[spec]
+    remembered = in_process_class(spec)
+    if remembered is not None:
+        return _checked(remembered, spec, field_path)
     module_name, sep, class_name = spec.partition(":")
     if not sep or not module_name or not class_name:
         hint = did_you_mean(spec, BUILT_IN)
@@ -72,12 +81,18 @@ def resolve_policy_class(spec: str, *, field_path: str = "control.policy") -> ty
     except ImportError as exc:
         raise ScenarioError(field_path, spec, f"cannot import module {module_name!r}: {exc}"
                             ) from None
-    cls = getattr(module, class_name, None)
+    cls: Any = module
+    for part in class_name.split("."):  # a nested class: Outer.Inner
+        cls = getattr(cls, part, None)
     if cls is None or not inspect.isclass(cls):
         classes = [name for name, value in vars(module).items() if inspect.isclass(value)]
         hint = did_you_mean(class_name, classes)
         raise ScenarioError(field_path, spec, f"module {module_name!r} has no class "
                             f"{class_name!r}{'; ' + hint if hint else ''}")
+    return _checked(cls, spec, field_path)
+
+
+def _checked(cls: type, spec: str, field_path: str) -> type:
     missing = [name for name in REQUIRED if not hasattr(cls, name)]
     if missing:
         raise ScenarioError(field_path, spec, "not a policy: it lacks "

@@ -9,14 +9,20 @@ replications.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim._core.classes import class_spec
+from v2x_sim._core.errors import ScenarioError
+from v2x_sim.experiment.progress import StudyBar, resolve_progress
 from v2x_sim.experiment.store import json_text, table_csv_text
 from v2x_sim.experiment.study import Arm, Progress, StudyResult, publish_study, run_study
 from v2x_sim.metrics.summary import paired_difference_interval, student_t_interval
@@ -103,6 +109,34 @@ def _write(table: Table, out: Path, stem: str, meta: dict[str, Any],
     publish_study(out, files, finish)
 
 
+@contextlib.contextmanager
+def study_place(out_dir: str | Path | None, progress: Any,
+                label: str) -> Iterator[tuple[Path, Progress | None]]:
+    """The study's folder and its progress callback (``progress=True``: a tqdm bar).
+
+    Without ``out_dir`` the folder is a temporary one, deleted afterwards.
+    """
+    callback, close = resolve_progress(progress, lambda: StudyBar(label))
+    try:
+        if out_dir is None:  # nothing is left on disk unless asked for
+            with tempfile.TemporaryDirectory(prefix="v2x-sim-study-") as temp:
+                yield Path(temp) / "study", callback
+        else:
+            yield Path(out_dir), callback
+    finally:
+        close()
+
+
+def policy_arm(policy: str | type) -> Arm:
+    """The arm of a compared policy: a name (or ``package.module:Class``) or a class."""
+    if inspect.isclass(policy):
+        spec = class_spec(policy)
+        return Arm(policy.__name__, (f"control.policy={spec}", "control.params={}"))
+    if not isinstance(policy, str) or not policy.strip():
+        raise ScenarioError("policies", policy, "expected policy names or policy classes")
+    return Arm(policy, (f"control.policy={policy}", "control.params={}"))
+
+
 def replication_seeds(scenario: Scenario, n: int, seeds: list[int] | None) -> list[int]:
     """The seeds of ``n`` replications: given, or counting up from the scenario's seed."""
     if seeds is not None:
@@ -111,56 +145,78 @@ def replication_seeds(scenario: Scenario, n: int, seeds: list[int] | None) -> li
     return list(range(first, first + n))
 
 
-def compare(scenario: Scenario, policies: list[str], *, replications: int = 10,
-            seeds: list[int] | None = None, baseline: str = "none",
-            out_dir: str | Path = "results/compare", jobs: int | None = None,
-            dask: str | None = None, progress: Progress | None = None,
+def compare(scenario: Scenario, policies: list[str | type], *, replications: int = 10,
+            seeds: list[int] | None = None, baseline: str | type = "none",
+            out_dir: str | Path | None = None, jobs: int | None = None,
+            dask: str | None = None, progress: Progress | bool | None = None,
             metrics: Iterable[str] | None = None, finish: Finish | None = None,
             source: Path | None = None) -> Table:
     """Every policy on the same seeds; means, intervals, paired differences.
 
     Differences are reported against ``baseline`` and, when it is among the policies,
-    against ``at_departure`` too. Writes ``comparison.csv`` and ``comparison.json`` into
-    ``out_dir`` (runs under ``out_dir/runs``, resumable). Everything (every policy, the
-    folder, Dask) is checked before anything is written; the tables (and the report
+    against ``at_departure`` too. With ``out_dir``, writes ``comparison.csv`` and
+    ``comparison.json`` there (runs under ``out_dir/runs``, resumable); without it the
+    runs go to a temporary folder that is deleted afterwards. Everything (every policy,
+    the folder, Dask) is checked before anything is written; the tables (and the report
     ``finish`` builds) replace the previous ones in one step. ``source``: the scenario's
     YAML, which must not lie in ``out_dir``.
+
+    Args:
+        scenario: the scenario every arm starts from.
+        policies: names, ``package.module:Class`` specs or policy classes (a class's
+            arm is named by the class's name).
+        replications: runs per policy (seeds counting up from the scenario's).
+        seeds: the seeds instead.
+        baseline: the policy (name or class) the others are paired with.
+        out_dir: the study folder; None keeps nothing on disk.
+        jobs: worker processes (default: the CPUs this process may use).
+        dask: a Dask scheduler address, or ``local``.
+        progress: True for a tqdm bar over the runs, or ``progress(done, total,
+            skipped)``.
+        metrics: the metrics to tabulate (default: the headline ones).
+        finish: called on the new study folder before it is swapped in (the report).
+        source: the scenario's YAML file.
 
     Returns:
         Columns ``metric, arm, n, mean, ci_low, ci_high`` and per baseline ``b``:
         ``diff_vs_b, diff_vs_b_ci_low, diff_vs_b_ci_high, diff_vs_b_unclear``.
     """
-    arms = [Arm(p, (f"control.policy={p}", "control.params={}")) for p in policies]
+    arms = [policy_arm(p) for p in policies]
+    names = [arm.name for arm in arms]
+    base = baseline.__name__ if inspect.isclass(baseline) else str(baseline)
     chosen = replication_seeds(scenario, replications, seeds)
-    study = run_study(scenario, arms, chosen, out_dir=out_dir, jobs=jobs, dask=dask,
-                      progress=progress, source=source)
-    baselines = [baseline] + (["at_departure"] if "at_departure" in policies
-                              and baseline != "at_departure" else [])
-    table = study_table(study, baselines=baselines, metrics=metrics)
-    _write(table, Path(out_dir), "comparison",
-           {"scenario": scenario.name, "policies": policies, "baseline": baselines,
-            "seeds": chosen, "replications": len(chosen), "confidence": CONFIDENCE,
-            "skipped_runs": study.skipped}, finish)
+    with study_place(out_dir, progress, f"{scenario.name}: compare") as (out, callback):
+        study = run_study(scenario, arms, chosen, out_dir=out, jobs=jobs, dask=dask,
+                          progress=callback, source=source)
+        baselines = [base] + (["at_departure"] if "at_departure" in names
+                              and base != "at_departure" else [])
+        table = study_table(study, baselines=baselines, metrics=metrics)
+        _write(table, out, "comparison",
+               {"scenario": scenario.name, "policies": names, "baseline": baselines,
+                "seeds": chosen, "replications": len(chosen), "confidence": CONFIDENCE,
+                "skipped_runs": study.skipped}, finish if out_dir is not None else None)
     return table
 
 
 def replicate(scenario: Scenario, replications: int = 10, *, seeds: list[int] | None = None,
-              out_dir: str | Path = "results/replicate", jobs: int | None = None,
-              dask: str | None = None, progress: Progress | None = None,
+              out_dir: str | Path | None = None, jobs: int | None = None,
+              dask: str | None = None, progress: Progress | bool | None = None,
               metrics: Iterable[str] | None = None, finish: Finish | None = None,
               source: Path | None = None) -> Table:
     """One scenario on many seeds: mean and 95 % interval per metric (``replication.csv``).
 
-    Checked and written like `compare`.
+    Checked and written like `compare` (nothing on disk without ``out_dir``).
 
     Returns:
         Columns ``metric, arm, n, mean, ci_low, ci_high``.
     """
     chosen = replication_seeds(scenario, replications, seeds)
-    study = run_study(scenario, [Arm(scenario.control.policy)], chosen, out_dir=out_dir,
-                      jobs=jobs, dask=dask, progress=progress, source=source)
-    table = study_table(study, metrics=metrics)
-    _write(table, Path(out_dir), "replication",
-           {"scenario": scenario.name, "seeds": chosen, "replications": len(chosen),
-            "confidence": CONFIDENCE, "skipped_runs": study.skipped}, finish)
+    with study_place(out_dir, progress, f"{scenario.name}: replicate") as (out, callback):
+        study = run_study(scenario, [Arm(scenario.control.policy)], chosen, out_dir=out,
+                          jobs=jobs, dask=dask, progress=callback, source=source)
+        table = study_table(study, metrics=metrics)
+        _write(table, out, "replication",
+               {"scenario": scenario.name, "seeds": chosen, "replications": len(chosen),
+                "confidence": CONFIDENCE, "skipped_runs": study.skipped},
+               finish if out_dir is not None else None)
     return table

@@ -63,7 +63,7 @@ def georeference(scenario: Scenario) -> GeoReference | None:
 
 def write_run_tables(result: RunResult, out: Path) -> None:
     """Every table in ``output.format`` and the three GeoJSON layers, into ``out``."""
-    fmt = TableFormat(result.scenario.output.format.value)
+    fmt = TableFormat(str(result.scenario.output.format))
     for stem, table in result.all_tables().items():
         chosen = TableFormat.CSV if stem in INPUT_TABLES else fmt
         write_table(out, stem, table, chosen, exact=stem in EXACT)

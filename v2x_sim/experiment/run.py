@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import yaml
 
-from v2x_sim._core.errors import InputFileError
+from v2x_sim._core.errors import InputFileError, ScenarioError
 from v2x_sim._core.staged import staged_folder
 from v2x_sim.experiment.files import write_run_tables
 from v2x_sim.experiment.output import (
@@ -17,9 +20,10 @@ from v2x_sim.experiment.output import (
     check_output_folder,
     scenario_input_files,
 )
+from v2x_sim.experiment.progress import RunBar, resolve_progress
 from v2x_sim.experiment.store import write_json_atomic, write_text_atomic
 from v2x_sim.result import RunResult
-from v2x_sim.scenario.loader import anchor_paths
+from v2x_sim.scenario.loader import Overrides, anchor_paths, load_scenario, override_scenario
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.world import ProgressCallback, build_world
 
@@ -28,22 +32,76 @@ log = logging.getLogger(__name__)
 RESULT_FILES = ("scenario.yaml", "summary.json", "trips.csv", "links.csv", "events.csv")
 
 
-def run(scenario: Scenario, seed: int | None = None, *,
-        progress: ProgressCallback | None = None) -> RunResult:
-    """Build and run one simulation.
+def prepare_scenario(scenario: Scenario | str | Path, *, policy: str | type | None = None,
+                     params: dict[str, Any] | None = None,
+                     overrides: Overrides | None = None) -> Scenario:
+    """The scenario a Python call asks for: loaded by name or path, with its overrides.
+
+    ``policy`` (a name, ``package.module:Class`` or a class) replaces
+    ``control.policy`` and starts from ``params`` (default: the policy's defaults), as
+    ``--policy`` does; ``params`` alone replaces ``control.params``.
+    """
+    if not isinstance(scenario, Scenario):
+        if not isinstance(scenario, str | Path):
+            raise ScenarioError("scenario", scenario, "expected a Scenario, a bundled "
+                                "scenario's name or the path of a YAML file")
+        scenario = load_scenario(scenario, overrides)
+    elif overrides:
+        scenario = override_scenario(scenario, overrides)
+    control: dict[str, Any] = {}
+    if policy is not None:
+        if not (isinstance(policy, str) and policy.strip()) and not inspect.isclass(policy):
+            raise ScenarioError("policy", policy, "expected a policy name, "
+                                "'package.module:Class' or a policy class")
+        control = {"control.policy": policy, "control.params": dict(params or {})}
+    elif params is not None:
+        control = {"control.params": dict(params)}
+    return override_scenario(scenario, control) if control else scenario
+
+
+def run(scenario: Scenario | str | Path, seed: int | None = None, *,
+        policy: str | type | None = None, params: dict[str, Any] | None = None,
+        overrides: Overrides | None = None,
+        progress: ProgressCallback | bool | None = None) -> RunResult:
+    """Build and run one simulation; nothing is written to disk.
+
+    Example::
+
+        result = v2x_sim.run("quickstart", seed=3, policy=MyPolicy, progress=True,
+                             overrides={"simulation.horizon_s": 900})
 
     Args:
-        scenario: a validated scenario (see `v2x_sim.load_scenario`).
-        seed: master seed; defaults to ``scenario.simulation.seed``.
-        progress: optional ``progress(sim_time_s, horizon_s)`` callback.
+        scenario: a validated scenario (see `v2x_sim.load_scenario`), or a bundled
+            scenario's name or a YAML path.
+        seed: master seed (a non-negative integer); defaults to
+            ``scenario.simulation.seed``.
+        policy: rerouting policy replacing ``control.policy``: a built-in name,
+            ``package.module:Class`` or a policy class (see `prepare_scenario`).
+        params: the policy's ``control.params``.
+        overrides: ``["a.b=1"]`` or ``{"a.b": 1}``, as `v2x_sim.load_scenario` takes.
+        progress: True for a progress bar (tqdm.auto: a widget in notebooks), or a
+            ``progress(sim_time_s, horizon_s)`` callback.
 
     Returns:
         The `RunResult` with summary, trip, link and event tables.
+
+    Raises:
+        ScenarioError: an argument or field is invalid (named).
+        MissingExtraError: ``progress=True`` without tqdm.
     """
-    world = build_world(scenario, seed)
-    log.info("built %s: %d nodes, %d links, %d planned trips", scenario.name,
-             world.network.n_nodes, world.network.n_links, len(world.plan))
-    result = world.run(progress)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                             or seed < 0):
+        raise ScenarioError("seed", seed, "expected a non-negative integer (or None: the "
+                            "scenario's simulation.seed)")
+    scenario = prepare_scenario(scenario, policy=policy, params=params, overrides=overrides)
+    callback, close = resolve_progress(progress, lambda: RunBar(scenario.name))
+    try:
+        world = build_world(scenario, None if seed is None else int(seed))
+        log.info("built %s: %d nodes, %d links, %d planned trips", scenario.name,
+                 world.network.n_nodes, world.network.n_links, len(world.plan))
+        result = world.run(callback)
+    finally:
+        close()
     log.info("ran %s in %.2f s wall", scenario.name, result.wall_s)
     return result
 

@@ -22,6 +22,7 @@ from v2x_sim.experiment.compare import (
     Table,
     _write,
     replication_seeds,
+    study_place,
     study_table,
 )
 from v2x_sim.experiment.study import Arm, Progress, run_study
@@ -65,11 +66,14 @@ def _arms(scenario: Scenario, points: list[dict[str, Any]]) -> list[Arm]:
 
 
 def sweep(scenario: Scenario, *, replications: int | None = None,
-          seeds: list[int] | None = None, out_dir: str | Path = "results/sweep",
+          seeds: list[int] | None = None, out_dir: str | Path | None = None,
           jobs: int | None = None, dask: str | None = None,
-          progress: Progress | None = None, finish: Finish | None = None,
+          progress: Progress | bool | None = None, finish: Finish | None = None,
           source: Path | None = None) -> Table:
-    """Run the scenario's sweep; write and return the per-point table.
+    """Run the scenario's sweep; return the per-point table (written to ``out_dir``).
+
+    Without ``out_dir`` the runs go to a temporary folder deleted afterwards; with it,
+    ``sweep.csv`` and ``sweep.json`` are written there (see `compare`).
 
     Returns:
         Columns: one per swept parameter (its value at the point, as text), then
@@ -81,16 +85,17 @@ def sweep(scenario: Scenario, *, replications: int | None = None,
     n = replications or scenario.sweep.replications
     chosen = replication_seeds(scenario, n, seeds)
     base = scenario.model_copy(update={"sweep": None}).with_base_dir(scenario.base_dir)
-    study = run_study(base, arms, chosen, out_dir=out_dir, jobs=jobs, dask=dask,
-                      progress=progress, source=source)
-    table = study_table(study)
-    by_name = {arm.name: point for arm, point in zip(arms, points, strict=True)}
-    params = list(points[0]) if points else []
-    out: Table = {p: np.array([str(by_name[a].get(p, "")) for a in table["arm"]])
-                  for p in params}
-    out.update({k: v for k, v in table.items() if k != "arm"})
-    _write(out, Path(out_dir), "sweep",
-           {"scenario": scenario.name, "parameters": params, "points": len(points),
-            "seeds": chosen, "replications": len(chosen), "confidence": CONFIDENCE,
-            "skipped_runs": study.skipped}, finish)
+    with study_place(out_dir, progress, f"{scenario.name}: sweep") as (folder, callback):
+        study = run_study(base, arms, chosen, out_dir=folder, jobs=jobs, dask=dask,
+                          progress=callback, source=source)
+        table = study_table(study)
+        by_name = {arm.name: point for arm, point in zip(arms, points, strict=True)}
+        params = list(points[0]) if points else []
+        out: Table = {p: np.array([str(by_name[a].get(p, "")) for a in table["arm"]])
+                      for p in params}
+        out.update({k: v for k, v in table.items() if k != "arm"})
+        _write(out, folder, "sweep",
+               {"scenario": scenario.name, "parameters": params, "points": len(points),
+                "seeds": chosen, "replications": len(chosen), "confidence": CONFIDENCE,
+                "skipped_runs": study.skipped}, finish if out_dir is not None else None)
     return out

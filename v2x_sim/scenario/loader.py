@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from v2x_sim._core.classes import specs_for_classes
 from v2x_sim._core.errors import InputFileError, ScenarioError
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.scenario.suggest import allowed_value_hint, unknown_field_hint
@@ -143,32 +144,55 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
+def _set_path(data: dict[str, Any], parts: list[str], value: Any, label: str) -> None:
+    """Set ``value`` at the key path ``parts`` (lists indexed by number) inside ``data``."""
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        dotted = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(dotted, part, f"list index out of range 0..{len(node) - 1}")
+            index = int(part)
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            parent = ".".join(parts[:depth])
+            raise ScenarioError(label, value, f"{parent} holds a plain value, not fields")
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return ``data`` with each ``path=value`` override set (lists indexed by number)."""
     result = copy.deepcopy(data)
     for text in overrides:
         parts, value = parse_override(text)
-        node: Any = result
-        for depth, part in enumerate(parts):
-            last = depth == len(parts) - 1
-            dotted = ".".join(parts[: depth + 1])
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ScenarioError(dotted, part, f"list index out of range 0..{len(node) - 1}")
-                index = int(part)
-                if last:
-                    node[index] = value
-                else:
-                    node = node[index]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    node = node.setdefault(part, {})
-            else:
-                parent = ".".join(parts[:depth])
-                raise ScenarioError(f"--set {'.'.join(parts)}", value,
-                                    f"{parent} holds a plain value, not fields")
+        _set_path(result, parts, value, f"--set {'.'.join(parts)}")
+    return result
+
+
+def apply_settings(data: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """Return ``data`` with each ``{"dotted.path": value}`` set; values are Python values.
+
+    The Python form of ``--set``: ``{"demand.random.rate_vph": 2000, "incidents.0.start_s":
+    600}``. A class (a policy) becomes its ``module:Class`` spec.
+    """
+    result = copy.deepcopy(data)
+    for key, value in settings.items():
+        label = f"overrides[{key!r}]"
+        if not isinstance(key, str) or not key.strip():
+            raise ScenarioError(label, value, "expected a dotted field path such as "
+                                "'demand.random.rate_vph'")
+        parts = key.strip().split(".")
+        if any(not p for p in parts):
+            raise ScenarioError(label, value, "empty component in the dotted path")
+        _set_path(result, parts, specs_for_classes(value), label)
     return result
 
 
@@ -193,7 +217,11 @@ def _lookup(data: Any, loc: tuple[str | int, ...]) -> Any:
 
 
 def scenario_from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Scenario:
-    """Validate a plain dict into a `Scenario`, raising one `ScenarioError` on failure."""
+    """Validate a plain dict into a `Scenario`, raising one `ScenarioError` on failure.
+
+    A policy class may stand where a policy name goes (it becomes its spec).
+    """
+    data = specs_for_classes(data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -219,12 +247,43 @@ def scenario_from_dict(data: dict[str, Any], *, base_dir: Path | None = None) ->
     return scenario.with_base_dir(base_dir or Path.cwd())
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Load and validate a scenario YAML, with optional ``path=value`` overrides.
+Overrides = list[str] | tuple[str, ...] | dict[str, Any]
+"""``["a.b=1", ...]`` (``--set`` strings, values in YAML) or ``{"a.b": 1}`` (Python values)."""
+
+
+def override_data(data: dict[str, Any], overrides: Overrides | None = None,
+                  sections: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``data`` with ``overrides`` set, then ``sections`` (partial mappings) laid over it."""
+    if isinstance(overrides, str):
+        raise ScenarioError("overrides", overrides, "expected a list of 'path=value' strings "
+                            "or a dict {'path': value}, not one string")
+    if isinstance(overrides, dict):
+        data = apply_settings(data, overrides)
+    elif overrides:
+        data = apply_overrides(data, list(overrides))
+    if sections:
+        data = _merge(data, specs_for_classes(sections))
+    return data
+
+
+def load_scenario(path: str | Path, overrides: Overrides | None = None,
+                  **sections: Any) -> Scenario:
+    """Load and validate a scenario YAML, with optional overrides.
+
+    Three ways to change fields, applied in this order::
+
+        load_scenario("quickstart", ["demand.random.rate_vph=2000"])   # as --set does
+        load_scenario("quickstart", {"demand.random.rate_vph": 2000})  # Python values
+        load_scenario("quickstart", simulation={"horizon_s": 600})     # partial sections
+
+    A partial section keeps every field it does not name. A policy class may stand
+    where a policy name goes (``control={"policy": MyPolicy}``).
 
     Args:
         path: the YAML file, or the name of a bundled scenario (see `list_presets`).
-        overrides: ``dotted.path=value`` strings applied after loading (values are YAML).
+        overrides: ``dotted.path=value`` strings (values are YAML text) or a dict of
+            dotted paths to Python values (lists indexed by number: ``incidents.0.start_s``).
+        **sections: whole sections as (partial) mappings, laid over the file's.
 
     Raises:
         InputFileError: the file is missing or is not YAML.
@@ -235,7 +294,14 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     file = resolve_scenario_path(path)
     if not file.exists():
         raise InputFileError(path, missing_scenario_reason(path))
-    data = _read_with_extends(file)
-    if overrides:
-        data = apply_overrides(data, overrides)
+    data = override_data(_read_with_extends(file), overrides, sections)
     return scenario_from_dict(data, base_dir=file.parent)
+
+
+def override_scenario(scenario: Scenario, overrides: Overrides | None = None,
+                      **sections: Any) -> Scenario:
+    """A copy of ``scenario`` with overrides, as `load_scenario` takes them."""
+    if not overrides and not sections:
+        return scenario
+    data = override_data(scenario.to_plain(), overrides, sections)
+    return scenario_from_dict(data, base_dir=scenario.base_dir)

@@ -12,6 +12,8 @@ depart_s     number    departure time, seconds from the start, finite and >= 0
 origin       text      id of the origin node (must be in the network)
 destination  text      id of the destination node, different from ``origin``
 class        text      vehicle class: ``car``, ``truck``, ``shuttle`` or ``delivery``
+                       (the column may be named ``vehicle_class`` instead, as in
+                       the scenario's ``demand.trips``)
 connected    boolean   optional; ``1``/``true``/``yes`` or ``0``/``false``/``no``;
                        empty means "draw from the class's connected share"
 ===========  ========  ==========================================================
@@ -115,9 +117,18 @@ def read_trip_file(path: Path, network: Network) -> TripList:
                                    f"{', '.join(REQUIRED_COLUMNS)}[, connected]")
     header_line, header = records[0]
     names = [name.strip() for name in header]
+    renamed = "vehicle_class" in names and "class" not in names  # the scenario's name
+    if renamed:
+        names = ["class" if name == "vehicle_class" else name for name in names]
     check_header(path, header_line, names, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     node_index = {node: i for i, node in enumerate(network.node_ids.tolist())}
-    rows = [_parse_row(path, line, names, record, node_index) for line, record in records[1:]]
+    try:
+        rows = [_parse_row(path, line, names, record, node_index)
+                for line, record in records[1:]]
+    except InputFileError as exc:
+        if renamed and exc.column == "class":  # name the column as the file does
+            raise InputFileError(path, exc.reason, exc.line, "vehicle_class") from None
+        raise
     return TripList.from_columns(*zip(*rows, strict=True)) if rows else TripList.empty()
 
 
