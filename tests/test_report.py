@@ -29,6 +29,7 @@ import v2x_sim
 from v2x_sim._core.errors import InputFileError
 from v2x_sim.report import build_report, folder_kind, load_run, load_study
 from v2x_sim.report import figures_comms as comms
+from v2x_sim.report import figures_control as control
 from v2x_sim.report import figures_study as study
 from v2x_sim.report import figures_traffic as traffic
 from v2x_sim.report.load import RunData
@@ -122,19 +123,21 @@ RUN_FIGURES: dict[str, tuple[Callable[[RunData], Figure], tuple[float, float] | 
                                                   events=r.events), None),
     "network_map_window": (lambda r: traffic.network_map(r.network, None, None, r.links,
                                                          (60.0, 180.0)), None),
-    "congestion_heatmap": (lambda r: traffic.congestion_heatmap(r.links), (9, 6)),
-    "congestion_heatmap_by_id": (lambda r: traffic.congestion_heatmap(r.links, "id"), (9, 6)),
+    "congestion_heatmap": (lambda r: traffic.congestion_heatmap(r.links, events=r.events),
+                           None),
+    "congestion_heatmap_by_id": (lambda r: traffic.congestion_heatmap(r.links, "id"), None),
     "travel_time_distribution": (lambda r: traffic.travel_time_distribution(r.trips),
                                  (10, 4.5)),
     "cumulative_trips": (lambda r: traffic.cumulative_trips(r.trips, 60.0), (9, 4)),
-    "latency_cdf": (lambda r: comms.latency_cdf(r.latency), (9, 5.5)),
+    "latency_cdf": (lambda r: comms.latency_cdf(r.latency, r.latency_hist), (9, 5.5)),
+    "latency_cdf_percentiles_only": (lambda r: comms.latency_cdf(r.latency), (9, 5.5)),
     "latency_hop_breakdown": (lambda r: comms.latency_hop_breakdown(r.latency), None),
-    "edge_utilisation": (lambda r: comms.edge_utilisation(r.edges), (9, 6)),
-    "rerouting_over_time": (lambda r: comms.rerouting_over_time(r.events, r.warnings, 0.1),
+    "edge_utilisation": (lambda r: comms.edge_utilisation(r.edges), None),
+    "rerouting_over_time": (lambda r: control.rerouting_over_time(r.events, r.warnings, 0.1),
                             (9, 6)),
-    "rerouting_without_warnings": (lambda r: comms.rerouting_over_time(r.events), (9, 3.5)),
-    "hazard_to_first_reroute": (lambda r: comms.hazard_to_first_reroute(r.summary, r.events),
-                                None),
+    "rerouting_without_warnings": (lambda r: control.rerouting_over_time(r.events), (9, 3.5)),
+    "hazard_to_first_reroute": (lambda r: control.hazard_to_first_reroute(r.summary,
+                                                                           r.events), None),
 }
 
 
@@ -145,7 +148,7 @@ def test_the_run_folder_has_every_table(run: RunData) -> None:
     assert run.scenario["name"] == "report-grid"
     assert run.links["speed_ratio"].dtype == np.float64
     assert np.isnan(run.trips["arrive_s"]).any()  # trips still on the road: empty cells
-    assert comms.has_hazard_records(run.summary)
+    assert control.has_hazard_records(run.summary)
 
 
 @pytest.mark.parametrize("name", sorted(RUN_FIGURES))

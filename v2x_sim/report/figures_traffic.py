@@ -14,14 +14,20 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Polygon
+from matplotlib.patches import Polygon, Rectangle
 from numpy.typing import NDArray
 
 from v2x_sim.report.load import Table
+from v2x_sim.tables.geojson import region_outline
 
 WORST_WINDOW_S = 900.0
-SPEED_CMAP = "RdYlGn"
-NO_DATA_COLOUR = "#b0b0b0"
+SPEED_CMAP = "viridis"  # perceptually uniform and colour-blind safe: dark = slow
+NO_DATA_COLOUR = "#d4d4d4"
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+             "#000000")
+"""Categorical colours that colour-blind readers tell apart (Okabe & Ito, 2008)."""
+MAX_HEATMAP_LINKS = 40
+"""Most links (rows) the heat map shows, each labelled; incident links always among them."""
 DEVICE_STYLE: dict[str, dict[str, Any]] = {
     "rsu": {"marker": "^", "s": 28, "label": "RSU"},
     "camera": {"marker": ".", "s": 14, "label": "camera"},
@@ -83,41 +89,24 @@ def _offset_segments(network: Table, offset: float) -> NDArray[np.float64]:
                      np.stack([x1 + nx, y1 + ny], axis=1)], axis=1)
 
 
-def _hull(points: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Convex hull of 2-D points (Andrew's monotone chain), counter-clockwise."""
-    pts = sorted(set(map(tuple, points.tolist())))
-    if len(pts) < 3:
-        return np.array(pts, dtype=float)
-
-    def half(seq: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        out: list[tuple[float, float]] = []
-        for p in seq:
-            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (p[1] - out[-2][1])
-                                     - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])) <= 0:
-                out.pop()
-            out.append(p)
-        return out
-
-    lower, upper = half(pts), half(pts[::-1])
-    return np.array(lower[:-1] + upper[:-1], dtype=float)
+def edge_names(table: Table) -> NDArray[Any]:
+    """Each row's edge node as files name it (``edge-0``), also from older folders."""
+    if "edge_node" in table:
+        return np.asarray(table["edge_node"]).astype(str)
+    return np.array([f"edge-{e}" if int(e) >= 0 else "" for e in table["edge"].tolist()])
 
 
 def _draw_edge_regions(ax: Any, rsus: Table, pad: float) -> None:
-    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
-               "#17becf", "#bcbd22"]
-    for k, edge in enumerate(np.unique(rsus["edge"])):
-        mask = rsus["edge"] == edge
+    names = edge_names(rsus)
+    for k, edge in enumerate(sorted(set(names.tolist()) - {""}, key=lambda n: (len(n), n))):
+        mask = names == edge
         pts = np.stack([rsus["x_m"][mask], rsus["y_m"][mask]], axis=1).astype(float)
-        hull = _hull(pts)
-        colour = colours[k % len(colours)]
-        if hull.shape[0] >= 3:
-            centre = hull.mean(axis=0)
-            away = hull - centre
-            grown = hull + away / np.maximum(np.hypot(*away.T), 1e-9)[:, None] * pad
-            ax.add_patch(Polygon(grown, closed=True, facecolor=colour, alpha=0.08,
-                                 edgecolor=colour, linestyle="--", linewidth=1.0, zorder=0))
+        colour = OKABE_ITO[k % len(OKABE_ITO)]
+        ax.add_patch(Polygon(region_outline(pts, pad), closed=True, facecolor=colour,
+                             alpha=0.08, edgecolor=colour, linestyle="--", linewidth=1.0,
+                             zorder=0))
         centre = pts.mean(axis=0)
-        ax.annotate(f"edge {edge}", centre, color=colour, fontsize=9, fontweight="bold",
+        ax.annotate(edge, centre, color=colour, fontsize=9, fontweight="bold",
                     ha="center", va="center", zorder=6,
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour,
                           "alpha": 0.8})
@@ -185,7 +174,7 @@ def network_map(network: Table | None, rsus: Table | None, devices: Table | None
         if means:
             fig.colorbar(coll, ax=ax, shrink=0.5 if wide else 0.7, aspect=40 if wide else 20,
                          location="bottom" if wide else "right",
-                         label="speed / free speed (grey: no traffic)")
+                         label="speed / free speed (0 stopped, 1 free; grey: no traffic)")
         _mark_incidents(ax, network, events)
     if rsus is not None and rsus["x_m"].size:
         _draw_edge_regions(ax, rsus, span * 0.02)
@@ -230,50 +219,101 @@ def _mark_incidents(ax: Any, network: Table, events: Table | None) -> None:
             continue
         x = (float(network["x0_m"][i]) + float(network["x1_m"][i])) / 2
         y = (float(network["y0_m"][i]) + float(network["y1_m"][i])) / 2
-        ax.scatter([x], [y], marker="*", s=260, color="#d62728", edgecolors="black",
+        ax.scatter([x], [y], marker="*", s=260, color="#D55E00", edgecolors="black",
                    linewidths=0.8, zorder=7, label="incident" if first else None)
         ax.annotate(f"link {link}\n{time_s / 60:.0f} min", (x, y), xytext=(8, 8),
                     textcoords="offset points", fontsize=8, zorder=7)
         first = False
 
 
-def congestion_heatmap(links: Table, order: str = "ratio") -> Figure:
-    """Speed ratio of every link in every time bin, worst links at the top.
+def _incident_windows(events: Table | None, end_s: float) -> list[tuple[str, float, float]]:
+    """``(link, start_s, end_s)`` per incident in ``events.csv`` (open ones end at ``end_s``)."""
+    if events is None or not events["kind"].size:
+        return []
+    kinds = np.asarray(events["kind"]).astype(str)
+    links = np.asarray(events["link"]).astype(str)
+    times = np.asarray(events["time_s"], float)
+    out = []
+    for i in np.flatnonzero(kinds == "incident_start"):
+        ends = np.flatnonzero((kinds == "incident_end") & (links == links[i])
+                              & (times >= times[i]))
+        out.append((str(links[i]), float(times[i]), float(times[ends[0]]) if ends.size
+                    else end_s))
+    return out
+
+
+def congestion_heatmap(links: Table, order: str = "ratio", events: Table | None = None,
+                       max_links: int = MAX_HEATMAP_LINKS) -> Figure:
+    """Speed ratio of links in every time bin, worst links at the top, every row labelled.
+
+    At most ``max_links`` rows: the links with the lowest mean speed ratio (``order=
+    "ratio"``) or the first by id (``"id"``), plus any incident link. Each row is
+    labelled with its link id and end nodes; incidents are outlined on their link's row
+    for their duration (white and black dashes show on any colour) and named in the
+    row's label.
 
     Args:
         links: ``links.csv`` rows (``link, t_start_s, t_end_s, speed_ratio``).
         order: ``"ratio"`` (by mean speed ratio, lowest first) or ``"id"``.
+        events: ``events.csv``, for the incidents.
+        max_links: the most rows shown.
 
     Returns:
-        A 9 x 6 inch figure; empty bins (no vehicles) are grey.
+        A figure 9 inches wide, 2 inches plus 0.17 per row high (at least 4).
     """
-    ids = np.unique(links["link"])
+    ids = np.unique(np.asarray(links["link"]).astype(str))
     starts = np.unique(links["t_start_s"])
     grid = np.full((ids.size, starts.size), np.nan)
-    row = np.searchsorted(ids, links["link"])
+    row = np.searchsorted(ids, np.asarray(links["link"]).astype(str))
     col = np.searchsorted(starts, links["t_start_s"])
     grid[row, col] = links["speed_ratio"]
+    end = float(links["t_end_s"].max()) if links["t_end_s"].size else 1.0
+    incidents = _incident_windows(events, end)
     if order == "ratio":
         with np.errstate(invalid="ignore"):
             means = np.array([_nanmean(r) for r in grid])
         rank = np.argsort(np.where(np.isfinite(means), means, np.inf), kind="stable")
-        ids, grid = ids[rank], grid[rank]
-    end = float(links["t_end_s"].max()) if links["t_end_s"].size else 1.0
-    fig = Figure(figsize=(9, 6), layout="constrained")
+    else:
+        rank = np.array(sorted(range(ids.size), key=lambda k: (len(ids[k]), ids[k])),
+                        dtype=np.int64)
+    keep = list(rank[:max_links])
+    for link, *_ in incidents:  # an incident's link is always shown
+        hit = np.flatnonzero(ids == link)
+        if hit.size and hit[0] not in keep:
+            keep.append(int(hit[0]))
+    total = ids.size
+    ids, grid = ids[keep], grid[keep]
+    ends = {str(k): (str(f), str(t)) for k, f, t in zip(
+        np.asarray(links["link"]).astype(str), links.get("from", links["link"]),
+        links.get("to", links["link"]), strict=True)} if "from" in links else {}
+    fig = Figure(figsize=(9, round(max(4.0, 2.0 + 0.17 * ids.size), 2)), layout="constrained")
     ax = fig.add_subplot()
     ax.set_facecolor(NO_DATA_COLOUR)
+    t0 = float(starts.min(initial=0.0))
     image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=SPEED_CMAP,
                       vmin=0.0, vmax=1.0, interpolation="nearest",
-                      extent=(float(starts.min(initial=0.0)) / 60, end / 60, ids.size - 0.5,
-                              -0.5))
-    step = max(1, math.ceil(ids.size / 40))
-    ax.set_yticks(np.arange(0, ids.size, step))
-    ax.set_yticklabels([str(i) for i in ids[::step]], fontsize=7 if ids.size > 20 else 9)
+                      extent=(t0 / 60, end / 60, ids.size - 0.5, -0.5))
+    struck = {link for link, *_ in incidents}
+    labels = [f"{i} ({ends[i][0]}→{ends[i][1]})" if i in ends else str(i) for i in ids]
+    labels = [f"{text}  ⚠ incident" if i in struck else text for i, text in zip(ids, labels,
+                                                                                strict=True)]
+    ax.set_yticks(np.arange(ids.size), labels, fontsize=8 if ids.size > 20 else 9)
+    for tick, link in zip(ax.get_yticklabels(), ids, strict=True):
+        if link in struck:
+            tick.set_fontweight("bold")
+    for link, start, stop in incidents:
+        for r in np.flatnonzero(ids == link):
+            for colour, style in (("white", "-"), ("black", (0, (3, 3)))):
+                ax.add_patch(Rectangle((start / 60, r - 0.5), (stop - start) / 60, 1.0,
+                                       fill=False, edgecolor=colour, linestyle=style,
+                                       linewidth=2.0, zorder=3))
     ax.set_xlabel("time (min)")
-    ax.set_ylabel("link id (" + ("lowest mean speed ratio at the top" if order == "ratio"
-                                 else "by id") + ")")
-    ax.set_title("Link speed / free speed per time bin")
-    fig.colorbar(image, ax=ax, label="speed / free speed (grey: no traffic)")
+    which = "lowest mean speed ratio at the top" if order == "ratio" else "by id"
+    shown = f"{ids.size} of {total} links" if ids.size < total else "every link"
+    ax.set_ylabel("link (from → to)")
+    ax.set_title(f"Link speed / free speed per time bin: {shown}, {which}", fontsize=10)
+    fig.colorbar(image, ax=ax, label="speed / free speed (grey: no traffic)",
+                 shrink=min(1.0, 6.0 / fig.get_size_inches()[1]))
     return fig
 
 

@@ -10,7 +10,6 @@ inline, so the page opens anywhere, offline, as one file. Figures whose data is 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 from collections.abc import Callable
@@ -24,8 +23,10 @@ from v2x_sim._core.atomic import write_bytes_atomic, write_text_atomic
 from v2x_sim._core.errors import InputFileError
 from v2x_sim._core.version import __version__
 from v2x_sim.report import figures_comms as comms
+from v2x_sim.report import figures_control as control
 from v2x_sim.report import figures_study as study
 from v2x_sim.report import figures_traffic as traffic
+from v2x_sim.report.cards import cards, esc, get, num, run_key_numbers, table
 from v2x_sim.report.load import RunData, StudyData, folder_kind, load_run, load_study
 
 DPI = 100
@@ -41,6 +42,8 @@ h1{margin:0 0 4px;font-size:1.7em}h2{margin-top:1.8em;border-bottom:2px solid #e
 .card{border:1px solid #e3e6eb;border-radius:6px;padding:8px 12px;background:#fbfcfd}
 .card .v{font-size:1.35em;font-weight:600;overflow-wrap:anywhere}
 .card .k{font-size:.82em;color:#5b6375}
+.card.warn{border-color:#b35806;background:#fff4e6}.card .n{font-size:.78em;color:#b35806}
+.note{font-size:.86em;color:#4a5263;margin:2px 0}
 table{border-collapse:collapse;font-size:.86em;margin:8px 0}
 th,td{border:1px solid #e3e6eb;padding:3px 8px;text-align:right}
 th{background:#eef1f5}td.t,th.t{text-align:left}tr.unclear td.d{color:#9aa1ad}
@@ -56,102 +59,6 @@ def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _num(value: Any, unit: str = "", digits: int = 4) -> str:
-    """A number for people: 4 significant digits, thousands separated, '—' if missing."""
-    if value is None or isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        return "—" if value is None else str(value)
-    x = float(value)
-    if not math.isfinite(x):
-        return "—"
-    if x.is_integer() and abs(x) < 1e15:
-        text = f"{int(x):,}"
-    elif abs(x) >= 1e7 or abs(x) < 1e-3:
-        text = f"{x:.{digits - 1}e}"
-    else:
-        text = f"{x:,.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
-        text = text.rstrip("0").rstrip(".") if "." in text else text
-    return f"{text} {unit}".strip()
-
-
-def _get(data: dict[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
-def _cards(items: list[tuple[str, str]]) -> str:
-    cells = "".join(f'<div class="card"><div class="v">{_esc(v)}</div>'
-                    f'<div class="k">{_esc(k)}</div></div>' for k, v in items)
-    return f'<div class="cards">{cells}</div>'
-
-
-def _table(header: list[str], rows: list[list[str]], row_classes: list[str] | None = None,
-           text_columns: int = 1, dim_from: int | None = None) -> str:
-    """An HTML table, cells escaped; the first ``text_columns`` align left.
-
-    In a row of class ``unclear``, the cells from column ``dim_from`` on are greyed.
-    """
-    head = "".join(f'<th class="{"t" if i < text_columns else ""}">{_esc(h)}</th>'
-                   for i, h in enumerate(header))
-    body = []
-    for r, row in enumerate(rows):
-        css = f' class="{row_classes[r]}"' if row_classes and row_classes[r] else ""
-        cells = "".join(
-            f'<td class="{"t" if i < text_columns else ""}'
-            f'{" d" if dim_from is not None and i >= dim_from else ""}">{_esc(c)}</td>'
-            for i, c in enumerate(row))
-        body.append(f"<tr{css}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _run_keys(run: RunData) -> str:
-    s = run.summary
-    completed = s.get("trips_completed")
-    delay = s.get("delay_mean_s")
-    total_delay = (delay * completed / 3600.0
-                   if isinstance(delay, int | float) and isinstance(completed, int | float)
-                   else None)
-    tt = s.get("travel_time_mean_s")
-    traffic_cards = [
-        ("trips started", _num(s.get("trips_started"))),
-        ("trips completed", _num(completed)),
-        ("mean travel time", _num(tt / 60.0 if isinstance(tt, int | float) else None, "min")),
-        ("total delay (completed trips)", _num(total_delay, "veh·h")),
-        ("vehicle-hours", _num(s.get("vehicle_hours"), "veh·h")),
-        ("congested link-minutes", _num(s.get("congested_link_minutes"))),
-        ("reroutes followed", _num(_get(s, "rerouting.followed"))),
-        ("hazard warnings in time", _num(100 * v if isinstance(
-            v := _get(s, "hazards.warned_in_time_share"), int | float) else None, "%")),
-    ]
-    out = [_cards(traffic_cards)]
-    latency = s.get("latency")
-    if isinstance(latency, dict) and latency:
-        rows = []
-        for kind, rec in latency.items():
-            if not isinstance(rec, dict):
-                continue
-            miss = rec.get("deadline_miss_ratio")
-            rows.append([kind, _num(rec.get("sent")), _num(rec.get("lost")),
-                         _num(_ms(rec.get("p50_s")), "ms"), _num(_ms(rec.get("p99_s")), "ms"),
-                         _num(_ms(rec.get("deadline_s")), "ms"),
-                         _num(100 * miss if isinstance(miss, int | float) else None, "%")])
-        out.append("<h3>Message latency per kind</h3>")
-        out.append(_table(["kind", "sent", "lost", "p50", "p99", "deadline",
-                           "deadline missed (late or lost)"], rows))
-    return "\n".join(out)
-
-
-def _ms(seconds: Any) -> float | None:
-    return seconds * 1000.0 if isinstance(seconds, int | float) else None
 
 
 def _run_figures(run: RunData) -> list[FigureSpec]:
@@ -170,18 +77,23 @@ def _run_figures(run: RunData) -> list[FigureSpec]:
             which = ("the 15 minutes with the lowest network mean"
                      if t1 - t0 >= traffic.WORST_WINDOW_S else "the whole run")
             caption = (f"Roads coloured by mean speed over free speed in {t0 / 60:.0f}–"
-                       f"{t1 / 60:.0f} min, {which}; roadside devices in black, edge regions "
-                       "shaded, incidents starred.")
+                       f"{t1 / 60:.0f} min, {which} (dark: slow, yellow: free flow; each "
+                       "direction drawn on its right); roadside devices in black, edge "
+                       "regions shaded, incidents starred.")
         else:
             caption = "The road network with roadside devices, edge regions and incidents."
         specs.append(("network_map", caption, lambda: traffic.network_map(
             network, run.rsus, devices, links, events=run.events)))
     if has_links and links is not None:
         bin_s = float(np.median(links["t_end_s"] - links["t_start_s"]))
+        n_links = np.unique(links["link"]).size
+        rows = ("every link" if n_links <= traffic.MAX_HEATMAP_LINKS else
+                f"the {traffic.MAX_HEATMAP_LINKS} links (of {n_links:,}) with the lowest mean")
         specs.append(("congestion_heatmap",
-                      f"Speed over free speed of every link (rows, lowest mean at the top) in "
-                      f"each {bin_s:g} s bin; grey where no vehicle was on the link.",
-                      lambda: traffic.congestion_heatmap(links)))
+                      f"Speed over free speed of {rows} (rows, lowest mean at the top) in "
+                      f"each {bin_s:g} s bin; grey where no vehicle was on the link; "
+                      "incidents outlined on their link's row.",
+                      lambda: traffic.congestion_heatmap(links, events=run.events)))
     trips = run.trips
     if trips is not None and np.isfinite(trips["travel_time_s"]).any():
         specs.append(("travel_time_distribution",
@@ -194,10 +106,15 @@ def _run_figures(run: RunData) -> list[FigureSpec]:
                       lambda: traffic.cumulative_trips(trips, warmup)))
     latency = run.latency
     if latency is not None and (latency["hop"] == "total").any():
+        hist = run.latency_hist
         specs.append(("latency_cdf",
-                      "End-to-end latency per message kind through its reported p50, p95, p99 "
-                      "and maximum (runs keep percentiles, not samples); dashed: deadlines.",
-                      lambda: comms.latency_cdf(latency)))
+                      ("End-to-end latency per message kind: the share of delivered messages "
+                       "slower than each latency, drawn from the stored histograms (log "
+                       "bins 4.7 % wide); the curve crosses 50 % at the median and 1 % at "
+                       "the p99; dashed: deadlines." if hist is not None else
+                       "End-to-end latency per message kind: its reported p50, p95, p99 and "
+                       "maximum (this folder has no latency_hist.csv); dashed: deadlines."),
+                      lambda: comms.latency_cdf(latency, hist)))
         specs.append(("latency_hops",
                       "Each hop's own p50 and p99 stacked per kind, the end-to-end value as a "
                       "black tick (percentiles do not add, so the two may differ).",
@@ -205,25 +122,27 @@ def _run_figures(run: RunData) -> list[FigureSpec]:
     edges = run.edges
     if edges is not None and edges["node"].size:
         specs.append(("edge_utilisation", "Share of busy cores and mean queue at each edge node "
-                      "and the cloud, in one-minute means.",
+                      "and the cloud, in one-minute means (the queue panel only when some "
+                      "message waited).",
                       lambda: comms.edge_utilisation(edges)))
     events, warns, advice = run.events, run.warnings, run.advice
     has_reroutes = events is not None and (events["kind"] == "reroute").any()
     if has_reroutes or (warns is not None and warns["hazard"].size):
-        deadline = _get(run.summary, "latency.hazard_warning.deadline_s")
+        deadline = get(run.summary, "latency.hazard_warning.deadline_s")
         deadline = float(deadline) if isinstance(deadline, int | float) else None
         specs.append(("rerouting_over_time",
-                      "Reroutes followed per minute (dotted: incidents); below, each hazard "
-                      "warning's latency from detection to delivery, lost ones as crosses; "
-                      "at the bottom, each piece of route advice's latency from decision "
-                      "to delivery and what the vehicle did with it.",
-                      lambda: comms.rerouting_over_time(events, warns, deadline, advice)))
-    if comms.has_hazard_records(run.summary):
+                      "One panel each, where there is data: reroutes followed per minute; "
+                      "each hazard warning's latency from detection to delivery (lost ones "
+                      "as crosses); each piece of route advice's latency from decision to "
+                      "delivery and what the vehicle did with it. Dotted: incidents.",
+                      lambda: control.rerouting_over_time(events, warns, deadline, advice)))
+    if control.has_hazard_records(run.summary):
         specs.append(("hazard_to_first_reroute",
-                      "Per hazard, from its start: detection, arrival at the edge, "
-                      "processing, warning sent, and the first reroute any vehicle followed "
-                      "once the edge had confirmed it (not necessarily because of it).",
-                      lambda: comms.hazard_to_first_reroute(run.summary, events)))
+                      "Per hazard: left, how long until it was detected (and by what); "
+                      "right, from detection, the report at the edge, processing, the "
+                      "warning sent, and the first reroute any vehicle followed after it "
+                      "(not necessarily because of it).",
+                      lambda: control.hazard_to_first_reroute(run.summary, events)))
     return specs
 
 
@@ -239,17 +158,17 @@ def _figure_html(folder: Path, specs: list[FigureSpec]) -> str:
         data = png_bytes(build())
         write_bytes_atomic(out_dir / f"{stem}.png", data)
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-        parts.append(f'<figure id="{_esc(stem)}"><img src="{uri}" alt="{_esc(caption)}">'
-                     f"<figcaption>{_esc(caption)}</figcaption></figure>")
+        parts.append(f'<figure id="{esc(stem)}"><img src="{uri}" alt="{esc(caption)}">'
+                     f"<figcaption>{esc(caption)}</figcaption></figure>")
     return "\n".join(parts)
 
 
 def _page(title: str, lead: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_esc(title)}</title><style>{CSS}</style></head><body><main>"
-            f"<h1>{_esc(title)}</h1><p class=\"lead\">{_esc(lead)}</p>{body}"
-            f"<footer>Made by v2x-sim {_esc(__version__)} from the files in this folder."
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
+            f"<h1>{esc(title)}</h1><p class=\"lead\">{esc(lead)}</p>{body}"
+            f"<footer>Made by v2x-sim {esc(__version__)} from the files in this folder."
             f"</footer></main></body></html>\n")
 
 
@@ -258,21 +177,21 @@ def _run_page(run: RunData) -> str:
     sim = run.summary.get("simulation") or {}
     facts = ", ".join(p for p in (
         f"seed {sim['seed']}" if "seed" in sim else "",
-        f"horizon {_num(sim.get('horizon_s'), 's')}" if "horizon_s" in sim else "",
-        f"{_num(sim.get('network_km'), 'km')} of road" if "network_km" in sim else "",
-        f"policy {_get(run.summary, 'rerouting.policy')}"
-        if _get(run.summary, "rerouting.policy") else "") if p)
+        f"horizon {num(sim.get('horizon_s'), 's')}" if "horizon_s" in sim else "",
+        f"{num(sim.get('network_km'), 'km')} of road" if "network_km" in sim else "",
+        f"policy {get(run.summary, 'rerouting.policy')}"
+        if get(run.summary, "rerouting.policy") else "") if p)
     lead = " — ".join(str(x) for x in (run.scenario.get("description") or "", facts) if x)
-    body = ["<h2>Key numbers</h2>", _run_keys(run), "<h2>Figures</h2>",
+    body = ["<h2>Key numbers</h2>", run_key_numbers(run), "<h2>Figures</h2>",
             _figure_html(run.folder, _run_figures(run)),
-            "<h2>Scenario as run</h2>", f"<pre>{_esc(run.scenario_text)}</pre>"]
+            "<h2>Scenario as run</h2>", f"<pre>{esc(run.scenario_text)}</pre>"]
     return _page(f"Run report: {name}", lead, "\n".join(body))
 
 
 def _interval(mean: Any, low: Any, high: Any) -> str:
     if not (isinstance(low, float) and math.isfinite(low)):
-        return _num(mean)
-    return f"{_num(mean)} [{_num(low)}, {_num(high)}]"
+        return num(mean)
+    return f"{num(mean)} [{num(low)}, {num(high)}]"
 
 
 def _study_table(data: StudyData) -> str:
@@ -283,7 +202,7 @@ def _study_table(data: StudyData) -> str:
                                                           for b in bases]
     rows, classes = [], []
     for i in range(t["metric"].size):
-        row = [str(t[c][i]) for c in leading] + [_num(t["n"][i]),
+        row = [str(t[c][i]) for c in leading] + [num(t["n"][i]),
                                                   _interval(t["mean"][i], t["ci_low"][i],
                                                             t["ci_high"][i])]
         unclear = False
@@ -297,7 +216,7 @@ def _study_table(data: StudyData) -> str:
             unclear |= bool(flag[i]) if flag is not None else False
         rows.append(row)
         classes.append("unclear" if unclear else "")
-    return _table(header, rows, classes, text_columns=len(leading),
+    return table(header, rows, classes, text_columns=len(leading),
                   dim_from=len(leading) + 2)
 
 
@@ -326,10 +245,10 @@ def _study_page(data: StudyData) -> str:
         if comms_metrics:
             specs.append(("comparison_comms", f"Communication: {what}.",
                           lambda: study.comparison_figure(t, comms_metrics)))
-    facts = [("runs per arm", _num(meta.get("replications"))),
+    facts = [("runs per arm", num(meta.get("replications"))),
              ("seeds", ", ".join(str(s) for s in meta.get("seeds", [])) or "—"),
-             ("confidence", _num(meta.get("confidence"))),
-             ("runs reused from earlier", _num(meta.get("skipped_runs")))]
+             ("confidence", num(meta.get("confidence"))),
+             ("runs reused from earlier", num(meta.get("skipped_runs")))]
     if data.kind == "comparison":
         facts.insert(0, ("policies", ", ".join(map(str, meta.get("policies", []))) or "—"))
         baseline = meta.get("baseline")
@@ -337,14 +256,14 @@ def _study_page(data: StudyData) -> str:
             baseline, list) else str(baseline or "—")))
     if data.kind == "sweep":
         facts.insert(0, ("parameters", ", ".join(data.parameters) or "—"))
-        facts.insert(1, ("points", _num(meta.get("points"))))
+        facts.insert(1, ("points", num(meta.get("points"))))
     how = ("one scenario on several seeds" if data.kind == "replication"
            else "every arm on the same seeds")
     lead = (f"{data.kind.capitalize()} of scenario {data.scenario_name or '?'}: {how}; "
             "intervals are Student-t over the replications.")
-    body = ["<h2>Study</h2>", _cards(facts), "<h2>Figures</h2>",
+    body = ["<h2>Study</h2>", cards(facts), "<h2>Figures</h2>",
             _figure_html(data.folder, specs),
-            f"<h2>Table ({_esc(data.kind)}.csv)</h2>", _study_table(data)]
+            f"<h2>Table ({esc(data.kind)}.csv)</h2>", _study_table(data)]
     title = f"{data.kind.capitalize()} report: {data.scenario_name or data.folder.name}"
     return _page(title, lead, "\n".join(body))
 
