@@ -108,7 +108,8 @@ def test_the_heat_map_labels_every_row_and_marks_incidents() -> None:
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert len(labels) == 41  # the 40 slowest and the incident's link
-    assert labels[0].startswith("L0 ") and labels[39].startswith("L39 ")
+    assert labels[0].startswith("L0 ")
+    assert labels[39].startswith("L39 ")
     assert labels[40] == "L49 (L49→L49)  ⚠ incident"
     boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
     assert boxes

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from v2x_sim.cli import main
-from v2x_sim.scenario import list_presets, load_scenario
 from v2x_sim._core.streams import RandomStreams
+from v2x_sim.cli import main
 from v2x_sim.road.routing import RouteTables
+from v2x_sim.scenario import list_presets, load_scenario
 from v2x_sim.traffic.demand import build_trip_plan
 from v2x_sim.world import build_network_from, build_world
 

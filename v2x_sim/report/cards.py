@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -55,12 +56,12 @@ def get(data: dict[str, Any], dotted: str) -> Any:
     return node
 
 
-def cards(items: list[tuple[str, str] | tuple[str, str, str]]) -> str:
+def cards(items: Sequence[tuple[str, ...]]) -> str:
     """A grid of cards (value above label); a third item is a note, and flags the card."""
     cells = []
     for item in items:
         label, value = item[0], item[1]
-        note = item[2] if len(item) > 2 else ""  # type: ignore[misc]
+        note = item[2] if len(item) > 2 else ""
         css = "card warn" if note else "card"
         extra = f'<div class="n">{esc(note)}</div>' if note else ""
         cells.append(f'<div class="{css}"><div class="v">{esc(value)}</div>'
@@ -107,7 +108,7 @@ def traffic_cards(run: RunData) -> str:
                          "at the end: travel times leave out the longest trips")
     speed = planner.network_speed_kmh(run.links) if run.links is not None and \
         run.links["link"].size else None
-    items: list[tuple[str, str] | tuple[str, str, str]] = [
+    items: list[tuple[str, ...]] = [
         ("trips started", num(s.get("trips_started"))),
         ("trips completed", num(completed)),
         ("unfinished at the end", left_text, left_note),

@@ -233,7 +233,8 @@ def edge_utilisation(edges: Table, bin_s: float = 60.0) -> Figure:
     """
     queued = bool(np.nan_to_num(np.asarray(edges["queue_mean"], float)).any())
     fig = Figure(figsize=(9, 6 if queued else 3.8), layout="constrained")
-    axes = list(np.atleast_1d(fig.subplots(2 if queued else 1, 1, sharex=True)))
+    made: Any = fig.subplots(2 if queued else 1, 1, sharex=True)
+    axes = list(np.atleast_1d(made))
     top, bottom = axes[0], axes[-1]
     nodes = sorted({str(n) for n in edges["node"].tolist()},
                    key=lambda n: (n == "cloud", len(n), n))
