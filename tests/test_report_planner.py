@@ -229,3 +229,10 @@ def test_the_report_loads_in_a_browser_without_errors(tmp_path: Path) -> None:
     images, broken, console = browse(page, tmp_path / "profile")
     assert broken == 1
     assert any("boom" in line for line in console)
+
+
+@pytest.mark.parametrize(("ms", "text"), [
+    (0.0005, "0.5 µs"), (3.13362, "3.13 ms"), (100.0, "100 ms"), (1000.0, "1 s"),
+    (100_000.0, "100 s"), (1_000_000.0, "16.7 min"), (0.0, "")])
+def test_durations_read_in_the_unit_that_fits(ms: float, text: str) -> None:
+    assert comms.duration_label(ms) == text

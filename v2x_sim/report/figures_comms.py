@@ -42,13 +42,19 @@ def _row(latency: Table, kind: str, hop: str) -> int | None:
 
 
 def duration_label(value_ms: float, _pos: Any = None) -> str:
-    """A tick label for a time in milliseconds, in the unit that reads best (1 ms, 2 s)."""
+    """A tick label for a time in milliseconds, in the unit that reads best (1 ms, 2 s).
+
+    Microseconds below 1 ms, milliseconds below 1 s, seconds below 10 min, then minutes.
+    """
     if not math.isfinite(value_ms) or value_ms <= 0:
         return ""
-    for size, unit in ((60_000.0, "min"), (1000.0, "s"), (1.0, "ms"), (1e-3, "µs")):
-        if value_ms >= size:
-            return f"{value_ms / size:g} {unit}"
-    return f"{value_ms * 1000:g} µs"
+    if value_ms >= 600_000.0:
+        return f"{value_ms / 60_000.0:.3g} min"
+    if value_ms >= 1000.0:
+        return f"{value_ms / 1000.0:.3g} s"
+    if value_ms >= 1.0:
+        return f"{value_ms:.3g} ms"
+    return f"{value_ms * 1000.0:.3g} µs"
 
 
 def decade_axis(ax: Any, values: NDArray[Any]) -> None:

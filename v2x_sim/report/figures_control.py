@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from v2x_sim.report.figures_comms import (
     FLOOR_MS,
@@ -87,6 +87,7 @@ def rerouting_over_time(events: Table | None, warnings: Table | None = None,
                            label=f"advice {outcome} ({int(mask.sum()):,})")
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(duration_label))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("advice latency (log scale)")
     for ax in axes.values():
         _incident_lines(ax, events)
@@ -125,6 +126,7 @@ def _warning_panel(ax: Any, warnings: Table, deadline_s: float | None) -> None:
                    label=f"warning deadline {duration_label(deadline_s * MS)}")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(duration_label))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel("warning latency, by hazard start (log)")
 
 
@@ -188,8 +190,9 @@ def hazard_to_first_reroute(summary: dict[str, Any], events: Table | None = None
     found = np.isfinite(waited)
     left.barh(y[found], waited[found], height=0.5, color=OKABE_ITO[4])
     for row, value, record in zip(y, waited, hazards, strict=True):
-        text = (f"{duration_label(value * MS)} ({record.get('detected_by', '?')})"
-                if math.isfinite(value) else "not detected")
+        how = record.get("detected_by", "?")
+        text = ("not detected" if not math.isfinite(value) else f"at once ({how})"
+                if value <= 0 else f"{duration_label(value * MS)} ({how})")
         left.annotate(text, (0, row), xytext=(3, 8), textcoords="offset points",
                       fontsize=8, va="bottom")
     left.set_xlim(0, max(1.0, float(np.nanmax(waited, initial=0.0)) * 1.15) if found.any()
