@@ -21,6 +21,7 @@ import v2x_sim
 from v2x_sim._core.errors import MissingExtraError, ScenarioError
 from v2x_sim.control.policy import RouteAdvice
 from v2x_sim.metrics.histogram import LogHistogram
+from v2x_sim.report import build_report
 from v2x_sim.result import RunResult
 from v2x_sim.scenario import load_scenario, override_scenario, scenario_from_dict
 from v2x_sim.tables import (
@@ -101,6 +102,10 @@ def test_a_parquet_folder_is_exact(result: RunResult, tmp_path: Path) -> None:
     back = v2x_sim.load_results(folder)
     assert_same_tables(result, back, atol=0.0)
     assert back.events == result.events
+    page = build_report(folder).read_text(encoding="utf-8")  # the report reads Parquet
+    for figure in ("network_map", "congestion_heatmap", "latency_cdf", "edge_utilisation"):
+        assert f'id="{figure}"' in page
+    assert "The 10 links with the most time lost" in page
 
 
 def test_none_is_an_empty_cell_and_na_in_frames(result: RunResult, tmp_path: Path) -> None:

@@ -218,11 +218,15 @@ def test_write_interrupted_midway_keeps_previous_results(capsys, tmp_path, tiny,
     assert main(["run", str(tiny), "-q", "--no-report", "-o", str(out)]) == 0
     before = snapshot(out)
 
-    def disk_full(*_args: object) -> None:
-        raise OSError(28, "No space left on device")
+    files_module = importlib.import_module("v2x_sim.experiment.files")
+    real_write = files_module.write_table
 
-    run_module = importlib.import_module("v2x_sim.experiment.run")
-    monkeypatch.setattr(run_module, "write_rows_csv", disk_full)  # events.csv, 3rd file
+    def disk_full(folder, stem, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if stem == "events":  # events.csv, the 3rd file
+            raise OSError(28, "No space left on device")
+        return real_write(folder, stem, *args, **kwargs)
+
+    monkeypatch.setattr(files_module, "write_table", disk_full)
     one_line(capsys, ["run", str(tiny), "-q", "--no-report", "-o", str(out), "--seed", "5"],
              str(out), "cannot write the results", "No space left on device")
     assert snapshot(out) == before
