@@ -174,6 +174,25 @@ def test_the_map_without_road_geometry_still_draws_devices(run: RunData) -> None
     assert "no road geometry" in fig.get_suptitle()
 
 
+def test_the_map_draws_a_link_along_its_shape_shifted_to_its_right() -> None:
+    # link 0 runs 0,0 -> 100,0 along a bend through 50,40; link 1 has no shape
+    network = {"link": np.array(["a", "b"]), "x0_m": np.array([0.0, 0.0]),
+               "y0_m": np.array([0.0, 100.0]), "x1_m": np.array([100.0, 100.0]),
+               "y1_m": np.array([0.0, 100.0]), "lanes": np.array([1, 1]),
+               "shape": np.array(["0,0 50,40 100,0", ""])}
+    fig = traffic.network_map(network, None, None, None)
+    lines = [seg for coll in fig.axes[0].collections for seg in coll.get_segments()]
+    bent = next(seg for seg in lines if len(seg) == 3)
+    straight = next(seg for seg in lines if len(seg) == 2)
+    # offset = 0.004 x span (span = 100 m) = 0.4 m; the middle vertex's two segment
+    # normals (0.8,-0.6) and (-0.8,-0.6) average to (0,-0.6), rescaled to (0,-1): 40-0.4
+    assert bent[1] == pytest.approx([50.0, 39.6])
+    # first vertex: normal of (50,40)/64.03 rotated right = (0.6247,-0.7809) x 0.4
+    assert bent[0] == pytest.approx([0.2499, -0.3123], abs=1e-3)
+    # the straight eastbound link shifts 0.4 m south (to its right)
+    assert straight[:, 1] == pytest.approx([99.6, 99.6])
+
+
 def test_comparison_figure_and_table(compare_folder: Path) -> None:
     data = load_study(compare_folder)
     assert data.kind == "comparison"

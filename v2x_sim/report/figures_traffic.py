@@ -18,7 +18,7 @@ from matplotlib.patches import Polygon, Rectangle
 from numpy.typing import NDArray
 
 from v2x_sim.report.load import Table
-from v2x_sim.tables.geojson import region_outline
+from v2x_sim.tables.geojson import parse_shape, region_outline
 
 WORST_WINDOW_S = 900.0
 SPEED_CMAP = "viridis"  # perceptually uniform and colour-blind safe: dark = slow
@@ -77,16 +77,35 @@ def link_mean_ratio(links: Table, window: tuple[float, float] | None = None
     return {str(i): _nanmean(ratio[ids == i]) for i in np.unique(ids)}
 
 
-def _offset_segments(network: Table, offset: float) -> NDArray[np.float64]:
-    """Link segments shifted to their right, so the two directions of a road both show."""
+def _offset_lines(network: Table, offset: float) -> list[NDArray[np.float64]]:
+    """Each link's line shifted to its right, so the two directions of a road both show.
+
+    A link with a ``shape`` (an imported road's polyline) is drawn along it, every vertex
+    moved along the mean normal of its two segments; others as the straight line between
+    their end nodes.
+    """
     x0, y0 = network["x0_m"].astype(float), network["y0_m"].astype(float)
     x1, y1 = network["x1_m"].astype(float), network["y1_m"].astype(float)
-    dx, dy = x1 - x0, y1 - y0
-    norm = np.hypot(dx, dy)
+    shapes = network.get("shape")
+    lines = []
+    for i in range(x0.size):
+        line = parse_shape(str(shapes[i])) if shapes is not None else None
+        if line is None:
+            line = np.array([[x0[i], y0[i]], [x1[i], y1[i]]])
+        lines.append(_shift_right(line, offset))
+    return lines
+
+
+def _shift_right(line: NDArray[np.float64], offset: float) -> NDArray[np.float64]:
+    """A polyline moved ``offset`` to the right of its direction of travel."""
+    d = np.diff(line, axis=0)
+    norm = np.hypot(d[:, 0], d[:, 1])
     norm[norm == 0] = 1.0
-    nx, ny = dy / norm * offset, -dx / norm * offset
-    return np.stack([np.stack([x0 + nx, y0 + ny], axis=1),
-                     np.stack([x1 + nx, y1 + ny], axis=1)], axis=1)
+    normals = np.stack([d[:, 1], -d[:, 0]], axis=1) / norm[:, None]
+    at_vertex = np.vstack([normals[:1], (normals[:-1] + normals[1:]) / 2, normals[-1:]])
+    length = np.hypot(at_vertex[:, 0], at_vertex[:, 1])
+    length[length == 0] = 1.0
+    return line + at_vertex / length[:, None] * offset
 
 
 def edge_names(table: Table) -> NDArray[Any]:
@@ -160,14 +179,16 @@ def network_map(network: Table | None, rsus: Table | None, devices: Table | None
         else:
             means, title = {}, "Road network"
         ratio = np.array([means.get(str(i), math.nan) for i in network["link"]])
-        segments = _offset_segments(network, span * 0.004)
+        lines = _offset_lines(network, span * 0.004)
+        unknown = [line for line, ok in zip(lines, np.isfinite(ratio), strict=True) if not ok]
+        drawn = [line for line, ok in zip(lines, np.isfinite(ratio), strict=True) if ok]
         norm = Normalize(0.0, 1.0)
         lanes = network.get("lanes", np.full(ratio.size, 2))
         widths = 1.0 + 0.8 * np.clip(lanes.astype(float), 1, 4)
         known = np.isfinite(ratio)
-        ax.add_collection(LineCollection(segments[~known], colors=NO_DATA_COLOUR,
+        ax.add_collection(LineCollection(unknown, colors=NO_DATA_COLOUR,
                                          linewidths=widths[~known], zorder=1))
-        coll = LineCollection(segments[known], cmap=SPEED_CMAP, norm=norm,
+        coll = LineCollection(drawn, cmap=SPEED_CMAP, norm=norm,
                               linewidths=widths[known], zorder=2)
         coll.set_array(ratio[known])
         ax.add_collection(coll)
