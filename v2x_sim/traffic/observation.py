@@ -1,8 +1,28 @@
 """Ground-truth observations of the road, vectorised over all links at once.
 
-What a perfect observer sees now: the travel time a vehicle entering each link would
-need, and each link's density. The oracle policy and the sensors' aggregates read
-these; the cloud's belief never does directly.
+What a perfect observer sees now: the travel time a vehicle entering each link now
+would experience, and each link's density. `oracle`, the belief-error metric and the
+check of the sensors' estimates read these; the cloud's belief never does.
+
+The travel time is the exit server's own rule played forward (`true_travel_time_s`):
+the vehicles already on the link leave in FIFO order, each at the earliest instant that
+is (a) after its earliest exit, (b) a saturation headway ``pce / rate`` after the one
+ahead, (c) an entry headway after the last vehicle its next link accepted (a link
+takes at most its capacity, so a queue forms at a merge) and (d) inside its approach's
+effective green; the new vehicle gets its earliest
+exit ``now + L / v`` (``v`` from the diagram at the current moving density, capped by
+any incident speed limit, never before the vehicle ahead) and leaves by the same rule.
+In steady state this is the textbook sum
+
+    T = L / v  +  N_ahead * pce / (s * g / C)  +  red-time term,
+
+running time, the queue ahead drained at the rate it really drains (saturation flow of
+the lanes open times the green share, or less where the next links take less), and
+the wait for green of the vehicle's own arrival phase, whose average over arrival
+instants is Webster's uniform delay.
+The drain rate also reflects downstream blocking as currently observed: while a
+link's head waits for space on the next link, the link drains no faster than that
+link discharges, shared among every exit waiting on it.
 """
 
 from __future__ import annotations
@@ -10,14 +30,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
+from v2x_sim._core.jit import njit
 from v2x_sim.road.fundamental_diagram import MIN_SPEED_MPS
 
 if TYPE_CHECKING:
     from v2x_sim.traffic.movement import LinkTraffic
 
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
-def true_density_vpm(traffic: LinkTraffic) -> np.ndarray:
+CLOSED_LINK_S = 1e6
+"""Travel time reported for a link that discharges nothing (all lanes closed)."""
+
+
+def true_density_vpm(traffic: LinkTraffic) -> FloatArray:
     """Vehicles on each link now per metre of link (all lanes)."""
     fleet = traffic.fleet
     n = len(fleet)
@@ -25,37 +53,140 @@ def true_density_vpm(traffic: LinkTraffic) -> np.ndarray:
     return np.bincount(link[link >= 0], minlength=traffic.n_links) / traffic.network.length_m
 
 
-def speed_array(traffic: LinkTraffic, density: np.ndarray) -> np.ndarray:
-    """The fundamental diagram over all links at once (the scalar formulas, vectorised)."""
+def speed_array(traffic: LinkTraffic, density: FloatArray) -> FloatArray:
+    """Speed given at entry at a moving density already capped at the critical density.
+
+    The vectorised twin of the scalar diagrams in `fundamental_diagram`: triangular gives
+    v_f on its whole free branch (up to k_c = q / v_f, the cap), Greenshields
+    v_f (1 - k / k_j). The congested branch never applies at entry (see `movement`).
+    """
     net = traffic.network
-    vf, q, kj = net.free_speed_mps, net.capacity_vps_per_lane, net.jam_density_vpm_per_lane
+    vf, kj = net.free_speed_mps, net.jam_density_vpm_per_lane
     if traffic.diagram == "greenshields":
         return np.maximum(MIN_SPEED_MPS, vf * (1.0 - density / kj))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        congested = np.asarray(traffic.wave_speed_mps) * (kj / density - 1.0)
-    congested = np.minimum(vf, np.maximum(MIN_SPEED_MPS, congested))
-    return np.where(density * vf <= q, vf, congested)
+    return np.asarray(vf, dtype=np.float64).copy()
 
 
-def true_travel_time_s(traffic: LinkTraffic) -> np.ndarray:
-    """The time a vehicle entering each link now would need.
+@njit(cache=True)
+def _green_from(t: float, cycle: float, start: float, green: float) -> float:
+    """The first instant >= t inside the effective green (the exit's signal check)."""
+    if cycle <= 0.0:
+        return t
+    phase = (t - start) % cycle
+    if phase >= green and cycle - phase > 1e-6:
+        return t + cycle - phase
+    return t
 
-    Moving time L / v(k) at the current moving density (capped at critical, as for
-    entering vehicles, and by any speed cap), plus the time the exit needs to discharge
-    the vehicles standing in its queue; a closed link costs 1e6 s.
+
+@njit(cache=True)
+def exit_times_s(now: float, bounds: IntArray, ready_s: FloatArray, pce: FloatArray,
+                 next_link: IntArray, free_at_s: FloatArray, rate_vps: FloatArray,
+                 own_ready_s: FloatArray, entry_free_s: FloatArray, entry_rate_vps: FloatArray,
+                 cycle_s: FloatArray, green_start_s: FloatArray,
+                 green_s: FloatArray) -> FloatArray:
+    """Exit instant of a one-PCE vehicle entering each link now (inf where rate is 0).
+
+    Per link ``l`` the vehicles ahead are rows ``bounds[l]:bounds[l+1]`` of ``ready_s``,
+    ``pce`` and ``next_link`` (-1: it ends its trip or stops here) in FIFO order; the
+    exit recursion is ``d_i = green(max(r_i, d_{i-1} + pce_{i-1} / rate, e_k, now))``,
+    with the first ``d_{-1} + headway`` being ``free_at_s`` (when the exit may next let a
+    vehicle go) and ``e_k`` the instant the vehicle's next link ``k`` accepts the next
+    entry (its entry headway ``pce / entry_rate``, from ``entry_free_s`` now); links
+    are played one at a time, so merging streams from other links are not interleaved.
     """
-    now = traffic.env.now
+    n = rate_vps.size
+    out = np.empty(n)
+    entry = entry_free_s.copy()
+    for lk in range(n):
+        rate = rate_vps[lk]
+        if rate <= 0.0:
+            out[lk] = np.inf
+            continue
+        free = max(free_at_s[lk], now)
+        c, g0, g = cycle_s[lk], green_start_s[lk], green_s[lk]
+        lo, hi = bounds[lk], bounds[lk + 1]
+        for i in range(lo, hi):
+            t = max(ready_s[i], free)
+            k = next_link[i]
+            if k >= 0:
+                t = max(t, entry[k])
+            t = _green_from(t, c, g0, g)
+            if k >= 0:
+                entry[k] = t + pce[i] / entry_rate_vps[k]
+            free = t + pce[i] / rate
+        out[lk] = _green_from(max(own_ready_s[lk], free), c, g0, g)
+        for i in range(lo, hi):  # the next link's entry clock, back as it is now
+            k = next_link[i]
+            if k >= 0:
+                entry[k] = entry_free_s[k]
+    return out
+
+
+def drain_rate_vps(traffic: LinkTraffic) -> FloatArray:
+    """Rate each link's exit drains its queue now (veh/s).
+
+    The exit rate of the lanes open (`LinkTraffic.exit_rate_vps`); where the head vehicle
+    waits for space on the next link, at most that link's discharge (its exit rate times
+    its green share) divided by the exits waiting on it.
+    """
+    rate = np.asarray(traffic.exit_rate_vps, dtype=np.float64)
+    waiting_on = np.asarray(traffic._waiting_on[: traffic.n_links], dtype=np.int64)
+    blocked = np.flatnonzero(waiting_on >= 0)
+    if blocked.size:
+        cycle = np.asarray(traffic._sig_cycle)
+        share = np.where(cycle > 0, np.asarray(traffic._sig_green) / np.where(
+            cycle > 0, cycle, 1.0), 1.0)
+        nxt = waiting_on[blocked]
+        sharing = np.array([max(1, len(traffic._waiters[k])) for k in nxt.tolist()])
+        rate[blocked] = np.minimum(rate[blocked], rate[nxt] * share[nxt] / sharing)
+    return rate
+
+
+def _next_links(traffic: LinkTraffic, vehicles: IntArray) -> IntArray:
+    """The link each vehicle enters next (-1 at its destination or before a stop)."""
+    routes, pos, stops = traffic.routes, traffic.route_pos, traffic.stops
+    out = np.full(vehicles.size, -1, np.int64)
+    for i, v in enumerate(vehicles.tolist()):
+        route, p = routes[v], pos[v] + 1
+        if p < len(route) and not (v in stops and stops[v].get(p, 0.0) > 0.0):
+            out[i] = route[p]
+    return out
+
+
+def true_travel_time_s(traffic: LinkTraffic) -> FloatArray:
+    """The time a vehicle entering each link now would need (see the module docstring).
+
+    Running time ``L / v`` at the current moving density (capped at critical, as for
+    entering vehicles, and by any speed cap), then the exit recursion over the vehicles
+    ahead with the drain rate of `drain_rate_vps` and the approach's signal; a link that
+    discharges nothing costs `CLOSED_LINK_S`.
+    """
+    now = float(traffic.env.now)
     fleet = traffic.fleet
     n = len(fleet)
     link = fleet.link[:n]
-    on = link >= 0
-    at_end = fleet.ready_s[:n][on] <= now
-    standing = np.bincount(link[on][at_end], minlength=traffic.n_links)
-    moving = np.bincount(link[on], minlength=traffic.n_links) - standing
+    on = np.flatnonzero(link >= 0)
+    on_link = link[on]
+    ready = fleet.ready_s[:n][on]
+    order = np.lexsort((ready, on_link))
+    on_link, ready, pce = on_link[order], ready[order], fleet.pce[:n][on][order]
+    next_link = _next_links(traffic, on[order])
+    count = np.bincount(on_link, minlength=traffic.n_links)
+    bounds = np.concatenate(([0], np.cumsum(count))).astype(np.int64)
+    standing = np.bincount(on_link[ready <= now], minlength=traffic.n_links)
     net = traffic.network
-    density = np.minimum(moving / (net.length_m * net.lanes), traffic.critical_density)
+    density = np.minimum((count - standing) / (net.length_m * net.lanes),
+                         traffic.critical_density)
     speed = np.minimum(speed_array(traffic, density), np.asarray(traffic.speed_cap_mps))
-    rate = np.asarray(traffic.exit_rate_vps)
-    with np.errstate(divide="ignore"):
-        queue_s = np.where(rate > 0, standing / np.where(rate > 0, rate, 1.0), 1e6)
-    return net.length_m / speed + queue_s
+    own_ready = now + net.length_m / speed
+    last = bounds[1:] - 1
+    has = count > 0
+    own_ready[has] = np.maximum(own_ready[has], ready[last[has]])
+    exits = exit_times_s(now, bounds, ready, pce, next_link,
+                         np.asarray(traffic._next_free, np.float64), drain_rate_vps(traffic),
+                         own_ready, np.asarray(traffic._next_entry, np.float64),
+                         np.asarray(traffic._entry_rate, np.float64),
+                         np.asarray(traffic._sig_cycle, np.float64),
+                         np.asarray(traffic._sig_start, np.float64),
+                         np.asarray(traffic._sig_green, np.float64))
+    return np.where(np.isfinite(exits), exits - now, CLOSED_LINK_S)
