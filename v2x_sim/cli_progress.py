@@ -223,7 +223,10 @@ def habitual_routes_first(scenario: Any, *, quiet: bool) -> None:
     if routing.background != Background.EQUILIBRIUM or not routing.cache:
         return
     from v2x_sim.equilibrium import habitual_routes
+    from v2x_sim.scenario.scale import scaled_scenario
     from v2x_sim.world import build_network_from
+
+    scenario = scaled_scenario(scenario)  # the routes of the world `run` builds
 
     bar = EquilibriumBar(sys.stderr, mode=progress_mode(sys.stderr, quiet=quiet))
     try:

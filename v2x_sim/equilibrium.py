@@ -198,8 +198,10 @@ def export_routes(scenario: Scenario, folder: Path, *,
     ``routes.csv``, ``route_times.csv`` (the format ``routing.background: file`` reads)
     and ``equilibrium.json`` (the report: gap, mean trip time and wall seconds per day).
     """
+    from v2x_sim.scenario.scale import scaled_scenario
     from v2x_sim.world import build_network_from
 
+    scenario = scaled_scenario(scenario)  # the routes of the world `run` builds
     network = build_network_from(scenario)
     routes, report = habitual_routes(scenario, network, progress=progress)
     write_route_files(routes, network, folder)

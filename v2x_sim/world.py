@@ -32,6 +32,7 @@ from v2x_sim.road.signal_file import read_signal_plan
 from v2x_sim.road.signals import SignalPlan, fixed_time_plan
 from v2x_sim.road.webster import webster_plan
 from v2x_sim.scenario.routing_section import Background
+from v2x_sim.scenario.scale import scale_notes, scaled_scenario
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.scenario.signal_sections import SignalPlanKind
@@ -331,12 +332,17 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
     """Build a ready-to-run `World`; ``seed`` overrides ``scenario.simulation.seed``.
 
     ``routes`` gives the habitual routes directly instead of ``routing.background``
-    (the equilibrium's days use it).
+    (the equilibrium's days use it). A scenario's ``scale`` is applied first
+    (`v2x_sim.scenario.scale`): the world, and ``World.scenario``, are the scaled ones.
 
     Raises:
         ScenarioError: a field refers to something the network lacks (link, node, path).
         InputFileError: a referenced file is missing or malformed.
     """
+    if routes is None:  # the main world: say what `scale` leaves alone, once
+        for note in scale_notes(scenario):
+            log.warning("%s", note)
+    scenario = scaled_scenario(scenario)  # built (and recorded) at its scale
     seed = scenario.simulation.seed if seed is None else seed
     streams = RandomStreams(seed)
     network = build_network_from(scenario)

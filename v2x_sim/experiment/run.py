@@ -24,6 +24,7 @@ from v2x_sim.experiment.progress import RunBar, resolve_progress
 from v2x_sim.experiment.store import write_json_atomic, write_text_atomic
 from v2x_sim.result import RunResult
 from v2x_sim.scenario.loader import Overrides, anchor_paths, load_scenario, override_scenario
+from v2x_sim.scenario.scale import applied_scale
 from v2x_sim.scenario.schema import Scenario
 from v2x_sim.world import ProgressCallback, build_world
 
@@ -116,6 +117,10 @@ def resolved_scenario_yaml(result: RunResult) -> str:
     anchor_paths(data, scenario.base_dir)
     header = (f"{RESOLVED_HEADER} {result.version}; seed {result.seed}\n"
               f"# rerun: v2x-sim run scenario.yaml\n")
+    factor = applied_scale(scenario)
+    if factor != 1.0:
+        header += (f"# scale {factor:g} applied: demand rates, device counts and the zone "
+                   "below are the scaled values (so scale: 1)\n")
     body = yaml.safe_dump(data, sort_keys=False)
     return header + body
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -32,6 +32,11 @@ from v2x_sim.scenario.v2x_sections import (
     V2XSection,
 )
 
+SCALE_MIN = 0.25
+"""Smallest ``scale`` accepted: a quarter of the scenario."""
+SCALE_MAX = 4.0
+"""Largest ``scale`` accepted: four times the scenario (the zone grows with it)."""
+
 
 class Scenario(Section):
     """A complete scenario. Build it with `v2x_sim.load_scenario` or from a dict.
@@ -45,6 +50,11 @@ class Scenario(Section):
     v2x_sim_version: str | None = Field(
         default=None, description="Written into resolved scenarios by results; informational."
     )
+    scale: Annotated[float, Field(strict=True, ge=SCALE_MIN, le=SCALE_MAX)] = Field(
+        default=1.0, description="Grow or shrink the scenario: demand rates, devices placed "
+        "by count (by spacing on a fixed network) and, for the demo_zone generator, the "
+        "zone's area, times this factor (0.25 to 4). Edge nodes, the cloud, listed trips "
+        "and shuttle lines stay as they are.")
     simulation: SimulationSection = Field(default_factory=SimulationSection)
     road: RoadSection = Field(default_factory=RoadSection)
     demand: DemandSection = Field(default_factory=DemandSection)
@@ -62,6 +72,7 @@ class Scenario(Section):
     output: OutputSection = Field(default_factory=OutputSection)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _applied_scale: float = PrivateAttr(default=1.0)
 
     @model_validator(mode="after")
     def _link_bins_bounded(self) -> Scenario:
