@@ -53,6 +53,7 @@ TARGETS: dict[str, list[str]] = {
                            "-k", "hand or oracles or md1 or lognormal"],
     "control/policies/dynamic_shortest.py": ["tests/test_policies.py"],
     "control/policies/probabilistic.py": ["tests/test_policies.py"],
+    "road/k_paths.py": ["tests/test_k_paths.py"],
     "control/policies/predictive.py": ["tests/test_policies.py"],
     "control/policies/system_optimal.py": ["tests/test_policies.py"],
     "control/policies/incident_detour.py": ["tests/test_policies.py"],

@@ -26,8 +26,10 @@ from v2x_sim.control.policies import (
     Probabilistic,
     SystemOptimal,
 )
+from v2x_sim.control.policies.probabilistic import path_size_factors
 from v2x_sim.control.policy import PolicyView, VehiclesView
 from v2x_sim.road.io import read_network_csv
+from v2x_sim.road.network import build_network
 from v2x_sim.road.state import LinkState
 from v2x_sim.scenario import scenario_from_dict
 from v2x_sim.world import build_world
@@ -82,11 +84,85 @@ def test_dynamic_shortest_inertia_leaves_a_random_share_alone(network) -> None: 
     assert all(r == ROUTE_B for r in routes)
 
 
-def test_probabilistic_moves_its_share(network) -> None:  # type: ignore[no-untyped-def]
-    """Share 0.3 of 400 candidates: 120 +- 4 x sqrt(400 x 0.3 x 0.7) = 120 +- 36.7."""
-    routes = advised(Probabilistic(share=0.3, threshold=0.15),
-                     view(network, [100, 50, 100, 50, 50], n=400))
-    assert abs(len(routes) - 120) <= 36.7
+def band_99(n: int, p: float) -> float:
+    """Half-width of the binomial 99 % band of a count: 2.576 sqrt(n p (1 - p))."""
+    return 2.576 * float(np.sqrt(n * p * (1 - p)))
+
+
+def test_probabilistic_split_follows_the_logit_formula(network) -> None:  # type: ignore[no-untyped-def]
+    """Belief: route A 50 + 100 = 150 s, route B 50 + 50 = 100 s; theta 0.02 /s, k = 2.
+    P(B) = 1 / (1 + exp(-0.02 x 50)) = 1 / (1 + e^-1) = 0.7311. Of 2,000 vehicles on
+    route A, those drawing B are advised: expected 2,000 x 0.7311 = 1,462.2, standard
+    deviation sqrt(2,000 x 0.7311 x 0.2689) = 19.83, 99 % band 2.576 x 19.83 = 51.1.
+    Vehicles already on B are advised A at 2,000 x 0.2689 = 537.8 (same band)."""
+    p_b = 1 / (1 + np.exp(-1.0))
+    assert p_b == pytest.approx(0.7311, abs=1e-4)
+    belief = [100, 50, 100, 50, 50]
+    routes = advised(Probabilistic(k=2, theta=0.02), view(network, belief, n=2000))
+    assert all(r == ROUTE_B for r in routes)
+    assert band_99(2000, p_b) == pytest.approx(51.1, abs=0.1)
+    assert abs(len(routes) - 1462.2) <= 51.1
+    back = advised(Probabilistic(k=2, theta=0.02),
+                   view(network, belief, n=2000, remaining=ROUTE_B, seed=1))
+    assert all(r == ROUTE_A for r in back)
+    assert abs(len(back) - 537.8) <= 51.1
+
+
+def test_probabilistic_with_one_path_or_a_sharp_theta_is_shortest_path(network) -> None:  # type: ignore[no-untyped-def]
+    """k = 1: the choice set is the shortest path, so every vehicle on A is advised B.
+    theta 1 /s: P(A) = exp(-50) ~ 2e-22, nobody keeps A either."""
+    belief = [100, 50, 100, 50, 50]
+    for policy in (Probabilistic(k=1, theta=0.02), Probabilistic(k=3, theta=1.0)):
+        assert advised(policy, view(network, belief, n=300)) == [ROUTE_B] * 300
+
+
+def test_probabilistic_vehicle_keeps_its_draw_between_periods(network) -> None:  # type: ignore[no-untyped-def]
+    """A vehicle draws once (its taste u) and its path is u read through the cumulative
+    logit: deciding again on the same belief advises exactly the same vehicles. When
+    route A's cost falls from 150 to 110 s, P(B) = 1 / (1 + exp(-0.02 x 10)) = 0.5498:
+    exactly the vehicles with u < P(A) = 0.4502 (A comes first: [1, 2] < [3, 4]) stay on
+    A, so the advised set shrinks to a subset of the first one."""
+    policy = Probabilistic(k=2, theta=0.02)
+    v = view(network, [100, 50, 100, 50, 50], n=500)
+    first = policy.decide(v).vehicles.tolist()
+    assert policy.decide(v).vehicles.tolist() == first
+    later = policy.decide(view(network, [100, 50, 60, 50, 50], n=500)).vehicles.tolist()
+    assert set(later) < set(first)
+    taste = policy.tastes(v)
+    expected = v.vehicles.ids[taste >= 1 - 1 / (1 + np.exp(-0.2))].tolist()
+    assert later == expected
+
+
+def test_probabilistic_path_size_counts_overlapping_paths_as_one() -> None:
+    """Red bus / blue bus: from node 0 to 2, a direct link (100 s) and two paths sharing
+    their first link 0 -> 1 (90 s) and ending on parallel links 1 -> 2 (5 s each), 95 s.
+    PS(direct) = 1; PS(shared) = (90 / 95) / 2 + (5 / 95) / 1 = 0.5263. theta 0.02:
+    plain logit P(direct) = e^-2 / (e^-2 + 2 e^-1.9) = 0.1353 / 0.4345 = 0.3115;
+    path size P(direct) = 0.1353 / (0.1353 + 2 x 0.5263 x 0.1496) = 0.1353 / 0.2928
+    = 0.4622. Of 2,000 vehicles on the direct link, the advised (those leaving it) are
+    2,000 x (1 - 0.4622) = 1,075.5 +- 2.576 sqrt(2,000 x 0.4622 x 0.5378) = +- 57.4."""
+    net = build_network(x_m=[0, 500, 1000], y_m=[0, 300, 0], from_node=[0, 0, 1, 1],
+                        to_node=[2, 1, 2, 2], length_m=[1000, 900, 50, 50],
+                        lanes=[1] * 4, free_speed_mps=[10.0] * 4,
+                        capacity_vps_per_lane=[0.5] * 4, jam_density_vpm_per_lane=[0.14] * 4,
+                        road_class=[0] * 4)
+    cost = np.array([100.0, 90.0, 5.0, 5.0])
+    np.testing.assert_allclose(path_size_factors([[0], [1, 2], [1, 3]], cost),
+                               [1.0, 90 / 190 + 5 / 95, 90 / 190 + 5 / 95])
+    n = 2000
+    state = LinkState(cost, np.zeros(4), cost.copy())
+    vehicles = VehiclesView(ids=np.arange(n), link=np.zeros(n, np.int64),
+                            next_node=np.zeros(n, np.int64), destination=np.full(n, 2),
+                            remaining=[[0] for _ in range(n)])
+    counts = {}
+    for path_size in (False, True):
+        v = PolicyView(now_s=0.0, network=net, belief=state, history=[], vehicles=vehicles,
+                       rng=np.random.default_rng(3))
+        routes = Probabilistic(k=3, theta=0.02, path_size=path_size).decide(v).routes
+        assert {tuple(r) for r in routes} == {(1, 2), (1, 3)}
+        counts[path_size] = len(routes)
+    assert abs(counts[True] - 1075.5) <= 57.4
+    assert abs(counts[False] - 2000 * (1 - 0.3115)) <= band_99(2000, 0.3115)
 
 
 def test_system_optimal_routes_on_marginal_cost(network) -> None:  # type: ignore[no-untyped-def]
@@ -132,10 +208,12 @@ def test_predictive_trend_window_by_hand(network, window_s: float, expected: flo
 
 @pytest.mark.parametrize("make", [
     lambda: DynamicShortest(threshold=1.0), lambda: DynamicShortest(inertia=1.0),
-    lambda: Probabilistic(share=0.0), lambda: Probabilistic(share=1.5),
+    lambda: Probabilistic(k=0), lambda: Probabilistic(theta=0.0),
+    lambda: Probabilistic(theta=float("inf")), lambda: Probabilistic(k=2.5),
     lambda: Predictive(lookahead_s=-1.0), lambda: Predictive(window_s=0.0)])
 def test_policy_parameters_out_of_range_are_refused(make) -> None:  # type: ignore[no-untyped-def]
-    """threshold and inertia in [0, 1), share in (0, 1], lookahead >= 0, window > 0."""
+    """threshold and inertia in [0, 1), k an integer >= 1, theta finite > 0,
+    lookahead >= 0, window > 0."""
     with pytest.raises(ValueError, match="must be"):
         make()
 
@@ -144,7 +222,7 @@ def test_policy_triggers_match_the_documentation() -> None:
     """When each built-in decides (README's policy table): periodic ones every control
     period and, by default, also when an edge confirms a hazard; at_departure when a
     connected vehicle departs; incident_detour only on a hazard, at the edge; oracle
-    reads the truth. Defaults: threshold 0.1, share 0.3, lookahead 300 s."""
+    reads the truth. Defaults: threshold 0.1, k 3, theta 0.05 /s, lookahead 300 s."""
     table = {NoRerouting(): (False, False, False, False),
              AtDeparture(): (False, True, False, False),
              DynamicShortest(): (True, False, True, False),
@@ -158,8 +236,9 @@ def test_policy_triggers_match_the_documentation() -> None:
                 policy.uses_truth) == flags, policy.name
     assert getattr(IncidentDetour(), "edge_local", False) is True
     assert not getattr(DynamicShortest(), "edge_local", False)
-    assert (DynamicShortest().threshold, Probabilistic().share,
-            Predictive().lookahead_s) == (0.1, 0.3, 300.0)
+    assert (DynamicShortest().threshold, Probabilistic().k, Probabilistic().theta,
+            Probabilistic().path_size, Predictive().lookahead_s) == (0.1, 3, 0.05, False,
+                                                                    300.0)
 
 
 def test_incident_detour_moves_only_vehicles_heading_through_the_hazard(network) -> None:  # type: ignore[no-untyped-def]
