@@ -213,6 +213,9 @@ def test_same_world_twice_gives_identical_results(data: dict[str, Any]) -> None:
 
 
 POLICIES = ["dynamic_shortest", "probabilistic", "at_departure", "incident_detour", "oracle"]
+PARAMS: dict[str, dict[str, Any]] = {"dynamic_shortest": {"threshold": 0.0},
+                                     "oracle": {"threshold": 0.0},
+                                     "probabilistic": {"k": 3, "theta": 0.05}}
 
 
 @settings(max_examples=30, deadline=None, derandomize=True,
@@ -234,8 +237,7 @@ def test_conservation_with_v2x_and_rerouting(data: dict[str, Any], policy: str, 
                 demand={"random": {"rate_vph": 4000.0}}, incidents=[incident],
                 v2x={"enabled": True, "tick_s": 1.0},
                 control={"policy": policy, "period_s": 30, "advice_via": via,
-                         "params": {"threshold": 0.0} if policy != "at_departure" and
-                         policy != "incident_detour" else {}},
+                         "params": PARAMS.get(policy, {})},
                 vehicles={**data["vehicles"], "classes": {
                     **data["vehicles"]["classes"],
                     "car": {**data["vehicles"]["classes"]["car"], "connected_share": 1.0}}},
