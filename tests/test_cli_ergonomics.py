@@ -101,8 +101,8 @@ def test_every_command_takes_quiet_and_shows_examples() -> None:
 def test_help_shows_defaults() -> None:
     commands = _subcommands()
     compare = " ".join(commands["compare"].format_help().split())
-    assert "seeds per policy (default: 10)" in compare
-    assert "paired with (default: none)" in compare
+    assert "seeds per policy or scenario (default: 10)" in compare
+    assert "paired with (default: the policy 'none', or the first of --scenarios)" in compare
     assert f"worker processes (default: {cpus.usable_cpus()}, the CPUs" in compare
     # flags that are off by default say nothing about a default
     assert "(default: False)" not in compare

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and documentation too
     from v2x_sim.experiment.compare import compare, replicate
     from v2x_sim.experiment.files import load_results
     from v2x_sim.experiment.run import run, write_results
+    from v2x_sim.experiment.scenarios import compare_scenarios
     from v2x_sim.experiment.sweep import sweep
     from v2x_sim.result import RunResult
     from v2x_sim.scenario import Scenario, load_scenario
@@ -34,6 +35,7 @@ _LAZY = {
     "World": "v2x_sim.world",
     "build_world": "v2x_sim.world",
     "compare": "v2x_sim.experiment.compare",
+    "compare_scenarios": "v2x_sim.experiment.scenarios",
     "load_results": "v2x_sim.experiment.files",
     "load_scenario": "v2x_sim.scenario",
     "replicate": "v2x_sim.experiment.compare",
@@ -49,6 +51,7 @@ __all__ = [
     "__version__",
     "build_world",
     "compare",
+    "compare_scenarios",
     "load_results",
     "load_scenario",
     "replicate",

@@ -193,16 +193,20 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_study_numbers(args: argparse.Namespace) -> None:
+    if args.replications is not None and args.replications < 1:
+        raise ScenarioError("--replications", args.replications, "expected at least 1")
+    if args.jobs is not None and args.jobs < 1:
+        raise ScenarioError("--jobs", args.jobs, "expected at least 1")
+
+
 def _study_setup(args: argparse.Namespace, kind: str) -> tuple[Any, Path, RunsBar, dict[str, Any]]:
     """The scenario, output folder, progress bar and keyword arguments of a study."""
     from v2x_sim.experiment.output import default_study_folder
     from v2x_sim.scenario.loader import load_scenario
     from v2x_sim.scenario.presets import resolve_scenario_path
 
-    if args.replications is not None and args.replications < 1:
-        raise ScenarioError("--replications", args.replications, "expected at least 1")
-    if args.jobs is not None and args.jobs < 1:
-        raise ScenarioError("--jobs", args.jobs, "expected at least 1")
+    _check_study_numbers(args)
     source = resolve_scenario_path(args.scenario)
     scenario = load_scenario(source, args.overrides)
     out = args.output or default_study_folder(scenario, kind)
@@ -289,18 +293,49 @@ def _compile_notices(bar: RunsBar) -> Any:
     return compile_notices(compile_notice(bar.note))
 
 
+def _compare_mode(args: argparse.Namespace) -> str:
+    """``policies`` or ``scenarios``: which comparison the flags ask for (else an error)."""
+    if args.scenarios is not None and args.policies is not None:
+        raise ScenarioError("--policies", args.policies, "cannot go with --scenarios: "
+                            "compare policies on one scenario (SCENARIO --policies) or "
+                            "scenarios with their own control.policy (--scenarios); for one "
+                            "policy in every scenario add --set control.policy=NAME")
+    if args.scenarios is not None:
+        if args.scenario is not None:
+            raise ScenarioError("SCENARIO", args.scenario, "cannot go with --scenarios: "
+                                "list every scenario in --scenarios (the first is the "
+                                "baseline)")
+        return "scenarios"
+    if args.scenario is None:
+        raise ScenarioError("SCENARIO", "(missing)", "expected SCENARIO --policies LIST "
+                            "(policies on one scenario) or --scenarios LIST (scenarios)")
+    if args.policies is None:
+        raise ScenarioError("--policies", "(missing)", "expected SCENARIO --policies LIST "
+                            "(policies on one scenario) or --scenarios LIST (scenarios)")
+    return "policies"
+
+
+def _comma_list(flag: str, text: str) -> list[str]:
+    """Items of a comma-separated flag, each once."""
+    items = [p.strip() for p in text.split(",") if p.strip()]
+    if not items:
+        raise ScenarioError(flag, text, "expected a comma-separated list")
+    twice = sorted({p for p in items if items.count(p) > 1})
+    if twice:
+        raise ScenarioError(flag, text, f"lists {', '.join(twice)} twice")
+    return items
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from v2x_sim.control.registry import resolve_policy_class
     from v2x_sim.experiment.compare import compare
 
-    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    if len(policies) < 1:
-        raise ScenarioError("--policies", args.policies, "expected a comma-separated list")
-    twice = sorted({p for p in policies if policies.count(p) > 1})
-    if twice:
-        raise ScenarioError("--policies", args.policies, f"lists {', '.join(twice)} twice")
-    if args.baseline not in policies:
-        raise ScenarioError("--baseline", args.baseline,
+    if _compare_mode(args) == "scenarios":
+        return _compare_scenarios(args)
+    policies = _comma_list("--policies", args.policies)
+    baseline = "none" if args.baseline is None else args.baseline
+    if baseline not in policies:
+        raise ScenarioError("--baseline", baseline,
                             f"must be one of the compared policies ({', '.join(policies)})")
     for policy in policies:
         resolve_policy_class(policy, field_path="--policies")
@@ -308,20 +343,62 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     try:
         with _compile_notices(bar):
             table = compare(scenario, policies, replications=args.replications,
-                            baseline=args.baseline, **options)
+                            baseline=baseline, **options)
     finally:
         bar.close()
-    if not args.quiet:
-        columns = [c for c in table if c.startswith("diff_vs_") and c.count("_ci_") == 0
-                   and not c.endswith("_unclear")]
-        _print_table(table, columns)
-        unclear = sum(bool(table[f"{c}_unclear"][i]) for c in columns
-                      for i in range(len(table["metric"])) if table["arm"][i] != args.baseline)
-        if unclear:
-            print(f"warning: {unclear} paired differences have intervals wider than the "
-                  f"difference (they include zero) with n = {args.replications}: add "
-                  "replications to tell those policies apart")
+    _print_comparison(args, table, baseline, "policies")
     return _finish_study(out, args, "comparison")
+
+
+def _compare_scenarios(args: argparse.Namespace) -> int:
+    """``compare --scenarios a,b,...``: whole scenarios on common seeds."""
+    from v2x_sim.experiment.output import default_study_folder
+    from v2x_sim.experiment.scenarios import compare_scenarios, scenario_arms
+
+    _check_study_numbers(args)
+    files = _comma_list("--scenarios", args.scenarios)
+    if len(files) < 2:
+        raise ScenarioError("--scenarios", args.scenarios, "expected at least two scenarios")
+    arms = scenario_arms(files, args.overrides)
+    names = [arm.name for arm in arms]
+    baseline = names[0] if args.baseline is None else args.baseline
+    if baseline not in names:
+        raise ScenarioError("--baseline", baseline,
+                            f"must be one of the compared scenarios ({', '.join(names)})")
+    scenarios = [arm.scenario for arm in arms]
+    first = scenarios[0]
+    assert first is not None  # scenario_arms loads every one
+    out = args.output or default_study_folder(first.model_copy(
+        update={"name": "-vs-".join(names)[:120]}), "compare")
+    for scenario in scenarios:
+        habitual_routes_first(scenario, quiet=args.quiet)
+    bar = RunsBar(sys.stderr, mode=progress_mode(sys.stderr, quiet=args.quiet))
+    try:
+        with _compile_notices(bar):
+            table = compare_scenarios(
+                [arm.source or arm.scenario for arm in arms], replications=args.replications,
+                baseline=baseline, overrides=args.overrides, out_dir=out, jobs=args.jobs,
+                dask=args.dask, progress=bar, finish=_report_builder(args, bar))
+    finally:
+        bar.close()
+    _print_comparison(args, table, baseline, "scenarios")
+    return _finish_study(out, args, "comparison")
+
+
+def _print_comparison(args: argparse.Namespace, table: dict[str, Any], baseline: str,
+                      what: str) -> None:
+    """The headline rows and a warning about differences the replications cannot tell."""
+    if args.quiet:
+        return
+    columns = [c for c in table if c.startswith("diff_vs_") and c.count("_ci_") == 0
+               and not c.endswith("_unclear")]
+    _print_table(table, columns)
+    unclear = sum(bool(table[f"{c}_unclear"][i]) for c in columns
+                  for i in range(len(table["metric"])) if table["arm"][i] != baseline)
+    if unclear:
+        print(f"warning: {unclear} paired differences have intervals wider than the "
+              f"difference (they include zero) with n = {args.replications}: add "
+              f"replications to tell those {what} apart")
 
 
 def _cmd_replicate(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ examples:
   v2x-sim run quickstart                         run one (results/quickstart/)
   v2x-sim run quickstart --set demand.random.rate_vph=2000 --seed 7
   v2x-sim compare incident_reroute --policies none,dynamic_shortest -n 10
+  v2x-sim compare --scenarios phase1_connect,phase2_optimise -n 5
   v2x-sim import osm town.osm.pbf -o networks/town
   v2x-sim schema -o v2x-sim.schema.json          JSON Schema for editor completion
 
@@ -97,9 +98,10 @@ def _no_report(parser: argparse.ArgumentParser) -> None:
                         help="skip figures and report.html (rebuild later: v2x-sim report DIR)")
 
 
-def _scenario_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name "
-                                         "(v2x-sim scenarios lists them)")
+def _scenario_args(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    parser.add_argument("scenario", nargs="?" if optional else None,
+                        help="scenario YAML file, or a bundled scenario's name "
+                             "(v2x-sim scenarios lists them)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="PATH=VALUE",
                         help="override a field, e.g. --set demand.random.rate_vph=2000 "
@@ -214,16 +216,31 @@ then, in VS Code with the YAML extension, put this first line in a scenario:
 
 
 def _study_parsers(sub: Any) -> None:
-    compare = _command(sub, "compare", "policies on common seeds, with paired intervals", """\
+    compare = _command(sub, "compare", "policies (or scenarios) on common seeds, with paired "
+                                       "intervals", """\
   v2x-sim compare incident_reroute --policies none,dynamic_shortest,oracle -n 10
-  v2x-sim compare my.yaml --policies none,my_policies:Mine --baseline none -j 2""")
-    _scenario_args(compare)
-    compare.add_argument("--policies", required=True, metavar="LIST",
+  v2x-sim compare my.yaml --policies none,my_policies:Mine --baseline none -j 2
+  v2x-sim compare --scenarios phase1_connect,phase2_optimise,phase3_scale -n 5
+  v2x-sim compare --scenarios before.yaml,after.yaml --set simulation.horizon_s=1800""",
+        description="Compare policies on one scenario (SCENARIO --policies), or whole "
+                    "scenarios, each with its own control.policy (--scenarios), on common "
+                    "seeds: every arm runs on the same replication seeds, and the table "
+                    "gives each metric's mean with its 95 % interval and the paired "
+                    "difference against the baseline (the policy 'none', or the first "
+                    "scenario). --set applies to every scenario. To run every scenario "
+                    "with one policy: --scenarios ... --set control.policy=NAME.")
+    _scenario_args(compare, optional=True)
+    compare.add_argument("--policies", default=None, metavar="LIST",
                          help="comma-separated policies, e.g. none,dynamic_shortest")
+    compare.add_argument("--scenarios", default=None, metavar="LIST",
+                         help="comma-separated scenario files or bundled names (instead of "
+                              "SCENARIO --policies), e.g. a.yaml,b.yaml; seeds count up "
+                              "from the first one's simulation.seed")
     compare.add_argument("-n", "--replications", type=int, default=10, metavar="N",
-                         help="seeds per policy")
-    compare.add_argument("--baseline", default="none", metavar="POLICY",
-                         help="policy the others are paired with")
+                         help="seeds per policy or scenario")
+    compare.add_argument("--baseline", default=None, metavar="ARM",
+                         help="arm the others are paired with (default: the policy 'none', "
+                              "or the first of --scenarios)")
     _study_args(compare, "compare")
 
     sweep = _command(sub, "sweep", "run the scenario's sweep: block (grid or points)", """\

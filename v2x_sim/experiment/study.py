@@ -42,10 +42,25 @@ Progress = Callable[[int, int, int], None]
 
 @dataclass(frozen=True)
 class Arm:
-    """One variant of the scenario: a name and the overrides that make it."""
+    """One variant of the scenario: a name and the overrides that make it.
+
+    An arm of a scenario comparison brings its own ``scenario`` (and the YAML it came
+    from, ``source``) instead of starting from the study's.
+    """
 
     name: str
     overrides: tuple[str, ...] = ()
+    scenario: Scenario | None = field(default=None, compare=False, hash=False)
+    source: Path | None = field(default=None, compare=False, hash=False)
+
+    def base(self, study: Scenario) -> Scenario:
+        """The scenario this arm starts from: its own, or the study's."""
+        return self.scenario if self.scenario is not None else study
+
+    @property
+    def label(self) -> str:
+        """How errors name the arm: its scenario file, else its name."""
+        return str(self.source) if self.source is not None else self.name
 
     @property
     def slug(self) -> str:
@@ -122,6 +137,23 @@ def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+PER_ARM = "per-arm"
+"""The manifest's ``scenario_hash`` when every arm brings its own scenario."""
+
+
+def _hashes(scenario: Scenario, arms: list[Arm]) -> dict[str, Any]:
+    """The manifest's hash entries: the scenario's, or one per arm.
+
+    When the arms bring their own scenarios (a scenario comparison) each gets its hash
+    in ``arm_hashes``, so a folder may gain arms but never mixes two versions of one
+    arm's scenario.
+    """
+    if all(arm.scenario is None for arm in arms):
+        return {"scenario_hash": scenario_hash(scenario)}
+    return {"scenario_hash": PER_ARM,
+            "arm_hashes": {arm.name: scenario_hash(arm.base(scenario)) for arm in arms}}
+
+
 def _has_runs(out: Path) -> bool:
     runs = out / "runs"
     return runs.is_dir() and any(runs.glob("*/seed-*/summary.json"))
@@ -146,9 +178,19 @@ def _merged_manifest(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             f"{out} holds results of a different scenario (hash {old.get('scenario_hash')}"
             f", now {manifest['scenario_hash']}); mixing them into one table would be "
             "wrong: choose another output folder or delete this one")
+    old_arms, new_arms = old.get("arm_hashes") or {}, manifest.get("arm_hashes") or {}
+    changed = sorted(a for a in new_arms if a in old_arms and old_arms[a] != new_arms[a])
+    if changed:
+        raise V2XSimError(
+            f"{out} holds results of another version of scenario {changed[0]!r} (hash "
+            f"{old_arms[changed[0]]}, now {new_arms[changed[0]]}); mixing them into one "
+            "table would be wrong: choose another output folder or delete this one")
     arms = sorted({*old.get("arms", []), *manifest["arms"]})
     seeds = sorted({*old.get("seeds", []), *manifest["seeds"]})
-    return {**manifest, "arms": arms, "seeds": seeds}
+    merged = {**manifest, "arms": arms, "seeds": seeds}
+    if new_arms:
+        merged["arm_hashes"] = {**old_arms, **new_arms}
+    return merged
 
 
 def _stored(folder: Path) -> dict[str, float] | None:
@@ -173,17 +215,23 @@ def validate_arms(scenario: Scenario, arms: list[Arm], seed: int) -> None:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise V2XSimError(f"arms must differ: {', '.join(twice)} listed more than once")
-    data = scenario.to_plain()
     for arm in arms:
+        base = arm.base(scenario)
         try:
-            arm_scenario = scenario_from_dict(apply_overrides(data, list(arm.overrides)),
-                                              base_dir=scenario.base_dir)
+            arm_scenario = scenario_from_dict(
+                apply_overrides(base.to_plain(), list(arm.overrides)), base_dir=base.base_dir)
             build_world(arm_scenario, seed)
         except ScenarioError as exc:
-            # name the arm when it changes more than the policy (a sweep point)
-            if all(o.startswith("control.") for o in arm.overrides):
+            # name the arm when it changes more than the policy (a sweep point, a
+            # scenario of its own)
+            if arm.scenario is None and all(o.startswith("control.") for o in arm.overrides):
                 raise
-            raise ScenarioError(f"{arm.name}: {exc.path}", exc.value, exc.reason) from None
+            raise ScenarioError(f"{arm.label}: {exc.path}", exc.value, exc.reason) from None
+
+
+def _plain_arm(arm: Arm) -> Arm:
+    """The arm as a worker needs it: its scenario already travels in the task."""
+    return Arm(arm.name, arm.overrides) if arm.scenario is not None else arm
 
 
 def run_study(scenario: Scenario, arms: list[Arm], seeds: list[int], *, out_dir: str | Path,
@@ -202,12 +250,15 @@ def run_study(scenario: Scenario, arms: list[Arm], seeds: list[int], *, out_dir:
             cannot be reached.
     """
     validate_arms(scenario, arms, seeds[0] if seeds else scenario.simulation.seed)
-    out = check_output_folder(out_dir, kind=FolderKind.STUDY,
-                              inputs=scenario_input_files(scenario, source))
+    inputs = scenario_input_files(scenario, source)
+    for arm in arms:
+        if arm.scenario is not None:
+            inputs += scenario_input_files(arm.scenario, arm.source)
+    out = check_output_folder(out_dir, kind=FolderKind.STUDY, inputs=inputs)
     manifest = _merged_manifest(out, {
-        "scenario": scenario.name, "scenario_hash": scenario_hash(scenario),
+        "scenario": scenario.name, **_hashes(scenario, arms),
         "arms": [a.name for a in arms], "seeds": seeds, "version": __version__})
-    data = scenario.to_plain()
+    plain = {arm.name: arm.base(scenario).to_plain() for arm in arms}
     result = StudyResult(arms=arms, seeds=seeds, metrics={a.name: {} for a in arms})
     tasks = []
     for seed in seeds:  # replication outer: every arm sees the same seeds
@@ -218,7 +269,8 @@ def run_study(scenario: Scenario, arms: list[Arm], seeds: list[int], *, out_dir:
                 result.metrics[arm.name][seed] = done
                 result.skipped += 1
             else:
-                tasks.append(RunTask(data, str(scenario.base_dir), arm, seed, str(folder)))
+                tasks.append(RunTask(plain[arm.name], str(arm.base(scenario).base_dir),
+                                     _plain_arm(arm), seed, str(folder)))
     total = len(tasks) + result.skipped
     with contextlib.ExitStack() as stack:
         mapper = stack.enter_context(open_executor(jobs=jobs or default_jobs(), dask=dask)

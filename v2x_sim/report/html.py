@@ -251,6 +251,8 @@ def _study_page(data: StudyData) -> str:
              ("runs reused from earlier", num(meta.get("skipped_runs")))]
     if data.kind == "comparison":
         facts.insert(0, ("policies", ", ".join(map(str, meta.get("policies", []))) or "—"))
+        if meta.get("scenarios"):  # a scenario comparison: each arm's own policy above
+            facts.insert(0, ("scenarios", ", ".join(map(str, meta["scenarios"]))))
         baseline = meta.get("baseline")
         facts.insert(1, ("baseline", ", ".join(map(str, baseline)) if isinstance(
             baseline, list) else str(baseline or "—")))
@@ -259,7 +261,8 @@ def _study_page(data: StudyData) -> str:
         facts.insert(1, ("points", num(meta.get("points"))))
     how = ("one scenario on several seeds" if data.kind == "replication"
            else "every arm on the same seeds")
-    lead = (f"{data.kind.capitalize()} of scenario {data.scenario_name or '?'}: {how}; "
+    plural = "s" if meta.get("scenarios") else ""
+    lead = (f"{data.kind.capitalize()} of scenario{plural} {data.scenario_name or '?'}: {how}; "
             "intervals are Student-t over the replications.")
     body = ["<h2>Study</h2>", cards(facts), "<h2>Figures</h2>",
             _figure_html(data.folder, specs),
