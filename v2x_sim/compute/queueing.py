@@ -127,7 +127,7 @@ def _spread(slots, slot_s, start, end):  # type: ignore[no-untyped-def]  # pragm
 def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
         arr_a, svc_a, kind_a, gen_a, arr_b, svc_b, kind_b, gen_b,
         free, window_end_s, horizon_s, deadline_s, counts, stats, hist,
-        slot_s=1.0, busy_slots=None, wait_slots=None):
+        slot_s=1.0, busy_slots=None, wait_slots=None, done_a=None, done_b=None):
     """Serve two sorted arrival streams, merged, through one c-server FIFO queue.
 
     Processes every message arriving before ``window_end_s`` (later ones are left for
@@ -143,7 +143,10 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
     ``wait_slots`` are given, each message's service interval and waiting interval are
     spread over time slots of ``slot_s`` seconds (slot k = [k slot_s, (k+1) slot_s)),
     so a slot's busy server-seconds and waiting customer-seconds are exactly those that
-    fell inside it, whichever call served the message. Returns (messages of stream a
+    fell inside it, whichever call served the message. When ``done_a`` and ``done_b``
+    are given, each served message's departure (end of its service, possibly past the
+    horizon) is written at its position in its stream: the instant its content takes
+    effect. Returns (messages of stream a
     consumed, of stream b consumed, busy server-seconds, summed waiting seconds).
     """
     ia = 0
@@ -163,9 +166,11 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
             take_b = not take_a
         if take_a:
             arrival, service, kind, born = arr_a[ia], svc_a[ia], kind_a[ia], gen_a[ia]
+            at, from_a = ia, True
             ia += 1
         elif take_b:
             arrival, service, kind, born = arr_b[ib], svc_b[ib], kind_b[ib], gen_b[ib]
+            at, from_a = ib, False
             ib += 1
         else:
             break
@@ -176,6 +181,11 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
         begin = arrival if arrival > free[j] else free[j]
         done = begin + service
         free[j] = done
+        if done_a is not None:
+            if from_a:
+                done_a[at] = done
+            else:
+                done_b[at] = done
         wait = begin - arrival
         busy += service
         waited += wait

@@ -29,20 +29,32 @@ EMPTY_I = np.zeros(0, dtype=np.int64)
 
 @dataclass
 class Stream:
-    """Messages sorted by arrival: arrival, service and generation times, kind codes."""
+    """Messages sorted by arrival: arrival, service and generation times, kind codes.
+
+    ``payload`` (optional) holds, per message, the id of the content it carries (-1:
+    none); the pool hands those ids back with the message's departure (`Handover`).
+    """
 
     arrival_s: FloatArray = field(default_factory=lambda: EMPTY_F)
     service_s: FloatArray = field(default_factory=lambda: EMPTY_F)
     kind: IntArray = field(default_factory=lambda: EMPTY_I)
     born_s: FloatArray = field(default_factory=lambda: EMPTY_F)
+    payload: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.arrival_s)
 
+    def payload_ids(self) -> IntArray:
+        """Content id per message (-1 where it carries none)."""
+        if self.payload is None:
+            return np.full(len(self), -1, dtype=np.int64)
+        return self.payload
+
     def tail(self, start: int) -> Stream:
         """The messages from position ``start`` on."""
         return Stream(self.arrival_s[start:], self.service_s[start:], self.kind[start:],
-                      self.born_s[start:])
+                      self.born_s[start:],
+                      None if self.payload is None else self.payload[start:])
 
     @staticmethod
     def merged(first: Stream, second: Stream) -> Stream:
@@ -67,9 +79,35 @@ class Stream:
             out[at_second] = b
             return out
 
+        payload = (None if first.payload is None and second.payload is None
+                   else join(first.payload_ids(), second.payload_ids()))
         return Stream(join(first.arrival_s, second.arrival_s),
                       join(first.service_s, second.service_s), join(first.kind, second.kind),
-                      join(first.born_s, second.born_s))
+                      join(first.born_s, second.born_s), payload)
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Content-carrying messages a `ServerPool.serve` call finished, in no set order.
+
+    Attributes:
+        done_s: departure (end of service) of each; may lie past the horizon (then the
+            message is still in flight at the end and hands nothing over).
+        payload: the content id it carries.
+        kind: its message kind code.
+    """
+
+    done_s: FloatArray = field(default_factory=lambda: EMPTY_F)
+    payload: IntArray = field(default_factory=lambda: EMPTY_I)
+    kind: IntArray = field(default_factory=lambda: EMPTY_I)
+
+    def __len__(self) -> int:
+        return len(self.done_s)
+
+    def of_kind(self, kind: int, horizon_s: float = np.inf) -> tuple[FloatArray, IntArray]:
+        """(departure, content id) of one kind's messages done by ``horizon_s``."""
+        keep = (self.kind == kind) & (self.done_s <= horizon_s)
+        return self.done_s[keep], self.payload[keep]
 
 
 class ServerPool:
@@ -104,21 +142,36 @@ class ServerPool:
         self._window: tuple[Stream, Stream, FloatArray] = (Stream(), Stream(), self.free_s.copy())
 
     def serve(self, fixed: Stream, batch: Stream, window_start_s: float,
-              window_end_s: float) -> None:
+              window_end_s: float) -> Handover:
         """Serve every message arriving before ``window_end_s``; carry the rest.
 
         ``fixed`` and ``batch`` are each sorted (e.g. the periodic sensor frames and this
         window's vehicle messages); the carry from the last window joins ``batch``.
+        Returns the departures of the served messages that carry content.
         """
         other = Stream.merged(self.carry, batch)
         self._window = (fixed, other, self.free_s.copy())
+        content = fixed.payload is not None or other.payload is not None
+        done_a = np.full(len(fixed), np.nan) if content else None
+        done_b = np.full(len(other), np.nan) if content else None
         used_a, used_b, _, _ = serve_streams(
             fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
             other.arrival_s, other.service_s, other.kind, other.born_s,
             self.free_s, window_end_s, self.horizon_s, self.deadline_s,
             self.counts, self.stats, self.hist, self.slot_s, self.busy_slots,
-            self.wait_slots)
+            self.wait_slots, done_a, done_b)
         self.carry = Stream.merged(fixed.tail(used_a), other.tail(used_b))
+        if not content:
+            return Handover()
+        assert done_a is not None
+        assert done_b is not None
+        parts = []
+        for stream, done, used in ((fixed, done_a, used_a), (other, done_b, used_b)):
+            if stream.payload is not None:
+                ids = stream.payload[:used]
+                has = ids >= 0
+                parts.append((done[:used][has], ids[has], stream.kind[:used][has]))
+        return Handover(*(np.concatenate(c) for c in zip(*parts, strict=True)))
 
     def start_time(self, arrival_s: float) -> float:
         """When a foreground message arriving at ``arrival_s`` would start service.
