@@ -24,6 +24,7 @@ from v2x_sim.compute.servers import ServerPool
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
 from v2x_sim.scenario.schema import Scenario
+from v2x_sim.scenario.v2x_sections import BackgroundLoad
 from v2x_sim.tables.schema import edge_node_id
 
 
@@ -100,7 +101,7 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
         edges=edges, cloud=cloud, book=book, senders=senders,
         config=(scenario.roadside, scenario.edge, scenario.cloud, scenario.messages),
         rng=rng, tick_s=scenario.v2x.tick_s, horizon_s=horizon, deterministic=deterministic,
-        feeds=feeds)
+        feeds=feeds, background_load=scenario.v2x.background == BackgroundLoad.FULL)
     env.process(flows.process())
     hazards = HazardLoop(env, flows=flows, senders=senders, v2x=scenario.v2x,
                          edge=scenario.edge, book=book, rng=rng("hazards"),

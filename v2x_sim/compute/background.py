@@ -22,8 +22,9 @@ from v2x_sim._core.errors import ScenarioError
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
 from v2x_sim.comms.messages import Hop, MessageKind
+from v2x_sim.compute.content import ContentStore
 from v2x_sim.compute.roadside import Coverage, Devices
-from v2x_sim.compute.servers import ServerPool, Stream
+from v2x_sim.compute.servers import Handover, ServerPool, Stream
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.metrics.histogram import N_BINS, LogHistogram, bin_index
 from v2x_sim.metrics.latency import LatencyBook
@@ -55,6 +56,7 @@ class CloudFeeds:
             watches each (its aggregates report them).
         observe: travel time per link as sensors measure it now.
         observe_density: vehicles per metre per link as sensors count them now.
+        registry: receives each delivered status report (vehicle, link, time).
     """
 
     belief: Any = None
@@ -63,6 +65,7 @@ class CloudFeeds:
     sensed_edge: IntArray | None = None
     observe: Callable[[], FloatArray] | None = None
     observe_density: Callable[[], FloatArray] | None = None
+    registry: Any = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ class BackgroundFlows:
         config: (roadside, edge, cloud, messages) sections.
         rng: named random streams by component ("channel.pc5", ...).
         tick_s, horizon_s, deterministic: timing and the means-only switch.
+        feeds: where delivered content goes (belief, vehicle registry).
+        background_load: simulate BSMs and sensor frames as load (``v2x.background:
+            full``); False keeps only content-carrying messages.
     """
 
     def __init__(self, env: simpy.Environment, *, network: Network, devices: Devices,
@@ -96,7 +102,8 @@ class BackgroundFlows:
                  cloud: ServerPool, book: LatencyBook, senders: Senders,
                  config: tuple[RoadsideSection, EdgeSection, CloudSection, MessagesSection],
                  rng: Callable[[str], np.random.Generator], tick_s: float, horizon_s: float,
-                 deterministic: bool, feeds: CloudFeeds | None = None) -> None:
+                 deterministic: bool, feeds: CloudFeeds | None = None,
+                 background_load: bool = True) -> None:
         self.env, self.network, self.devices, self.coverage = env, network, devices, coverage
         self.channels, self.edges, self.cloud, self.book = channels, edges, cloud, book
         self.senders = senders
@@ -105,6 +112,13 @@ class BackgroundFlows:
         self.tick_s, self.horizon_s, self.deterministic = tick_s, horizon_s, deterministic
         self.rng_pc5, self.rng_uu = rng("channel.pc5"), rng("channel.uu")
         self.rng_edge, self.rng_cloud = rng("edge.service"), rng("cloud.service")
+        self.rng_edge_aggregate = rng("edge.aggregate")
+        self.background_load = background_load
+        self.status_content = ContentStore()
+        self.aggregate_content: dict[int, tuple[IntArray, FloatArray, float,
+                                                FloatArray | None]] = {}
+        self._aggregate_born: dict[int, float] = {}
+        self._next_aggregate = 0
         n_rsu = devices.n_rsu
         distance = np.hypot(devices.x_m[:n_rsu] - devices.edge_x_m[devices.edge[:n_rsu]],
                             devices.y_m[:n_rsu] - devices.edge_y_m[devices.edge[:n_rsu]])
@@ -179,22 +193,35 @@ class BackgroundFlows:
             yield self.env.timeout(self.tick_s)
 
     def window(self, start_s: float, end_s: float) -> None:
-        """Generate and serve every periodic message sent in [start, end)."""
+        """Generate and serve every periodic message sent in [start, end).
+
+        Edge nodes first (their aggregates are jobs in their queues), then the cloud
+        (status reports and the aggregates that left the edges); content takes effect
+        at each message's departure from the queue that processes it (`_hand_over`).
+        """
         ids, link, entered, ready = self.senders()
-        bsm = self._bsm(ids, link, entered, ready, start_s, end_s)
-        status = self._status(ids, start_s, end_s)
+        load = self.background_load
+        n_edges = self.devices.n_edges
+        bsm = (self._bsm(ids, link, entered, ready, start_s, end_s) if load
+               else [Stream() for _ in range(n_edges)])
+        status = self._status(ids, link, start_s, end_s)
         aggregates = self._aggregates(start_s, end_s)
         full = end_s >= start_s + self.tick_s
-        for e in range(self.devices.n_edges):
-            frames = self._frames(e, start_s, end_s)
+        left_edge: list[tuple[FloatArray, IntArray]] = []
+        for e in range(n_edges):
+            frames = self._frames(e, start_s, end_s) if load else Stream()
             self.book.count_sent(MessageKind.PERCEPTION, len(frames))
-            if not full:  # a cut last window: its frames' backhaul one by one
+            if not full and len(frames):  # a cut last window: its frames' backhaul one by one
                 self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
                                   frames.arrival_s - frames.born_s)
-            self.edges[e].serve(frames, bsm[e], start_s, start_s + self.tick_s)
-        self._full_windows += int(full)
-        self.cloud.serve(Stream(), Stream.merged(status, aggregates), start_s,
-                         start_s + self.tick_s)
+            handed = self.edges[e].serve(frames, Stream.merged(bsm[e], aggregates[e]),
+                                         start_s, start_s + self.tick_s)
+            left_edge.append(handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s))
+        if load:
+            self._full_windows += int(full)
+        handed = self.cloud.serve(Stream(), Stream.merged(status, self._edge_to_cloud(left_edge)),
+                                  start_s, start_s + self.tick_s)
+        self._hand_over(handed)
         self.windows += 1
 
     def _bsm(self, ids: IntArray, link: IntArray, entered: FloatArray, ready: FloatArray,
@@ -243,7 +270,13 @@ class BackgroundFlows:
         return [Stream(arrival[part], service[part], kind[part], born[part])
                 for part in (order[bounds[e]:bounds[e + 1]] for e in range(n_edges))]
 
-    def _status(self, ids: IntArray, start_s: float, end_s: float) -> Stream:
+    def _status(self, ids: IntArray, link: IntArray, start_s: float, end_s: float) -> Stream:
+        """Status reports of the window over Uu and the WAN, queued for the cloud.
+
+        Each report carries its vehicle, the link it is on at the window's start, and
+        the link it completed since its previous report (with traversal and exit time;
+        link -1 if none): content kept in `status_content` until the report departs.
+        """
         spec = self.messages.status
         if not spec.enabled or ids.size == 0:
             return Stream()
@@ -256,45 +289,105 @@ class BackgroundFlows:
         wan = np.full(born.size, self.channels.wan.delay_s)
         self.book.add_hop(MessageKind.STATUS, Hop.AIR, up)
         self.book.add_hop(MessageKind.STATUS, Hop.WAN, wan)
-        stream = self._to_cloud(MessageKind.STATUS, born, born + up + wan, "status")
-        feeds = self.feeds
-        if feeds.belief is not None and feeds.probe is not None and born.size:
-            # a report carries the link the vehicle completed since its previous report
-            link, travel, exited = feeds.probe(ids[who])
-            new = (link >= 0) & (exited > born - 1.0 / spec.rate_hz) & (exited <= born)
-            processed = born + up + wan + self.cloud_cfg.service["status"].mean_s
-            feeds.belief.ingest(processed[new], link[new], travel[new], exited[new])
-        return stream
+        vehicle = ids[who]
+        probe = self.feeds.probe
+        if probe is not None:
+            done_link, travel, exited = probe(vehicle)
+            new = (done_link >= 0) & (exited > born - 1.0 / spec.rate_hz) & (exited <= born)
+            done_link = np.where(new, done_link, -1)
+        else:
+            done_link, travel, exited = np.full(born.size, -1), np.zeros(born.size), born
+        payload = self.status_content.add(vehicle=vehicle, link=link[who], born_s=born,
+                                          done_link=done_link, travel_s=travel,
+                                          exited_s=exited)
+        return self._to_cloud(MessageKind.STATUS, born, born + up + wan, "status", payload)
 
-    def _aggregates(self, start_s: float, end_s: float) -> Stream:
+    def _aggregates(self, start_s: float, end_s: float) -> list[Stream]:
+        """Each edge node's aggregates of the window, as jobs in its own queue.
+
+        An aggregate is built when its turn in the edge's FIFO queue comes, from what the
+        edge processed before it: the sensors' view of the links it watches as of the
+        send time (`CloudFeeds.observe`, taken once per window). When the job is done it
+        travels the WAN and waits in the cloud queue (`_edge_to_cloud`).
+        """
         spec = self.messages.aggregate
+        n_edges = self.devices.n_edges
         if not spec.enabled:
-            return Stream()
-        edge, born = send_times(np.arange(self.devices.n_edges), 1.0 / spec.rate_hz, start_s,
-                                end_s)
+            return [Stream() for _ in range(n_edges)]
+        edge, born = send_times(np.arange(n_edges), 1.0 / spec.rate_hz, start_s, end_s)
         self.book.count_sent(MessageKind.AGGREGATE, born.size)
-        wan = np.full(born.size, self.channels.wan.delay_s)
-        self.book.add_hop(MessageKind.AGGREGATE, Hop.WAN, wan)
         feeds = self.feeds
-        if (feeds.belief is not None and feeds.observe is not None and born.size
-                and feeds.sensed_link is not None and feeds.sensed_edge is not None):
-            seen = feeds.observe()
-            density = feeds.observe_density() if feeds.observe_density is not None else None
-            processed = born + wan + self.cloud_cfg.service["aggregate"].mean_s
-            for e, at, done in zip(edge.tolist(), born.tolist(), processed.tolist(),
-                                   strict=True):
-                links = feeds.sensed_link[feeds.sensed_edge == e]
-                feeds.belief.ingest(np.full(links.size, done), links, seen[links],
-                                    np.full(links.size, at),
-                                    None if density is None else density[links])
-        return self._to_cloud(MessageKind.AGGREGATE, born, born + wan, "aggregate")
+        watched = (feeds.observe is not None and feeds.sensed_link is not None
+                   and feeds.sensed_edge is not None and born.size > 0)
+        seen = feeds.observe() if watched and feeds.observe is not None else None
+        density = (feeds.observe_density() if watched and feeds.observe_density is not None
+                   else None)
+        service = draw_service_s(self.edge_cfg.service["aggregate"], born.size,
+                                 self.rng_edge_aggregate, deterministic=self.deterministic)
+        payload = np.arange(self._next_aggregate, self._next_aggregate + born.size)
+        self._next_aggregate += born.size
+        for p, e, at in zip(payload.tolist(), edge.tolist(), born.tolist(), strict=True):
+            self._aggregate_born[p] = at
+            if seen is None or feeds.sensed_link is None:
+                continue
+            links = feeds.sensed_link[feeds.sensed_edge == e]
+            self.aggregate_content[p] = (links, seen[links], at,
+                                         None if density is None else density[links])
+        kind = np.full(born.size, int(MessageKind.AGGREGATE))
+        streams = []
+        for e in range(n_edges):
+            mine = np.flatnonzero(edge == e)  # send_times orders by time: already sorted
+            streams.append(Stream(born[mine], service[mine], kind[mine], born[mine],
+                                  payload[mine]))
+        return streams
+
+    def _edge_to_cloud(self, left: list[tuple[FloatArray, IntArray]]) -> Stream:
+        """Aggregates that finished at their edge node, over the WAN into the cloud queue."""
+        done = np.concatenate([d for d, _ in left]) if left else np.zeros(0)
+        payload = np.concatenate([p for _, p in left]) if left else np.zeros(0, np.int64)
+        if not done.size:
+            return Stream()
+        born = np.array([self._aggregate_born[p] for p in payload.tolist()])
+        wan = np.full(done.size, self.channels.wan.delay_s)
+        self.book.add_hop(MessageKind.AGGREGATE, Hop.WAN, wan)
+        return self._to_cloud(MessageKind.AGGREGATE, born, done + wan, "aggregate", payload)
 
     def _to_cloud(self, kind: MessageKind, born: FloatArray, arrival: FloatArray,
-                  service_key: str) -> Stream:
+                  service_key: str, payload: IntArray) -> Stream:
         order = np.argsort(arrival, kind="stable")
         service = draw_service_s(self.cloud_cfg.service[service_key], born.size, self.rng_cloud,
                                  deterministic=self.deterministic)
-        return Stream(arrival[order], service, np.full(born.size, int(kind)), born[order])
+        return Stream(arrival[order], service, np.full(born.size, int(kind)), born[order],
+                      payload[order])
+
+    def _hand_over(self, handed: Handover) -> None:
+        """Content of the messages the cloud finished: into the belief at each departure.
+
+        Departures may lie in the future (a backlog): the belief applies each sample at
+        its own instant. Messages finishing after the horizon hand nothing over.
+        """
+        horizon, feeds = self.horizon_s, self.feeds
+        done, payload = handed.of_kind(int(MessageKind.STATUS))
+        if done.size:
+            report = self.status_content.take(payload)
+            arrive = done <= horizon
+            done = done[arrive]
+            report = {k: v[arrive] for k, v in report.items()}
+            new = report["done_link"] >= 0
+            if feeds.belief is not None and new.any():
+                feeds.belief.ingest(done[new], report["done_link"][new], report["travel_s"][new],
+                                    report["exited_s"][new])
+            if feeds.registry is not None and done.size:
+                feeds.registry.ingest(done, report["vehicle"], report["link"], report["born_s"])
+        done, payload = handed.of_kind(int(MessageKind.AGGREGATE))
+        for at, p in zip(done.tolist(), payload.tolist(), strict=True):
+            self._aggregate_born.pop(p, None)
+            content = self.aggregate_content.pop(p, None)
+            if content is None or at > horizon or feeds.belief is None:
+                continue
+            links, travel, sent, density = content
+            feeds.belief.ingest(np.full(links.size, at), links, travel,
+                                np.full(links.size, sent), density)
 
     def finish(self) -> None:
         """Move the queues' accumulators into the book; what waits is in flight.
@@ -308,6 +401,14 @@ class BackgroundFlows:
                 pattern.counts * self._full_windows, pattern.total_s * self._full_windows,
                 pattern.max_s)
         hops = [int(Hop.QUEUE), int(Hop.PROCESSING), int(Hop.TOTAL)]
+        agg = int(MessageKind.AGGREGATE)
+        for pool in self.edges:
+            # an aggregate's edge stage shows in its total latency at the cloud; here it
+            # only counts when it is still at the edge at the end
+            self.book.count_in_flight(agg, int(pool.counts[agg, 2]))
+            pool.counts[agg] = 0
+            pool.stats[agg] = 0
+            pool.hist[agg] = 0
         for pool in (*self.edges, self.cloud):
             self.book.add_kernel(pool.counts, pool.stats, pool.hist, hops)
             for kind, n in enumerate(pool.pending()):

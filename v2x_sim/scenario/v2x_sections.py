@@ -213,6 +213,8 @@ def _edge_service() -> dict[str, ServiceParams]:
         "perception": ServiceParams(mean_s=0.001),
         # hazard confirmation and warning composition (assumed)
         "hazard_warning": ServiceParams(mean_s=0.002),
+        # composing one aggregate of the links its sensors watch (assumed)
+        "aggregate": ServiceParams(mean_s=0.001),
     }
 
 
@@ -262,7 +264,17 @@ CLOUD_TIERS: dict[CloudTier, tuple[float, int]] = {
 
 
 def _cloud_service() -> dict[str, ServiceParams]:
-    return {"status": ServiceParams(mean_s=0.0002), "aggregate": ServiceParams(mean_s=0.002)}
+    return {
+        "status": ServiceParams(mean_s=0.0002),
+        "aggregate": ServiceParams(mean_s=0.002),
+        # registering an edge node's hazard report or clearance (assumed, like a status)
+        "hazard_report": ServiceParams(mean_s=0.0002),
+        # one policy run: shortest-path tables for the destinations in play (assumed;
+        # ~0.5 ms per all-destination table on a 360-link network, ARCHITECTURE.md)
+        "decision": ServiceParams(mean_s=0.01),
+        # composing and queueing one vehicle's advice (assumed)
+        "advice": ServiceParams(mean_s=0.0005),
+    }
 
 
 class CloudSection(Section):
@@ -325,14 +337,36 @@ class ControlSection(Section):
     belief: BeliefParams = Field(default_factory=BeliefParams)
 
 
+class BackgroundLoad(StrEnum):
+    """Whether BSMs and sensor frames are simulated as load (``v2x.background``)."""
+
+    FULL = "full"
+    OFF = "off"
+
+
 class V2XSection(Section):
     """Switches for the communication model and the fast (hazard warning) loop."""
 
     enabled: bool = True
+    background: BackgroundLoad = Field(
+        default=BackgroundLoad.FULL, description="full: BSMs and sensor frames load the "
+        "radio and the edge queues; off: only content-carrying messages (status, "
+        "aggregates, requests, advice, hazard reports and warnings) are simulated.")
     tick_s: Annotated[float, Field(strict=True, gt=0, le=5)] = Field(
         default=1.0, description="Window of the periodic flows; positions are exact at each "
         "send, link changes show from the next window.")
     warning_distance_m: PositiveFloat = 1000.0
+
+    @field_validator("background", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare ``off`` as false (and ``on`` as true)
+        if value is False:
+            return BackgroundLoad.OFF
+        if value is True:
+            return BackgroundLoad.FULL
+        return value
+
     bsm_confirm_s: NonNegativeFloat = 2.0
     queue_tails: bool = Field(default=True, description="Warn of queue tails the edge "
                               "infers from BSMs of connected vehicles standing on a link.")
