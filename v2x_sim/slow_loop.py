@@ -17,7 +17,8 @@ from v2x_sim._core.errors import ScenarioError
 from v2x_sim.comms.messages import MessageKind
 from v2x_sim.compute.background import CloudFeeds
 from v2x_sim.compute.cloud import Belief
-from v2x_sim.control.loop import ControlLoop
+from v2x_sim.compute.service import draw_service_s
+from v2x_sim.control.loop import CloudJobs, ControlLoop
 from v2x_sim.control.policy import VehiclesView
 from v2x_sim.control.registry import make_policy
 from v2x_sim.metrics.records import EventLog
@@ -75,11 +76,19 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
 
     def vehicles(only: IntArray | None) -> VehiclesView:
         n = len(fleet)
-        ids = only if only is not None else np.flatnonzero(fleet.connected[:n])
-        ids = ids[(fleet.link[ids] >= 0) & np.isnan(fleet.arrive_s[ids])]
+        if only is not None:  # a request: a vehicle still queued at its origin counts too
+            ids = only
+            link = np.array([traffic.current_or_origin_link(int(v)) for v in ids], np.int64)
+        else:
+            ids = np.flatnonzero(fleet.connected[:n])
+            ids = ids[(fleet.link[ids] >= 0) & np.isnan(fleet.arrive_s[ids])]
+            link = fleet.link[ids]
+        keep = link >= 0
+        ids, link = ids[keep], link[keep]
         # shuttles and deliveries keep their itineraries: they are not the policy's to move
-        ids = ids[[int(v) not in traffic.stops for v in ids]] if traffic.stops else ids
-        link = fleet.link[ids]
+        if traffic.stops:
+            mine = np.array([int(v) not in traffic.stops for v in ids], dtype=bool)
+            ids, link = ids[mine], link[mine]
         return VehiclesView(ids=ids, link=link, next_node=network.to_node[link],
                             destination=fleet.destination[ids],
                             remaining=[traffic.remaining_route(int(v)) for v in ids])
@@ -111,20 +120,32 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         ok, air = channels.uu.draw(n, rng_advice, direction="down", deterministic=deterministic)
         return ok, air, np.zeros(n), np.full(n, channels.wan.delay_s)
 
-    def request_delay() -> float:
-        _, up = channels.uu.draw(1, rng_advice, direction="up",
-                                 deterministic=scenario.simulation.deterministic)
-        return float(up[0]) + channels.wan.delay_s + cloud_cfg.service["status"].mean_s
+    def uplink() -> tuple[bool, float]:
+        ok, up = channels.uu.draw(1, rng_advice, direction="up", deterministic=deterministic)
+        return bool(ok[0]), float(up[0]) + channels.wan.delay_s
+
+    rng_jobs = rng("cloud.jobs")
+
+    def service_s(kind: str, n: int) -> float:
+        total = float(draw_service_s(cloud_cfg.service[kind], 1, rng_jobs,
+                                     deterministic=deterministic)[0])
+        if kind == "decision" and n:
+            total += float(draw_service_s(cloud_cfg.service["advice"], n, rng_jobs,
+                                          deterministic=deterministic).sum())
+        return total
+
+    jobs = CloudJobs(start_s=v2x.cloud.start_time, service_s=service_s,
+                     wan_s=channels.wan.delay_s, uplink=uplink)
 
     def apply(vehicle: int, tail: list[int]) -> bool:
         return traffic.reroute(vehicle, tail)
 
     loop = ControlLoop(env, network=network, policy=policy, belief=belief.state, truth=truth,
                        vehicles=vehicles, apply=apply, compliance=compliance, deliver=deliver,
-                       request_delay_s=request_delay, book=v2x.book,
+                       book=v2x.book,
                        advice_kind=int(MessageKind.ROUTE_ADVICE), rng_policy=rng("policy"),
                        rng_compliance=rng("control.compliance"), period_s=control.period_s,
-                       stale_after_s=control.belief.stale_after_s)
+                       stale_after_s=control.belief.stale_after_s, jobs=jobs)
     loop._deliver_edge = lambda ids: via_edge(ids, 0.0)  # edge-local: no WAN leg
     loop.events = events
     env.process(loop.run())

@@ -1,12 +1,15 @@
 """The slow loop: the cloud decides on its belief, advice travels back, vehicles switch.
 
 Periodic decisions every ``period_s`` (for periodic policies), one per departing
-connected vehicle (for ``on_departure`` policies: its request goes up, the answer comes
-back), and one as soon as an edge node confirms a hazard (``on_hazard``). Each piece of
-advice is a foreground message: the injected ``deliver`` draws its delay and loss over
-Uu (or edge, RSU and PC5); at delivery a vehicle still on the road follows it with its
-class's compliance probability, switching at its next node. The oracle reference reads
-the truth and its advice arrives at once.
+connected vehicle (for ``on_departure`` policies: its request goes up over Uu and the
+WAN, the answer comes back), and one when the cloud learns of a hazard (``on_hazard``:
+the edge's report crosses the WAN and the cloud queue first). Deciding costs compute:
+every decision is a job in the cloud's queue (`CloudJobs`), it runs when its turn
+comes, on the belief as it is then, and its advice leaves when the job is done. Each
+piece of advice is a foreground message: the injected ``deliver`` draws its delay and
+loss over Uu (or edge, RSU and PC5); at delivery a vehicle still on the road follows it
+with its class's compliance probability, switching at its next node. The oracle
+reference reads the truth, costs nothing and its advice arrives at once.
 """
 
 from __future__ import annotations
@@ -31,6 +34,27 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Deliver = Callable[[IntArray], tuple[NDArray[np.bool_], FloatArray, FloatArray, FloatArray]]
 """Advice channel: vehicle ids -> (delivered, air delay, backhaul delay, WAN delay)."""
+Uplink = Callable[[], tuple[bool, float]]
+"""A vehicle's request to the cloud: (delivered, air + WAN delay)."""
+
+
+@dataclass(frozen=True)
+class CloudJobs:
+    """The cloud's compute, as the control loop sees it (injected by the wiring).
+
+    Attributes:
+        start_s: when a job arriving at the cloud at a time starts service (behind the
+            background backlog of the cloud queue at that instant).
+        service_s: service time of a job: (kind, vehicles advised) -> seconds, for kind
+            "decision" (per decision plus per vehicle advised) or "hazard_report".
+        wan_s: one-way delay between the edge nodes and the cloud.
+        uplink: a request's trip from a vehicle to the cloud.
+    """
+
+    start_s: Callable[[float], float]
+    service_s: Callable[[str, int], float]
+    wan_s: float
+    uplink: Uplink
 
 
 @dataclass
@@ -44,6 +68,8 @@ class ControlStats:
     followed: int = 0
     declined: int = 0
     stale: int = 0
+    unanswered: dict[str, int] = field(default_factory=dict)
+    job_s: list[float] = field(default_factory=list)
     first_reroute_after_hazard_s: list[float] = field(default_factory=list)
     belief_rows: list[dict[str, float]] = field(default_factory=list)
 
@@ -61,12 +87,12 @@ class ControlLoop:
         apply: switch a vehicle to a new route tail; False if it no longer can.
         compliance: probability per trip id that it follows advice.
         deliver: the advice channel.
-        request_delay_s: uplink time of a departing vehicle's route request.
         book: latency book (kind index ``advice_kind``).
         advice_kind: index of route advice in the book.
         rng_policy, rng_compliance: the policy's and compliance's own generators.
         period_s: control period.
         stale_after_s: age beyond which a belief link counts as stale (for coverage).
+        jobs: the cloud's compute (None: decisions cost nothing, as for the oracle).
     """
 
     def __init__(self, env: simpy.Environment, *, network: Network, policy: Policy,
@@ -74,14 +100,14 @@ class ControlLoop:
                  vehicles: Callable[[IntArray | None], VehiclesView],
                  apply: Callable[[int, list[int]], bool],
                  compliance: Callable[[IntArray], FloatArray], deliver: Deliver,
-                 request_delay_s: Callable[[], float], book: LatencyBook, advice_kind: int,
+                 book: LatencyBook, advice_kind: int,
                  rng_policy: np.random.Generator, rng_compliance: np.random.Generator,
-                 period_s: float, stale_after_s: float) -> None:
+                 period_s: float, stale_after_s: float, jobs: CloudJobs | None = None) -> None:
         self.env, self.network, self.policy = env, network, policy
+        self.jobs = None if policy.uses_truth else jobs
         self._belief, self._truth, self._vehicles = belief, truth, vehicles
         self._apply, self._compliance, self._deliver = apply, compliance, deliver
         self._deliver_edge: Deliver | None = None
-        self._request_delay = request_delay_s
         self.book, self.kind = book, advice_kind
         self.rng_policy, self.rng_compliance = rng_policy, rng_compliance
         self.period_s, self.stale_after_s = period_s, stale_after_s
@@ -93,6 +119,7 @@ class ControlLoop:
         self._first_links: dict[int, list[int]] = {}
         self.flapping: set[int] = set()
         self._pending_hazards: list[float] = []
+        self._jobs_running = 0
         self.hazard_links: set[int] = set()
         self.reroute_times: list[float] = []
 
@@ -106,13 +133,44 @@ class ControlLoop:
                 self.decide("periodic")
 
     def on_departure(self, vehicle: int) -> None:
-        """A connected vehicle departed: for ``on_departure`` policies, it asks for a route."""
-        if self.policy.on_departure:
-            delay = 0.0 if self.policy.uses_truth else self._request_delay()
-            self.env.process(self._answer_request(vehicle, delay))
+        """A connected vehicle departed: for ``on_departure`` policies, it asks for a route.
+
+        The request crosses Uu and the WAN (it may be lost: counted as unanswered,
+        ``request_lost``), then waits in the cloud queue as a decision job.
+        """
+        if not self.policy.on_departure:
+            return
+        if self.jobs is None:
+            self.decide("departure", only=np.array([vehicle], dtype=np.int64))
+            return
+        ok, delay = self.jobs.uplink()
+        if not ok:
+            self._unanswered("request_lost")
+            return
+        self.env.process(self._request(vehicle, delay))
+
+    def _request(self, vehicle: int, delay_s: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(delay_s)
+        self.decide("departure", only=np.array([vehicle], dtype=np.int64))
 
     def on_hazard(self, start_s: float, link: int = -1) -> None:
-        """An edge node confirmed a hazard that began at ``start_s`` on ``link``."""
+        """An edge node confirmed a hazard that began at ``start_s`` on ``link``.
+
+        Edge-local policies act at once at that edge; otherwise the report crosses the
+        WAN and the cloud queue before the platform knows of it.
+        """
+        if self.jobs is None or getattr(self.policy, "edge_local", False):
+            self._hazard_known(start_s, link)
+            return
+        self.env.process(self._hazard_report(start_s, link))
+
+    def _hazard_report(self, start_s: float, link: int) -> Generator[simpy.Event, Any, None]:
+        assert self.jobs is not None  # only scheduled with jobs
+        yield self.env.timeout(self.jobs.wan_s)
+        yield from self._cloud_job("hazard_report", 0)
+        self._hazard_known(start_s, link)
+
+    def _hazard_known(self, start_s: float, link: int) -> None:
         self._pending_hazards.append(start_s)
         if link >= 0:
             self.hazard_links.add(link)
@@ -120,32 +178,64 @@ class ControlLoop:
             self.decide("hazard")
 
     def clear_hazard(self, link: int) -> None:
-        """The hazard on ``link`` is over (the incident ended)."""
+        """The platform learned that the hazard on ``link`` is over."""
         self.hazard_links.discard(link)
-
-    def _answer_request(self, vehicle: int, delay_s: float) -> Generator[
-            simpy.Event, Any, None]:
-        yield self.env.timeout(delay_s)
-        self.decide("departure", only=np.array([vehicle], dtype=np.int64))
 
     # ------------------------------------------------------------------ deciding
     def _state(self) -> LinkState:
         return self._truth() if self.policy.uses_truth else self._belief(self.env.now)
 
-    def decide(self, trigger: str, *, only: IntArray | None = None) -> RouteAdvice:
-        """Ask the policy now and dispatch its advice."""
+    def decide(self, trigger: str, *, only: IntArray | None = None) -> None:
+        """A decision: a job in the cloud queue (or at once, without `CloudJobs`)."""
+        if self.jobs is None or getattr(self.policy, "edge_local", False):
+            advice = self._ask_policy(trigger, only)
+            if len(advice):
+                self._dispatch(advice)
+            return
+        self.env.process(self._decision_job(trigger, only))
+
+    def _cloud_job(self, kind: str, n: int) -> Generator[simpy.Event, Any, float]:
+        """Wait for the cloud queue and serve a job of ``kind``; its queue wait."""
+        assert self.jobs is not None  # only called with jobs
+        arrived = self.env.now
+        start = self.jobs.start_s(arrived)
+        if start > arrived:
+            yield self.env.timeout(start - arrived)
+        yield self.env.timeout(self.jobs.service_s(kind, n))
+        return start - arrived
+
+    def _decision_job(self, trigger: str, only: IntArray | None) -> Generator[
+            simpy.Event, Any, None]:
+        """Queue, run the policy on the belief as of the job's start, serve, dispatch."""
+        assert self.jobs is not None  # only scheduled with jobs
+        arrived = self.env.now
+        self._jobs_running += 1
+        start = self.jobs.start_s(arrived)
+        if start > arrived:
+            yield self.env.timeout(start - arrived)
+        advice = self._ask_policy(trigger, only)
+        yield self.env.timeout(self.jobs.service_s("decision", len(advice)))
+        self._jobs_running -= 1
+        self.stats.job_s.append(self.env.now - arrived)
+        if len(advice):
+            self._dispatch(advice)
+
+    def _ask_policy(self, trigger: str, only: IntArray | None) -> RouteAdvice:
+        """Run the policy now on the platform's view; count requests it cannot answer."""
         state = self._state()
         vehicles = self._vehicles(only)
         if len(vehicles) == 0:
+            if only is not None:
+                self._unanswered("vehicle_gone")
             return RouteAdvice()
+        self.stats.decisions += 1
         view = PolicyView(now_s=self.env.now, network=self.network, belief=state,
                           history=list(self.history), vehicles=vehicles, rng=self.rng_policy,
                           trigger=trigger, hazard_links=tuple(sorted(self.hazard_links)))
-        advice = self.policy.decide(view)
-        self.stats.decisions += 1
-        if len(advice):
-            self._dispatch(advice)
-        return advice
+        return self.policy.decide(view)
+
+    def _unanswered(self, reason: str, n: int = 1) -> None:
+        self.stats.unanswered[reason] = self.stats.unanswered.get(reason, 0) + n
 
     def _dispatch(self, advice: RouteAdvice) -> None:
         n = len(advice)
@@ -235,6 +325,9 @@ class ControlLoop:
         """At the horizon: advice still travelling counts as in flight."""
         self.book.count_in_flight(self.kind, self._on_the_way)
         self._on_the_way = 0
+        if self._jobs_running:
+            self._unanswered("decision_unfinished_at_horizon", self._jobs_running)
+            self._jobs_running = 0
 
     # ------------------------------------------------------------------ measuring
     def _measure_belief(self) -> None:
@@ -274,6 +367,9 @@ class ControlLoop:
             "followed": s.followed,
             "declined": s.declined,
             "stale": s.stale,
+            "unanswered_by_reason": dict(sorted(s.unanswered.items())),
+            "decision_job_mean_s": float(np.mean(s.job_s)) if s.job_s else None,
+            "decision_job_max_s": float(np.max(s.job_s)) if s.job_s else None,
             "vehicles_rerouted": len(self._first_links),
             "flapping_vehicles": len(self.flapping),
             "advice_latency_p50_s": latency.quantile(0.5),

@@ -204,6 +204,18 @@ class LinkTraffic:
         """Links still ahead of ``vehicle`` after the one it is on."""
         return self.routes[vehicle][self.route_pos[vehicle] + 1:]
 
+    def current_or_origin_link(self, vehicle: int) -> int:
+        """The link ``vehicle`` is on, or the first link it waits at its origin to enter.
+
+        -1 once it has arrived (or before it departed).
+        """
+        if vehicle >= len(self.fleet) or not np.isnan(self.fleet.arrive_s[vehicle]):
+            return -1
+        link = int(self.fleet.link[vehicle])
+        if link < 0 and np.isnan(self.fleet.first_entry_s[vehicle]) and self.routes[vehicle]:
+            return int(self.routes[vehicle][0])  # still queued at its origin for space
+        return link
+
     def reroute(self, vehicle: int, new_tail: list[int]) -> bool:
         """Replace the links after the current one with ``new_tail`` (from its end node).
 
@@ -211,7 +223,7 @@ class LinkTraffic:
         has stops ahead (shuttles, deliveries keep their itinerary), or ``new_tail`` does
         not start where its current link ends.
         """
-        link = int(self.fleet.link[vehicle]) if vehicle < len(self.fleet) else -1
+        link = self.current_or_origin_link(vehicle)
         if link < 0 or vehicle in self.stops or not new_tail:
             return False
         if self.network.from_node[new_tail[0]] != self._to_node[link]:
