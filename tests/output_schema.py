@@ -30,7 +30,7 @@ from typing import Any
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SUFFIX = ".schema.json"
 MAPS = {"latency", "latency.*.hops", "latency.*.lost_by_reason", "by_class", "edges",
-        "hazards.by_cause"}
+        "hazards.by_cause", "rerouting.unanswered_by_reason"}
 """JSON paths whose keys are data, not names: their entries share one schema."""
 
 RUN = {
