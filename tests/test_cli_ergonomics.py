@@ -228,7 +228,8 @@ def test_closest_names() -> None:
      "incidents[0].lanes_closd = 1: unknown field; did you mean 'lanes_closed'?"),
     (["validate", "quickstart", "--set", "road.generator=gird"], "did you mean 'grid'?"),
     (["validate", "quickstart", "--set", "cloud.service.statsu.mean_s=1"],
-     "unknown kind 'statsu' (the kinds are status, aggregate, hazard_report, decision, advice); did you mean 'status'?"),
+     "unknown kind 'statsu' (the kinds are status, aggregate, hazard_report, decision, "
+     "advice); did you mean 'status'?"),
     (["run", "quickstart", "--policy", "dynamic_shortst"], "did you mean 'dynamic_shortest'?"),
     (["validate", "quickstart", "--set", "control.policy=examples.custom_policy:AvoidSlow"],
      "has no class 'AvoidSlow'; did you mean 'AvoidSlowLinks'?"),
