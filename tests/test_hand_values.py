@@ -251,6 +251,7 @@ def test_trip_summary_window_by_hand() -> None:
         depart_s=np.array([0.0, 100.0, 250.0, 390.0]),
         arrive_s=np.array([50.0, 160.0, 310.0, nan]),
         free_flow_s=np.array([50.0, 50.0, 50.0, 50.0]),
+        shortest_s=np.array([50.0, 50.0, 50.0, 50.0]),
         dwell_s=np.array([0.0, 0.0, 4.0, 0.0]),
         distance_m=np.array([1000.0, 1000.0, 1500.0, 400.0]),
         moved_on=np.array([0, 1, 0, 2]), window_s=(200.0, 400.0))

@@ -23,7 +23,8 @@ SUMMARY_KEYS = ("trips_started", "trips_completed", "trips_on_road", "travel_tim
                 "vehicle_km", "moved_on", "v2x_sim_version", "schema_version")
 TRIP_COLUMNS = ["id", "class", "connected", "origin", "destination", "depart_s", "arrive_s",
                 "travel_time_s", "free_flow_time_s", "delay_s", "distance_m", "links",
-                "moved_on", "origin_wait_s", "dwell_s", "reroutes", "vehicle_class"]
+                "moved_on", "origin_wait_s", "dwell_s", "reroutes", "vehicle_class",
+                "shortest_free_flow_time_s", "detour_s"]
 LINK_COLUMNS = ["link", "from", "to", "t_start_s", "t_end_s", "vehicles", "mean_speed_mps",
                 "speed_ratio", "flow_vph", "entered", "exited"]
 

@@ -43,10 +43,14 @@ class RunResult:
         summary: flat headline numbers (the keys of ``summary.json``) plus sections.
         trips: one row per trip: ``id, class, connected, origin, destination, depart_s,
             arrive_s, travel_time_s, free_flow_time_s, delay_s, distance_m, links,
-            moved_on, origin_wait_s, dwell_s, reroutes, vehicle_class``
+            moved_on, origin_wait_s, dwell_s, reroutes, vehicle_class,
+            shortest_free_flow_time_s, detour_s``
             (``vehicle_class`` holds class names, ``class`` the same, kept for scripts;
             NaN arrive and travel time for trips still on the road; ``reroutes`` counts
-            route advice the vehicle followed).
+            route advice the vehicle followed). ``free_flow_time_s`` is the free-flow
+            time of the path driven, ``shortest_free_flow_time_s`` that of the O–D
+            shortest path (through any stops); ``delay_s`` = travel time − shortest
+            free-flow time − dwell; ``detour_s`` = driven − shortest free-flow time.
         links: one row per link and time bin: ``link, from, to, t_start_s, t_end_s,
             vehicles, mean_speed_mps, speed_ratio, flow_vph, entered, exited``.
         events: notable events in time order (`Event` records; `events_table` gives
@@ -133,6 +137,8 @@ def _trip_table(world: World) -> Table:
     links = np.bincount(veh, minlength=n)
     depart = fleet.column("depart_s").copy()
     arrive = fleet.column("arrive_s").copy()
+    shortest = fleet.column("shortest_s").copy()
+    arrived = ~np.isnan(arrive)
     names = np.array([k.value for k in KINDS])
     classes = names[fleet.column("kind").astype(np.int64)]
     return {
@@ -145,7 +151,7 @@ def _trip_table(world: World) -> Table:
         "arrive_s": arrive,
         "travel_time_s": arrive - depart,
         "free_flow_time_s": free_flow,
-        "delay_s": arrive - depart - free_flow - fleet.column("dwell_s"),
+        "delay_s": arrive - depart - shortest - fleet.column("dwell_s"),
         "distance_m": distance,
         "links": links,
         "moved_on": fleet.column("moved_on").copy(),
@@ -153,6 +159,8 @@ def _trip_table(world: World) -> Table:
         "dwell_s": fleet.column("dwell_s").copy(),
         "reroutes": fleet.column("reroutes").copy(),
         "vehicle_class": classes.copy(),  # the name YAML and trip files use for it
+        "shortest_free_flow_time_s": shortest,
+        "detour_s": np.where(arrived, free_flow - shortest, np.nan),
     }
 
 
@@ -206,7 +214,8 @@ def _summary(world: World, trips: Table) -> dict[str, Any]:
     sim = world.scenario.simulation
     window = (sim.warmup_s, sim.horizon_s)
     columns = {"depart_s": trips["depart_s"], "arrive_s": trips["arrive_s"],
-               "free_flow_s": trips["free_flow_time_s"], "dwell_s": trips["dwell_s"],
+               "free_flow_s": trips["free_flow_time_s"],
+               "shortest_s": trips["shortest_free_flow_time_s"], "dwell_s": trips["dwell_s"],
                "distance_m": trips["distance_m"], "moved_on": trips["moved_on"]}
     summary: dict[str, Any] = trip_summary(**columns, window_s=window)
     summary["trips_unroutable"] = world.plan.unroutable

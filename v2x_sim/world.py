@@ -45,7 +45,7 @@ from v2x_sim.traffic.habitual import (
     planned_trip_routes,
     trip_legs,
 )
-from v2x_sim.traffic.itinerary import itinerary
+from v2x_sim.traffic.itinerary import itinerary, itinerary_cost
 from v2x_sim.traffic.movement import LinkTraffic
 from v2x_sim.traffic.route_file import read_route_files
 from v2x_sim.traffic.shuttle import shuttle_vehicle
@@ -200,6 +200,7 @@ def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
             route, stops = itinerary(routes, origin[i], plan.waypoints[i], dest[i], dwell)
         row = fleet.add(kind=kind[i], connected=connected[i], origin=origin[i],
                         destination=dest[i], depart_s=env.now, pce=pce[kind[i]])
+        fleet.shortest_s[row] = itinerary_cost(routes, origin[i], plan.waypoints[i], dest[i])
         traffic.depart(row, route, stops=stops)
         if on_departure is not None and connected[i]:
             on_departure(row)
@@ -279,15 +280,18 @@ def _start_shuttles(env: simpy.Environment, scenario: Scenario, network: Network
         if not route:
             raise ScenarioError(f"{path}.stops", line.stops,
                                 "no path runs through these stops in order and back")
+        shortest_s = float(network.free_flow_time_s[route].sum())  # the line is the shortest
         for k in range(line.vehicles):
             connected = bool(rng.random() < params.connected_share)
 
             def start_round(on_arrive: Callable[[int, float], None], connected: bool = connected,
                             line_no: int = line_no, route: list[int] = route,
-                            dwell: dict[int, float] = dwell, terminal: int = terminal) -> None:
+                            dwell: dict[int, float] = dwell, terminal: int = terminal,
+                            shortest_s: float = shortest_s) -> None:
                 row = fleet.add(kind=kind, connected=connected, origin=terminal,
                                 destination=terminal, depart_s=env.now, pce=params.pce,
                                 line=line_no)
+                fleet.shortest_s[row] = shortest_s
                 traffic.depart(row, list(route), stops=dict(dwell), on_arrive=on_arrive)
 
             env.process(shuttle_vehicle(env, first_departure_s=line.first_departure_s

@@ -24,6 +24,8 @@ _COLUMNS: dict[str, tuple[type, float | int]] = {
     "depart_s": (np.float64, np.nan),
     "line": (np.int64, -1),
     "pce": (np.float64, 1.0),
+    # free-flow time of the shortest path from origin through any stops to destination
+    "shortest_s": (np.float64, np.nan),
     # live state and outcome
     "link": (np.int64, NOT_ON_LINK),
     "entered_s": (np.float64, np.nan),
@@ -54,6 +56,7 @@ class VehicleTable:
     depart_s: NDArray[np.float64]
     line: NDArray[np.int64]
     pce: NDArray[np.float64]
+    shortest_s: NDArray[np.float64]
     link: NDArray[np.int64]
     entered_s: NDArray[np.float64]
     ready_s: NDArray[np.float64]

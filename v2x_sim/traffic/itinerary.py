@@ -29,3 +29,20 @@ def itinerary(tables: RouteTables, origin: int, stops: Sequence[int], destinatio
         route.extend(leg)
         here = target
     return route, dwell
+
+
+def itinerary_cost(tables: RouteTables, origin: int, stops: Sequence[int],
+                   destination: int) -> float:
+    """Shortest cost from ``origin`` through ``stops`` in order to ``destination``.
+
+    With free-flow tables this is the O–D shortest free-flow time the trip's delay and
+    detour are measured against: sum over legs of ``dist(here, target)`` (inf if a leg
+    is unreachable).
+    """
+    total = 0.0
+    here = origin
+    for target in (*stops, destination):
+        if target != here:
+            total += tables.distance(here, target)
+            here = target
+    return total
