@@ -166,7 +166,7 @@ def _trip_table(world: World) -> Table:
 
 def _link_table(world: World) -> tuple[Table, dict[str, Any]]:
     network, scenario = world.network, world.scenario
-    horizon = scenario.simulation.horizon_s
+    horizon = world.end_s  # the horizon, or later when the run drained
     log = world.traversals.to_numpy()
     open_veh, open_link, open_in = world.traffic.open_traversals()
     link = np.concatenate([log["link"], open_link])
@@ -217,16 +217,18 @@ def _summary(world: World, trips: Table) -> dict[str, Any]:
                "free_flow_s": trips["free_flow_time_s"],
                "shortest_s": trips["shortest_free_flow_time_s"], "dwell_s": trips["dwell_s"],
                "distance_m": trips["distance_m"], "moved_on": trips["moved_on"]}
-    summary: dict[str, Any] = trip_summary(**columns, window_s=window)
+    end = world.end_s
+    summary: dict[str, Any] = trip_summary(**columns, window_s=window, end_s=end)
     summary["trips_unroutable"] = world.plan.unroutable
     summary["by_class"] = {}
     for kind in VehicleKind:
         mask = trips["class"] == kind.value
         if mask.any():
             summary["by_class"][kind.value] = trip_summary(
-                **{k: v[mask] for k, v in columns.items()}, window_s=window)
+                **{k: v[mask] for k, v in columns.items()}, window_s=window, end_s=end)
     summary["by_connected"] = {
-        label: trip_summary(**{k: v[mask] for k, v in columns.items()}, window_s=window)
+        label: trip_summary(**{k: v[mask] for k, v in columns.items()}, window_s=window,
+                            end_s=end)
         for label, mask in (("connected", trips["connected"]),
                             ("not_connected", ~trips["connected"]))
     }
@@ -282,6 +284,8 @@ def collect_result(world: World) -> RunResult:
         "seed": world.seed,
         "horizon_s": world.scenario.simulation.horizon_s,
         "warmup_s": world.scenario.simulation.warmup_s,
+        "drain": world.scenario.simulation.drain,
+        "end_s": world.end_s,
         "network_km": world.network.total_length_m / 1000.0,
         "nodes": world.network.n_nodes,
         "links": world.network.n_links,

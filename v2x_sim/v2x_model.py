@@ -89,7 +89,7 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
                         rsu_hops=scenario.channels.fibre.rsu_hops)
     deadlines = deadlines_s(scenario)
     book = LatencyBook([k.key for k in MessageKind], [h.key for h in Hop], deadlines)
-    horizon = scenario.simulation.horizon_s
+    horizon = scenario.simulation.latest_end_s  # with drain the run may go on past horizon_s
     deadline_array = np.asarray(deadlines)
     tick = scenario.v2x.tick_s
     edges = [ServerPool(f"edge-{e}", scenario.edge.cores, deadline_array, horizon, tick)

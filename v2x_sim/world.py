@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,10 +115,11 @@ class World:
     v2x: V2XModel | None = None
     control: ControlLoop | None = None
     wall_s: float = 0.0
+    end_s: float = math.nan
     _ran: bool = field(default=False, repr=False)
 
     def run(self, progress: ProgressCallback | None = None, *, steps: int = 100) -> RunResult:
-        """Advance to the horizon and return a `RunResult`.
+        """Advance to the horizon (then drain, if asked) and return a `RunResult`.
 
         Args:
             progress: called as ``progress(sim_time_s, horizon_s)`` about ``steps`` times.
@@ -126,18 +128,39 @@ class World:
         if self._ran:
             raise RuntimeError("a World runs once; build a new one to run again")
         self._ran = True
-        horizon = self.scenario.simulation.horizon_s
+        sim = self.scenario.simulation
+        horizon = sim.horizon_s
         started = time.perf_counter()
         for k in range(1, steps + 1):
             self.env.run(until=horizon * k / steps)
             if progress is not None:
                 progress(self.env.now, horizon)
+        self.end_s = horizon
+        if sim.drain:
+            self.end_s = self._drain(horizon + sim.drain_limit_s)
         if self.v2x is not None:
+            if self.end_s < sim.latest_end_s:
+                self.v2x.flows.horizon_s = self.end_s
+                for pool in (*self.v2x.edges, self.v2x.cloud):
+                    pool.end_at(self.end_s)
             self.v2x.flows.finish()
         if self.control is not None:
             self.control.finish()
         self.wall_s = time.perf_counter() - started
         return collect_result(self)
+
+    def _drain(self, limit_s: float) -> float:
+        """Run on past the horizon (no new demand) until the road is empty or ``limit_s``.
+
+        Checks once per V2X tick (1 s without V2X), so the run ends at the first check
+        after the last arrival; the periodic message flows stop with it. Returns the end.
+        """
+        step = self.scenario.v2x.tick_s if self.v2x is not None else 1.0
+        now = self.env.now
+        while now < limit_s and self.fleet.on_road().any():
+            now = min(now + step, limit_s)
+            self.env.run(until=now)
+        return now
 
 
 def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, network: Network,
@@ -192,7 +215,10 @@ def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
     dwell = classes.delivery.dwell_s
     depart, origin, dest = plan.depart_s.tolist(), plan.origin.tolist(), plan.destination.tolist()
     kind, connected = plan.kind.tolist(), plan.connected.tolist()
+    horizon = scenario.simulation.horizon_s
     for i, t in enumerate(depart):
+        if t >= horizon:
+            return  # demand stops at the horizon (a draining run goes on without it)
         if t > env.now:
             yield env.timeout(t - env.now)
         route, stops = planned[i] if planned is not None else ([], {})

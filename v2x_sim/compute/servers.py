@@ -189,6 +189,21 @@ class ServerPool:
                       np.zeros((n_kinds, 3, N_BINS), np.int64))
         return max(arrival_s, float(free.min()))
 
+    def end_at(self, end_s: float) -> None:
+        """The run ended at ``end_s`` (before the horizon it was built for, after a drain).
+
+        Drops the time slots past ``end_s`` so utilisation and queue series stop there;
+        busy time clipped to each kept slot's capacity.
+        """
+        n = max(1, int(np.ceil(end_s / self.slot_s - 1e-9)))
+        if n >= self.slot_start_s.size:
+            return
+        self.horizon_s = end_s
+        self.slot_start_s = self.slot_start_s[:n]
+        self.slot_length_s = np.minimum(self.slot_start_s + self.slot_s, end_s) - self.slot_start_s
+        self.busy_slots = np.minimum(self.busy_slots[:n], self.cores * self.slot_length_s)
+        self.wait_slots = self.wait_slots[:n]
+
     def utilisation(self) -> FloatArray:
         """Busy share of the cores per time slot (server-seconds busy inside it / capacity).
 

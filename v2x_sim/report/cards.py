@@ -104,8 +104,12 @@ def traffic_cards(run: RunData) -> str:
     if left is not None:
         left_text = f"{left[0]:,} ({num(100 * left[1], '%', 2)})"
         if left[1] > planner.UNFINISHED_FLAG:
+            elapsed = _number(s.get("trips_on_road_elapsed_mean_s"))
+            on_road_for = (f" (on the road for {num(elapsed / 60.0, 'min')} on average)"
+                           if elapsed is not None else "")
             left_note = (f"more than {planner.UNFINISHED_FLAG:.0%} of trips had not arrived "
-                         "at the end: travel times leave out the longest trips")
+                         f"at the end{on_road_for}: travel times leave out the longest "
+                         "trips; simulation.drain: true lets the network empty")
     speed = planner.network_speed_kmh(run.links) if run.links is not None and \
         run.links["link"].size else None
     items: list[tuple[str, ...]] = [

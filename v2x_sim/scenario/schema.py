@@ -81,12 +81,14 @@ class Scenario(Section):
             raise ScenarioError("output.link_bin_s", bin_s, f"must be at least v2x.tick_s "
                                 f"({self.v2x.tick_s:g} s): link series are not finer than "
                                 "the flows' windows")
-        bins = math.ceil(self.simulation.horizon_s / bin_s)
+        end_s = self.simulation.latest_end_s
+        bins = math.ceil(end_s / bin_s)
         if bins > MAX_LINK_BINS:
+            what = "horizon" if end_s == self.simulation.horizon_s else "horizon and drain"
             raise ScenarioError("output.link_bin_s", bin_s, f"gives {bins:,} bins over the "
-                                f"{self.simulation.horizon_s:g} s horizon; at most "
+                                f"{end_s:g} s {what}; at most "
                                 f"{MAX_LINK_BINS:,} per link: use at least "
-                                f"{self.simulation.horizon_s / MAX_LINK_BINS:g} s")
+                                f"{end_s / MAX_LINK_BINS:g} s")
         return self
 
     @property

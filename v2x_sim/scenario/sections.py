@@ -51,6 +51,16 @@ class SimulationSection(Section):
         "(SUMO's time-to-teleport default is 300 s).",
     )
 
+    drain: bool = Field(
+        default=False,
+        description="Stop demand at the horizon and run on until every vehicle has arrived "
+        "(or drain_limit_s passes), so the slowest trips count in the statistics.",
+    )
+    drain_limit_s: Annotated[float, Field(strict=True, gt=0, le=MAX_HORIZON_S)] = Field(
+        default=3600.0,
+        description="With drain: the longest the run continues past the horizon.",
+    )
+
     @field_validator("warmup_s")
     @classmethod
     def _warmup_inside_horizon(cls, warmup_s: float, info: ValidationInfo) -> float:
@@ -58,6 +68,11 @@ class SimulationSection(Section):
         if horizon_s is not None and warmup_s >= horizon_s:
             raise ValueError(f"must be shorter than horizon_s ({horizon_s:g})")
         return warmup_s
+
+    @property
+    def latest_end_s(self) -> float:
+        """The latest the run can end: the horizon, plus ``drain_limit_s`` with drain."""
+        return self.horizon_s + (self.drain_limit_s if self.drain else 0.0)
 
 
 class RoadClassParams(Section):
