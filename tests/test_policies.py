@@ -327,7 +327,8 @@ def test_at_departure_gives_the_belief_shortest_path(network) -> None:  # type: 
 
 
 def test_compliance_between_the_extremes(tmp_path: Path) -> None:
-    """Compliance 0.8: each delivered piece of advice is declined with probability 0.2.
+    """Compliance 0.8 with ``compliance_model: advice``: each delivered piece of advice is
+    declined with probability 0.2 (the driver model: test_metrics_compliance.py).
     Greedy rerouting on the two-route network (everyone connected) delivers a few hundred
     pieces of advice; the declined share lies within 4 binomial standard errors of 0.2
     (measured on seed 1: 96 of 418)."""
@@ -340,7 +341,7 @@ def test_compliance_between_the_extremes(tmp_path: Path) -> None:
                                          "compliance": 0.8},
                                  "truck": {"share": 0.0}, "delivery": {"share": 0.0}}},
         "control": {"policy": "dynamic_shortest", "params": {"threshold": 0.0},
-                    "period_s": 30},
+                    "period_s": 30, "compliance_model": "advice"},
         "edge": {"nodes": 1, "cores": 2},
         "roadside": {"sensors": []},
         "messages": {"bsm": {"enabled": False, "rate_hz": 10, "size_bytes": 300,

@@ -94,6 +94,13 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
                             remaining=[traffic.remaining_route(int(v)) for v in ids])
 
     def compliance(ids: IntArray) -> NDArray[np.float64]:
+        """Probability that each vehicle follows a piece of advice delivered now.
+
+        ``driver`` model: 1 or 0, the driver's own (drawn once at departure); ``advice``
+        model: the class's compliance, drawn anew for every piece.
+        """
+        if control.compliance_model == "driver":
+            return fleet.compliant[ids].astype(np.float64)
         return compliance_by_kind[fleet.kind[ids].astype(np.int64)]
 
     deterministic = scenario.simulation.deterministic

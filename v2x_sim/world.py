@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+from numpy.typing import NDArray
 
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim._core.streams import RandomStreams
@@ -206,10 +207,21 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
         world_env.process(window())
 
 
+def draw_compliant(plan: TripPlan, scenario: Scenario,
+                   rng: np.random.Generator) -> NDArray[np.bool_]:
+    """Per planned trip: is its driver compliant? One uniform per trip, u < class share.
+
+    Drawn for every trip (connected or not) from its own stream, so the same drivers
+    are compliant under every policy and penetration of one seed.
+    """
+    share = np.array([scenario.vehicles.classes.params(k).compliance for k in KINDS])
+    return np.asarray(rng.random(len(plan)) < share[plan.kind.astype(np.int64)])
+
+
 def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
                 traffic: LinkTraffic, routes: RouteTables, scenario: Scenario,
                 on_departure: Callable[[int], None] | None,
-                planned: TripRoutes | None) -> Any:
+                planned: TripRoutes | None, compliant: NDArray[np.bool_]) -> Any:
     classes = scenario.vehicles.classes
     pce = [classes.params(k).pce for k in KINDS]
     dwell = classes.delivery.dwell_s
@@ -227,6 +239,7 @@ def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
         row = fleet.add(kind=kind[i], connected=connected[i], origin=origin[i],
                         destination=dest[i], depart_s=env.now, pce=pce[kind[i]])
         fleet.shortest_s[row] = itinerary_cost(routes, origin[i], plan.waypoints[i], dest[i])
+        fleet.compliant[row] = compliant[i]
         traffic.depart(row, route, stops=stops)
         if on_departure is not None and connected[i]:
             on_departure(row)
@@ -405,8 +418,9 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
                         control.clear_hazard if control else None)
     _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
     on_departure = control.on_departure if control is not None else None
+    compliant = draw_compliant(plan, scenario, streams.get("drivers.compliance"))
     env.process(_departures(env, plan, fleet, traffic, free_flow, scenario, on_departure,
-                            planned))
+                            planned, compliant))
     return World(scenario=scenario, seed=seed, env=env, network=network, plan=plan,
                  fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
                  events=events, signals=signals, routing=routing, departure_routes=planned,

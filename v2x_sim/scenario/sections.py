@@ -255,8 +255,10 @@ class DemandSection(Section):
 class VehicleClassParams(Section):
     """Behaviour of one vehicle class.
 
-    ``compliance`` is the probability that a connected vehicle follows route advice
-    (assumed defaults; a scenario parameter, not a measured fact).
+    ``compliance`` is the share of compliant drivers: each vehicle is drawn compliant
+    or not once, at departure, and a compliant one follows every piece of route advice
+    it can (with ``control.compliance_model: advice``, the probability of following
+    each piece instead). Assumed defaults; a scenario parameter, not a measured fact.
     """
 
     share: Probability = 0.0

@@ -335,6 +335,11 @@ class ControlSection(Section):
     period_s: PositiveFloat = 60.0
     advice_via: Literal["uu", "edge"] = "uu"
     belief: BeliefParams = Field(default_factory=BeliefParams)
+    compliance_model: Literal["driver", "advice"] = Field(
+        default="driver",
+        description="driver: a vehicle class's compliance is the share of drivers who "
+        "follow advice, each drawn once per vehicle; advice: every piece of advice is "
+        "followed with that probability, drawn anew each time.")
 
 
 class BackgroundLoad(StrEnum):

@@ -26,6 +26,8 @@ _COLUMNS: dict[str, tuple[type, float | int]] = {
     "pce": (np.float64, 1.0),
     # free-flow time of the shortest path from origin through any stops to destination
     "shortest_s": (np.float64, np.nan),
+    # the driver follows route advice (drawn once, from the class's compliance share)
+    "compliant": (np.bool_, False),
     # live state and outcome
     "link": (np.int64, NOT_ON_LINK),
     "entered_s": (np.float64, np.nan),
@@ -57,6 +59,7 @@ class VehicleTable:
     line: NDArray[np.int64]
     pce: NDArray[np.float64]
     shortest_s: NDArray[np.float64]
+    compliant: NDArray[np.bool_]
     link: NDArray[np.int64]
     entered_s: NDArray[np.float64]
     ready_s: NDArray[np.float64]
