@@ -262,6 +262,40 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _hazard_timing(world: World, summary: dict[str, Any]) -> None:
+    """Per hazard: time to detection, to the first advice and first reroute around it.
+
+    Adds ``time_to_detection_s``, ``time_to_first_advice_s`` and
+    ``time_to_first_reroute_s`` to every ``hazards.by_hazard`` record (the last two only
+    for incidents: queue tails start no rerouting clock) and to every
+    ``rerouting.incidents`` entry, whose links become external ids; the rerouting
+    section's ``time_to_detection_s`` is the mean over detected incidents.
+    """
+    records = world.v2x.hazards.records if world.v2x is not None else []
+    detection = {(h.link, h.start_s): h.detect_s - h.start_s
+                 for h in records if h.cause == "incident"}
+    clocks = {(c.link, c.start_s): c
+              for c in (world.control.clocks.clocks if world.control is not None else [])}
+    for record, hazard in zip(summary.get("hazards", {}).get("by_hazard", []), records,
+                              strict=True):
+        clock = clocks.get((hazard.link, hazard.start_s)) if hazard.cause == "incident" \
+            else None
+        record["time_to_detection_s"] = hazard.detect_s - hazard.start_s
+        record["time_to_first_advice_s"] = clock.time_to_first_advice_s() if clock else None
+        record["time_to_first_reroute_s"] = clock.time_to_first_reroute_s() if clock else None
+    rerouting = summary["rerouting"]
+    if "incidents" not in rerouting:
+        return
+    found = []
+    for entry in rerouting["incidents"]:
+        seconds = detection.get((entry["link"], entry["start_s"]), math.nan)
+        entry["time_to_detection_s"] = seconds
+        entry["link"] = str(world.network.link_ids[entry["link"]])
+        if math.isfinite(seconds):
+            found.append(seconds)
+    rerouting["time_to_detection_s"] = float(np.mean(found)) if found else None
+
+
 def collect_result(world: World) -> RunResult:
     """Gather the tables and summary of a finished run."""
     trips = _trip_table(world)
@@ -280,6 +314,7 @@ def collect_result(world: World) -> RunResult:
         tables["advice"] = world.control.advice_table()
     summary["rerouting"] = _clean(world.control.summary() if world.control else
                                   {"policy": world.scenario.control.policy})
+    _hazard_timing(world, summary)
     summary["simulation"] = {
         "seed": world.seed,
         "horizon_s": world.scenario.simulation.horizon_s,

@@ -23,6 +23,7 @@ from v2x_sim._core.streams import RandomStreams
 from v2x_sim.compute.background import Senders
 from v2x_sim.control.loop import ControlLoop
 from v2x_sim.metrics.records import ColumnLog, EventLog
+from v2x_sim.metrics.reroute_clock import RerouteClocks
 from v2x_sim.result import RunResult, collect_result
 from v2x_sim.road.fundamental_diagram import SPEED_FUNCTIONS
 from v2x_sim.road.generators import corridor, demo_zone, grid
@@ -167,7 +168,8 @@ class World:
 def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, network: Network,
                         traffic: LinkTraffic, events: EventLog,
                         on_hazard: Callable[[int, float], None] | None,
-                        on_clear: Callable[[int], None] | None = None) -> None:
+                        on_clear: Callable[[int], None] | None = None,
+                        clocks: RerouteClocks | None = None) -> None:
     for i, incident in enumerate(scenario.incidents):
         path = f"incidents[{i}]"
         link = network.link_index(incident.link, field_path=f"{path}.link")
@@ -196,11 +198,15 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
             yield world_env.timeout(start)
             traffic.set_incident(link, i, active=True, **settings)
             events.add(world_env.now, "incident_start", link=ext, detail=detail)
+            if clocks is not None:
+                clocks.start(link, world_env.now)
             if on_hazard is not None:
                 on_hazard(link, position)
             yield world_env.timeout(end - start)
             traffic.set_incident(link, i, active=False, **settings)
             events.add(world_env.now, "incident_end", link=ext, detail=detail)
+            if clocks is not None:
+                clocks.end(link, world_env.now)
             if on_clear is not None:
                 on_clear(link)
 
@@ -415,7 +421,8 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
                             events)
     _schedule_incidents(env, scenario, network, traffic, events,
                         v2x.hazards.report if v2x else None,
-                        control.clear_hazard if control else None)
+                        control.clear_hazard if control else None,
+                        control.clocks if control else None)
     _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
     on_departure = control.on_departure if control is not None else None
     compliant = draw_compliant(plan, scenario, streams.get("drivers.compliance"))

@@ -27,6 +27,7 @@ from v2x_sim.comms.messages import Hop
 from v2x_sim.control.policy import Policy, PolicyView, RouteAdvice, VehiclesView
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.metrics.records import EventLog
+from v2x_sim.metrics.reroute_clock import RerouteClocks
 from v2x_sim.road.network import Network
 from v2x_sim.road.state import LinkState, estimate_error
 
@@ -70,7 +71,6 @@ class ControlStats:
     stale: int = 0
     unanswered: dict[str, int] = field(default_factory=dict)
     job_s: list[float] = field(default_factory=list)
-    first_reroute_after_hazard_s: list[float] = field(default_factory=list)
     belief_rows: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -118,8 +118,9 @@ class ControlLoop:
         self.history: list[tuple[float, FloatArray]] = []
         self._first_links: dict[int, list[int]] = {}
         self.flapping: set[int] = set()
-        self._pending_hazards: list[float] = []
         self._jobs_running = 0
+        self.advised_vehicles: set[int] = set()  # received (were delivered) advice
+        self.clocks = RerouteClocks()  # per incident: first advice, first reroute around it
         self.hazard_links: set[int] = set()
         self.reroute_times: list[float] = []
 
@@ -171,7 +172,6 @@ class ControlLoop:
         self._hazard_known(start_s, link)
 
     def _hazard_known(self, start_s: float, link: int) -> None:
-        self._pending_hazards.append(start_s)
         if link >= 0:
             self.hazard_links.add(link)
         if self.policy.on_hazard:
@@ -239,6 +239,11 @@ class ControlLoop:
 
     def _dispatch(self, advice: RouteAdvice) -> None:
         n = len(advice)
+        if self.clocks.waiting(self.env.now, followed=False):
+            view = self._vehicles(advice.vehicles)
+            ahead = dict(zip(view.ids.tolist(), view.remaining, strict=True))
+            self.clocks.advised(self.env.now, [ahead.get(v, []) for v in
+                                               advice.vehicles.tolist()], advice.routes)
         self.stats.advised += n
         self.book.count_sent(self.kind, n)
         if self.policy.uses_truth:
@@ -267,17 +272,27 @@ class ControlLoop:
         self._on_the_way -= 1
         self.book.add_delivered(self.kind, [self.env.now - decided_s])
         self.stats.delivered += 1
+        self.advised_vehicles.add(vehicle)
         if self.rng_compliance.random() >= float(self._compliance(np.array([vehicle]))[0]):
             self.stats.declined += 1
             self._log_advice(decided_s, vehicle, "declined")
             return
+        timing = self.clocks.waiting(self.env.now, followed=True)
+        before = self._remaining(vehicle) if timing else []
         tail = self._still_ahead(vehicle, route)
         if tail is None or not self._apply(vehicle, tail):
             self.stats.stale += 1
             self._log_advice(decided_s, vehicle, "stale")
             return
         self._log_advice(decided_s, vehicle, "followed")
+        if timing:
+            self.clocks.followed(self.env.now, before, tail)
         self._followed(vehicle, tail)
+
+    def _remaining(self, vehicle: int) -> list[int]:
+        """The links still ahead of ``vehicle`` after its current one (none if off-road)."""
+        view = self._vehicles(np.array([vehicle], dtype=np.int64))
+        return list(view.remaining[0]) if len(view) else []
 
     def _log_advice(self, decided_s: float, vehicle: int, outcome: str) -> None:
         self.advice_log.append((decided_s, self.env.now, vehicle, outcome))
@@ -312,10 +327,6 @@ class ControlLoop:
                             vehicle=vehicle, detail=f"{self.policy.name}: "
                             f"{len(tail)} links to destination")
         self.reroute_times.append(now)
-        for start in self._pending_hazards:
-            if now >= start:
-                self.stats.first_reroute_after_hazard_s.append(now - start)
-        self._pending_hazards = []
         seen = self._first_links.setdefault(vehicle, [])
         if tail[0] in seen[:-1]:
             self.flapping.add(vehicle)  # back onto a choice it had already left
@@ -356,6 +367,14 @@ class ControlLoop:
             return float(values.mean()) if values.size else math.nan
 
         latency = self.book.hist[self.kind][self.book.hops.index("total")]
+        clocks = self.clocks.clocks
+        advice_s = [c.time_to_first_advice_s() for c in clocks]
+        reroute_s = [c.time_to_first_reroute_s() for c in clocks]
+
+        def mean_of(values: list[float]) -> float | None:
+            finite = [v for v in values if math.isfinite(v)]
+            return float(np.mean(finite)) if finite else None
+
         return {
             "policy": self.policy.name,
             "reroutes_per_rerouted_vehicle": (s.followed / len(self._first_links)
@@ -372,11 +391,17 @@ class ControlLoop:
             "decision_job_max_s": float(np.max(s.job_s)) if s.job_s else None,
             "vehicles_rerouted": len(self._first_links),
             "flapping_vehicles": len(self.flapping),
+            "vehicles_advised": len(self.advised_vehicles),
+            "route_switches_per_advised_vehicle": (s.followed / len(self.advised_vehicles)
+                                                   if self.advised_vehicles else None),
             "advice_latency_p50_s": latency.quantile(0.5),
             "advice_latency_p95_s": latency.quantile(0.95),
             "advice_latency_p99_s": latency.quantile(0.99),
-            "time_to_first_reroute_s": (min(s.first_reroute_after_hazard_s)
-                                        if s.first_reroute_after_hazard_s else None),
+            "time_to_first_reroute_s": mean_of(reroute_s),
+            "time_to_first_advice_s": mean_of(advice_s),
+            "incidents": [{"link": c.link, "start_s": c.start_s,
+                           "time_to_first_advice_s": a, "time_to_first_reroute_s": r}
+                          for c, a, r in zip(clocks, advice_s, reroute_s, strict=True)],
             "belief": {"mae_s": mean("mae_s"), "relative_error": mean("relative"),
                        "age_mean_s": mean("age_mean_s"), "age_p95_s": mean("age_p95_s"),
                        "coverage": mean("coverage"), "samples_per_period": len(rows)},
