@@ -94,6 +94,7 @@ class World:
         traffic: the movement engine (ground-truth link state).
         traversals: one row per vehicle per completed link.
         events: notable events (incidents, moved-on vehicles).
+        end_s: when the run ended (the horizon; later when it drained).
         signals: the signal plan in force.
         routing: how departure routes were chosen (``routing`` section of the summary).
         departure_routes: per planned trip, the (route, dwell points) it departs on, when
@@ -117,7 +118,7 @@ class World:
     v2x: V2XModel | None = None
     control: ControlLoop | None = None
     wall_s: float = 0.0
-    end_s: float = math.nan
+    end_s: float = math.nan  # when the run ended: the horizon, or later after a drain
     _ran: bool = field(default=False, repr=False)
 
     def run(self, progress: ProgressCallback | None = None, *, steps: int = 100) -> RunResult:
@@ -431,4 +432,4 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
     return World(scenario=scenario, seed=seed, env=env, network=network, plan=plan,
                  fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
                  events=events, signals=signals, routing=routing, departure_routes=planned,
-                 v2x=v2x, control=control)
+                 v2x=v2x, control=control, end_s=scenario.simulation.horizon_s)
