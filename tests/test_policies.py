@@ -26,10 +26,11 @@ from v2x_sim.control.policies import (
     Probabilistic,
     SystemOptimal,
 )
+from v2x_sim.control.policies.incident_detour import interleave, largest_remainder
 from v2x_sim.control.policies.probabilistic import path_size_factors
 from v2x_sim.control.policy import PolicyView, VehiclesView
 from v2x_sim.road.io import read_network_csv
-from v2x_sim.road.network import build_network
+from v2x_sim.road.network import Network, build_network
 from v2x_sim.road.state import LinkState
 from v2x_sim.scenario import scenario_from_dict
 from v2x_sim.world import build_world
@@ -277,10 +278,12 @@ def test_predictive_trend_window_by_hand(network, window_s: float, expected: flo
     lambda: Probabilistic(k=0), lambda: Probabilistic(theta=0.0),
     lambda: Probabilistic(theta=float("inf")), lambda: Probabilistic(k=2.5),
     lambda: Predictive(lookahead_s=-1.0), lambda: Predictive(window_s=0.0),
-    lambda: SystemOptimal(marginal="mm1")])
+    lambda: SystemOptimal(marginal="mm1"), lambda: IncidentDetour(k=0),
+    lambda: IncidentDetour(spread=-0.1)])
 def test_policy_parameters_out_of_range_are_refused(make) -> None:  # type: ignore[no-untyped-def]
     """threshold and inertia in [0, 1), k an integer >= 1, theta finite > 0,
-    lookahead >= 0, window > 0, marginal queue or bpr."""
+    lookahead >= 0, window > 0, marginal queue or bpr,
+    spread >= 0."""
     with pytest.raises(ValueError, match="must be"):
         make()
 
@@ -317,6 +320,64 @@ def test_incident_detour_moves_only_vehicles_heading_through_the_hazard(network)
     assert advised(IncidentDetour(), view(network, FREE)) == []
     # both routes blocked: no detour exists, so nobody is sent onto another blocked link
     assert advised(IncidentDetour(), view(network, FREE, hazards=(2, 4))) == []
+
+
+def four_route_network() -> Network:
+    """Approach 0 -> 1 (link 0), then four routes to node 5: A = links 1, 2 (via node 2),
+    B = 3, 4 (via 3; link 4 one lane), C = 5, 6 (via 4), D = 7, 8 (via 6). Two lanes of
+    1,800 veh/h (0.5 veh/s) everywhere else, so B's bottleneck carries 0.5 veh/s and
+    C's and D's 1.0."""
+    lanes = [2, 2, 2, 2, 1, 2, 2, 2, 2]
+    return build_network(x_m=[0, 1000, 2000, 2000, 2000, 3000, 2000],
+                         y_m=[0, 0, 600, 200, -200, 0, -600],
+                         from_node=[0, 1, 2, 1, 3, 1, 4, 1, 6],
+                         to_node=[1, 2, 5, 3, 5, 4, 5, 6, 5], length_m=[1000.0] * 9,
+                         lanes=lanes, free_speed_mps=[20.0] * 9,
+                         capacity_vps_per_lane=[0.5] * 9,
+                         jam_density_vpm_per_lane=[0.14] * 9, road_class=[0] * 9)
+
+
+def detour_view(net: Network, n: int, *, hazards: tuple[int, ...] = (2,)) -> PolicyView:
+    """``n`` vehicles on the approach bound for node 5 on route A. Belief: A 100 s,
+    B 100 s, C 110 s, D 200 s after the approach."""
+    belief = np.array([50.0, 50, 50, 50, 50, 55, 55, 100, 100])
+    state = LinkState(belief, np.zeros(9), np.full(9, 50.0))
+    vehicles = VehiclesView(ids=np.arange(n), link=np.zeros(n, np.int64),
+                            next_node=np.ones(n, np.int64), destination=np.full(n, 5),
+                            remaining=[[1, 2] for _ in range(n)])
+    return PolicyView(now_s=0.0, network=net, belief=state, history=[], vehicles=vehicles,
+                      rng=np.random.default_rng(0), hazard_links=hazards)
+
+
+def test_incident_detour_spreads_vehicles_over_the_best_alternatives() -> None:
+    """Hazard on link 2 (route A). Alternatives by belief: B 100 s, C 110 s, D 200 s.
+    spread 0.25: up to 1.25 x 100 = 125 s, so B and C, not D. Shares by bottleneck
+    capacity: B 0.5 veh/s, C 1.0: 1/3 and 2/3, so 30 vehicles -> 10 on B, 20 on C,
+    interleaved (smooth round robin: C, B, C, C, B, C, ...; the first three hold one
+    B). 31 vehicles: 10.33 and 20.67, largest remainder -> 10 and 21. k = 1: all 30 on
+    B; spread 1.0 (up to 200 s): D joins with capacity 1.0, shares 1/5, 2/5, 2/5 of 30
+    = 6, 12, 12."""
+    net = four_route_network()
+    routes = advised(IncidentDetour(), detour_view(net, 30))
+    assert len(routes) == 30
+    assert (routes.count([3, 4]), routes.count([5, 6])) == (10, 20)
+    assert routes[:3].count([3, 4]) == 1
+    routes = advised(IncidentDetour(), detour_view(net, 31))
+    assert (routes.count([3, 4]), routes.count([5, 6])) == (10, 21)
+    assert advised(IncidentDetour(k=1), detour_view(net, 30)) == [[3, 4]] * 30
+    routes = advised(IncidentDetour(spread=1.0), detour_view(net, 30))
+    assert [routes.count(r) for r in ([3, 4], [5, 6], [7, 8])] == [6, 12, 12]
+    # a hazard on B as well: C and D remain, D at 200 s is beyond 1.25 x 110 = 137.5 s
+    assert advised(IncidentDetour(), detour_view(net, 4, hazards=(2, 4))) == [[5, 6]] * 4
+
+
+def test_largest_remainder_and_interleave_by_hand() -> None:
+    """7 in proportion 1 : 2 : 4 = 1, 2, 4 exactly; 10 in 1 : 1 : 1 = 3.33 each, the one
+    left over to the first (stable order): 4, 3, 3. Round robin of counts 1, 2: 1, 0, 1."""
+    assert largest_remainder(7, np.array([1.0, 2.0, 4.0])).tolist() == [1, 2, 4]
+    assert largest_remainder(10, np.ones(3)).tolist() == [4, 3, 3]
+    assert interleave(np.array([1, 2])) == [1, 0, 1]
+    assert sorted(interleave(np.array([3, 1, 2]))) == [0, 0, 0, 1, 2, 2]
 
 
 def test_at_departure_gives_the_belief_shortest_path(network) -> None:  # type: ignore[no-untyped-def]
