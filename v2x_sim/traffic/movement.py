@@ -110,6 +110,8 @@ class LinkTraffic:
                    for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
         self.wave_speed_mps = self._w
         self._storage = network.storage_veh.tolist()
+        # seconds the backward wave needs from a link's exit back to its entry (L / w)
+        self._wave_s = [length / w for length, w in zip(self._length, self._w, strict=True)]
         self._k_crit = [critical_density(diagram, v, q, k)
                         for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
         self.critical_density = np.asarray(self._k_crit)
@@ -133,6 +135,10 @@ class LinkTraffic:
         self._next_free = [0.0] * n
         self._next_entry = [0.0] * n
         self.occupancy = [0.0] * n
+        # occupancy plus the space of vehicles that left but whose backward wave has not
+        # yet reached the entry; (time the space frees at the entry, pce), oldest first
+        self._held = [0.0] * n
+        self._releases: list[deque[tuple[float, float]]] = [deque() for _ in range(n)]
         self._waiters: list[list[int]] = [[] for _ in range(n)]
         self._waiting_on = [-1] * (2 * n)
         self._origin_q: list[deque[int]] = [deque() for _ in range(n)]
@@ -221,7 +227,9 @@ class LinkTraffic:
 
         Returns False, changing nothing, when the vehicle is not on a link, has arrived,
         has stops ahead (shuttles, deliveries keep their itinerary), or ``new_tail`` does
-        not start where its current link ends.
+        not start where its current link ends. A rerouted vehicle at the head of its
+        link's exit queue wakes the exit now: if it was blocked by its old next link it
+        leaves as soon as the new one can take it, not at the moved-on deadline.
         """
         link = self.current_or_origin_link(vehicle)
         if link < 0 or vehicle in self.stops or not new_tail:
@@ -233,6 +241,9 @@ class LinkTraffic:
             return False
         self.routes[vehicle] = self.routes[vehicle][: pos + 1] + list(new_tail)
         self.fleet.reroutes[vehicle] += 1
+        # a head vehicle blocked by its old next link may go at once on the new one
+        if self._q_veh[link][self._head[link]] == vehicle:
+            self._wake(link, self.env.now)
         return True
 
     def travel_time_s(self) -> np.ndarray:
@@ -276,14 +287,27 @@ class LinkTraffic:
             self._serve_origin(server - self.n_links)
 
     def _notify_space(self, link: int) -> None:
+        """Wake the servers waiting for ``link`` when its freed space reaches the entry.
+
+        That is one backward-wave time (L / w) after the vehicle left its exit, now.
+        """
         waiters = self._waiters[link]
         if not waiters:
             return
-        now = self.env.now
+        at = self.env.now + self._wave_s[link]
         self._waiters[link] = []
         for server in waiters:
             self._waiting_on[server] = -1
-            self._wake(server, now)
+            self._wake(server, at)
+
+    def _release(self, link: int, pce: float, now: float) -> None:
+        """A vehicle of ``pce`` left ``link`` now: its space frees at the entry after L / w."""
+        releases = self._releases[link]
+        held = self._held[link]
+        while releases and releases[0][0] <= now:
+            held -= releases.popleft()[1]
+        self._held[link] = held
+        releases.append((now + self._wave_s[link], pce))
 
     def _wait_for_space(self, server: int, link: int) -> None:
         if self._waiting_on[server] != link:
@@ -294,11 +318,20 @@ class LinkTraffic:
     def _entry_wait(self, link: int, pce: float, now: float) -> float:
         """When ``link`` can take a vehicle: 0 now, a later time, or INF when full.
 
-        A later time comes from the entry headway; INF means no storage is left.
+        Storage counts the vehicles on the link and the space of those that left less
+        than L / w ago (the backward wave has not reached the entry yet): Newell's
+        receiving function N_in(t) <= N_out(t - L / w) + k_j L. A later time comes from
+        the entry headway or from the next release of space; INF means the link is full
+        and no space is on its way (a vehicle must leave first).
         """
-        occ = self.occupancy[link]
-        if occ > 0.0 and occ + pce > self._storage[link]:
-            return INF
+        held = self._held[link]
+        if held > 0.0 and held + pce > self._storage[link]:
+            releases = self._releases[link]
+            while releases and releases[0][0] <= now:
+                held -= releases.popleft()[1]
+            self._held[link] = held
+            if held > 0.0 and held + pce > self._storage[link]:
+                return releases[0][0] if releases else INF
         free = self._next_entry[link]
         return free if free > now else 0.0
 
@@ -351,6 +384,7 @@ class LinkTraffic:
         self._q_veh[link].append(vehicle)
         pce = self._pce[vehicle]
         self.occupancy[link] += pce
+        self._held[link] += pce
         self._next_entry[link] = now + pce / self._entry_rate[link]
         self._entered[vehicle] = now
         fleet = self.fleet
@@ -412,6 +446,7 @@ class LinkTraffic:
             self._head_since[link] = now
             self._next_free[link] = now + pce / rate if rate > 0.0 else now
             self.occupancy[link] -= pce
+            self._release(link, pce, now)
             entered = self._entered[vehicle]
             self._log_vehicle.append(vehicle)
             self._log_link.append(link)
