@@ -10,11 +10,11 @@ exit server lets the head vehicle go when
 * it has arrived (earliest exit reached),
 * the saturation headway ``pce / (q * lanes_open)`` since the last departure has passed,
 * the signal (if any) is green, and
-* the next link can take it: it has storage left (``L * lanes * k_jam``, in PCE),
-  otherwise the queue spills back and the link waits to be woken when space frees; and
-  its entry headway ``pce / (q * lanes)`` has passed (a link accepts no more than its
-  capacity, so a two-lane link cannot pour 3,000 veh/h into a one-lane link: the queue
-  forms at the merge, upstream, where it belongs).
+* the next link can take it: it has storage left (``L * lanes * k_jam``, in PCE, where
+  space freed at an exit counts only after the backward wave brought it to the entry,
+  ``L / w`` later), otherwise the queue spills back and the link waits to be woken when
+  space frees; and its entry headway ``pce / (q * lanes)`` has passed (a two-lane link
+  cannot pour 3,000 veh/h into a one-lane link: the queue forms at the merge).
 
 Congestion lives in the queues, not in the moving part: the density used for the speed
 is capped at the critical density. Inflow is bounded by capacity, so in steady state the
@@ -121,7 +121,6 @@ class LinkTraffic:
         self._sig_cycle = signals.cycle_s.tolist()
         self._sig_start = signals.green_start_s.tolist()
         self._sig_green = signals.green_s.tolist()
-        # current (incident-dependent) link parameters
         self._lanes_open = list(self._lanes)
         self.speed_cap_mps = [INF] * n
         self.exit_rate_vps = [q * m for q, m in zip(self._cap, self._lanes, strict=True)]
@@ -287,10 +286,7 @@ class LinkTraffic:
             self._serve_origin(server - self.n_links)
 
     def _notify_space(self, link: int) -> None:
-        """Wake the servers waiting for ``link`` when its freed space reaches the entry.
-
-        That is one backward-wave time (L / w) after the vehicle left its exit, now.
-        """
+        """Wake the servers waiting for ``link`` when the space freed now reaches its entry."""
         waiters = self._waiters[link]
         if not waiters:
             return
