@@ -38,11 +38,9 @@ import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import simpy
-from simpy.core import NORMAL
 
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.road.fundamental_diagram import (
@@ -55,22 +53,9 @@ from v2x_sim.road.network import Network
 from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
 from v2x_sim.traffic.observation import true_density_vpm, true_travel_time_s
+from v2x_sim.traffic.timers import Wake
 
 INF = math.inf
-
-
-class _Wake(simpy.Event):
-    """A bare timer event carrying which server to wake and the token it was made with."""
-
-    def __init__(self, env: simpy.Environment, delay: float, server: int, token: int,
-                 callback: Callable[[Any], None]) -> None:
-        self.env = env
-        self.callbacks = [callback]
-        self._ok = True
-        self._value = None
-        self.server = server
-        self.token = token
-        env.schedule(self, NORMAL, delay)
 
 
 class LinkTraffic:
@@ -241,7 +226,8 @@ class LinkTraffic:
         self.routes[vehicle] = self.routes[vehicle][: pos + 1] + list(new_tail)
         self.fleet.reroutes[vehicle] += 1
         # a head vehicle blocked by its old next link may go at once on the new one
-        if self._q_veh[link][self._head[link]] == vehicle:
+        head, on_link = self._head[link], self._q_veh[link]
+        if head < len(on_link) and on_link[head] == vehicle:
             self._wake(link, self.env.now)
         return True
 
@@ -273,9 +259,9 @@ class LinkTraffic:
         self._wake_at[server] = at
         token = self._token[server] + 1
         self._token[server] = token
-        _Wake(self.env, at - self.env.now, server, token, self._on_wake)
+        Wake(self.env, at - self.env.now, server, token, self._on_wake)
 
-    def _on_wake(self, event: _Wake) -> None:
+    def _on_wake(self, event: Wake) -> None:
         server = event.server
         if event.token != self._token[server]:
             return
