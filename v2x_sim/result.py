@@ -202,9 +202,11 @@ def _link_table(world: World) -> tuple[Table, dict[str, Any]]:
     }
     congested = np.nan_to_num(ratio, nan=1.0) < scenario.output.congested_speed_ratio
     per_bin = congested.sum(axis=0)
+    counted = edges[:-1] >= scenario.simulation.warmup_s  # bins from the warm-up on
     stats = {
-        "congested_link_minutes": float((congested * (series.bin_s / 60.0)).sum()),
-        "congested_links_max": int(per_bin.max()) if per_bin.size else 0,
+        "congested_link_minutes": float((congested[:, counted]
+                                         * (series.bin_s[counted] / 60.0)).sum()),
+        "congested_links_max": int(per_bin[counted].max()) if counted.any() else 0,
         "congested_links_by_bin": per_bin.astype(int).tolist(),
     }
     return table, stats
@@ -308,7 +310,7 @@ def collect_result(world: World) -> RunResult:
         tables["signals"] = signal_table(world.signals, world.network)
     summary["routing"] = _clean(_routing_summary(world.routing))
     if world.v2x is not None:
-        summary.update(_clean(v2x_summary(world.v2x)))
+        summary.update(_clean(v2x_summary(world.v2x, world.scenario.simulation.warmup_s)))
         tables.update(v2x_tables(world.v2x))
     if world.control is not None and world.control.policy.name != "none":
         tables["advice"] = world.control.advice_table()

@@ -111,13 +111,18 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
     return V2XModel(devices, coverage, channels, book, edges, cloud, flows, hazards)
 
 
-def v2x_summary(model: V2XModel) -> dict[str, Any]:
-    """The ``latency``, ``edges``, ``roadside`` and ``hazards`` sections of summary.json."""
+def v2x_summary(model: V2XModel, warmup_s: float = 0.0) -> dict[str, Any]:
+    """The ``latency``, ``edges``, ``roadside`` and ``hazards`` sections of summary.json.
+
+    Edge load is averaged over the time slots from ``warmup_s`` on (the other sections'
+    accumulators restart at the warm-up: `v2x_sim.warmup`).
+    """
     devices, flows = model.devices, model.flows
     cbr = flows.mean_cbr()
     edges = {}
     for pool in (*model.edges, model.cloud):
-        util, queue = pool.utilisation(), pool.queue_length()
+        counted = pool.slot_start_s >= warmup_s
+        util, queue = pool.utilisation()[counted], pool.queue_length()[counted]
         edges[pool.name] = {
             "cores": pool.cores,
             "utilisation_mean": float(util.mean()) if util.size else 0.0,

@@ -53,6 +53,7 @@ from v2x_sim.traffic.movement import LinkTraffic
 from v2x_sim.traffic.route_file import read_route_files
 from v2x_sim.traffic.shuttle import shuttle_vehicle
 from v2x_sim.v2x_model import V2XModel, build_v2x
+from v2x_sim.warmup import restart_at_warmup
 
 ProgressCallback = Callable[[float, float], None]
 TripRoutes = list[tuple[list[int], dict[int, float]]]
@@ -426,6 +427,7 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
                         control.clocks if control else None)
     _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
     on_departure = control.on_departure if control is not None else None
+    restart_at_warmup(env, scenario.simulation.warmup_s, v2x, control)
     compliant = draw_compliant(plan, scenario, streams.get("drivers.compliance"))
     env.process(_departures(env, plan, fleet, traffic, free_flow, scenario, on_departure,
                             planned, compliant))

@@ -417,6 +417,14 @@ class BackgroundFlows:
             pool.stats[:] = 0
             pool.hist[:] = 0
 
+    def restart_statistics(self) -> None:
+        """Warm-up over: channel load, BSMs received and frame backhaul count afresh."""
+        self.cbr_sum[:] = 0.0
+        self.cbr_max[:] = 0.0
+        self.bsm_received[:] = 0
+        self.windows = 0
+        self._full_windows = 0
+
     def mean_cbr(self) -> FloatArray:
         """Mean channel busy ratio per RSU over the windows so far."""
         return self.cbr_sum / max(self.windows, 1)

@@ -189,6 +189,12 @@ class ServerPool:
                       np.zeros((n_kinds, 3, N_BINS), np.int64))
         return max(arrival_s, float(free.min()))
 
+    def restart_statistics(self) -> None:
+        """Warm-up over: the latency accumulators start afresh (the slot series stay)."""
+        self.counts[:] = 0
+        self.stats[:] = 0
+        self.hist[:] = 0
+
     def end_at(self, end_s: float) -> None:
         """The run ended at ``end_s`` (before the horizon it was built for, after a drain).
 

@@ -332,6 +332,13 @@ class ControlLoop:
             self.flapping.add(vehicle)  # back onto a choice it had already left
         seen.append(tail[0])
 
+    def restart_statistics(self) -> None:
+        """Warm-up over: decision and advice counts, vehicle sets, belief samples restart."""
+        self.stats = ControlStats()
+        self.advised_vehicles.clear()
+        self._first_links.clear()
+        self.flapping.clear()
+
     def finish(self) -> None:
         """At the horizon: advice still travelling counts as in flight."""
         self.book.count_in_flight(self.kind, self._on_the_way)

@@ -39,6 +39,22 @@ class LatencyBook:
         self.lost_reasons: list[dict[str, int]] = [{} for _ in kinds]
         self.hist = [[LogHistogram() for _ in hops] for _ in kinds]
 
+    def restart(self, on_the_way: NDArray[np.int64]) -> None:
+        """Count afresh from now (the end of the warm-up).
+
+        ``on_the_way`` (per kind) are the messages sent before and not yet settled:
+        they count as sent in the new period, so ``sent = delivered + lost + in_flight``
+        keeps holding at the end.
+        """
+        n = len(self.kinds)
+        self.sent = np.asarray(on_the_way, dtype=np.int64).copy()
+        self.lost = np.zeros(n, np.int64)
+        self.delivered = np.zeros(n, np.int64)
+        self.in_flight = np.zeros(n, np.int64)
+        self.late = np.zeros(n, np.int64)
+        self.lost_reasons = [{} for _ in self.kinds]
+        self.hist = [[LogHistogram() for _ in self.hops] for _ in self.kinds]
+
     def count_sent(self, kind: int, n: int) -> None:
         """``n`` messages of ``kind`` were generated."""
         self.sent[kind] += n
