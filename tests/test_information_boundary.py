@@ -78,7 +78,8 @@ def test_status_sample_enters_the_belief_when_the_cloud_finishes_it(
     assert before.travel_time_s[3] == belief.free_flow_s[3]
     after = belief.state(done)
     assert after.travel_time_s[3] == 42.0
-    assert after.measured_s[3] == -0.5  # the sample's age counts from the exit it reports
+    # the sample's age counts from when the vehicle entered the link it reports on
+    assert after.measured_s[3] == -0.5 - 42.0
     assert belief.samples == 1
 
 

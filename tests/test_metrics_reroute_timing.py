@@ -78,6 +78,9 @@ def test_first_reroute_waits_for_the_next_decision(tmp_path: Path, start_s: floa
     assert incident["time_to_first_advice_s"] == pytest.approx(expected_s, abs=1e-9)
     assert incident["time_to_first_reroute_s"] == pytest.approx(expected_s, abs=1e-9)
     assert rerouting["time_to_first_reroute_s"] == pytest.approx(expected_s, abs=1e-9)
+    # each advised car switches once, to route B (free: no reason to switch back)
+    assert rerouting["route_switches_per_advised_vehicle"] == 1.0
+    assert rerouting["vehicles_advised"] == rerouting["followed"] > 0
     (hazard,) = summary["hazards"]["by_hazard"]
     assert hazard["time_to_first_reroute_s"] == pytest.approx(expected_s, abs=1e-9)
     assert hazard["time_to_detection_s"] == incident["time_to_detection_s"]

@@ -136,6 +136,7 @@ def test_belief_with_its_feeds_off_stays_at_free_flow_and_nobody_is_rerouted(
     free-flow shortest paths), so nobody follows advice.
     """
     scenario = load_scenario(INCIDENT, [*FULL, "simulation.horizon_s=1500",
+                                        "simulation.warmup_s=0",  # every sample counts
                                         "control.policy=dynamic_shortest",
                                         "messages.status.enabled=false",
                                         "messages.aggregate.enabled=false"])

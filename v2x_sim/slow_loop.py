@@ -154,6 +154,8 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
                        rng_compliance=rng("control.compliance"), period_s=control.period_s,
                        stale_after_s=control.belief.stale_after_s, jobs=jobs)
     loop._deliver_edge = lambda ids: via_edge(ids, 0.0)  # edge-local: no WAN leg
+    loop.aoi_time_mean_s = belief.age_time_mean_s
+    loop.aoi_restart = belief.restart_age
     loop.events = events
     env.process(loop.run())
     v2x.hazards.on_confirmed = loop.on_hazard

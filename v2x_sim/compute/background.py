@@ -375,8 +375,10 @@ class BackgroundFlows:
             report = {k: v[arrive] for k, v in report.items()}
             new = report["done_link"] >= 0
             if feeds.belief is not None and new.any():
+                # a traversal describes the link as the vehicle found it on entering:
+                # stamped with the entry time (exit - travel), its age counts from there
                 feeds.belief.ingest(done[new], report["done_link"][new], report["travel_s"][new],
-                                    report["exited_s"][new])
+                                    report["exited_s"][new] - report["travel_s"][new])
             if feeds.registry is not None and done.size:
                 feeds.registry.ingest(done, report["vehicle"], report["link"], report["born_s"])
         done, payload = handed.of_kind(int(MessageKind.AGGREGATE))

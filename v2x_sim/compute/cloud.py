@@ -40,6 +40,12 @@ class Belief:
         self._pending: list[tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray]] = []
         self._density = np.full(len(self.free_flow_s), np.nan)
         self.samples = 0
+        # age of information integrated over time, per link: the integral of
+        # (t - stamp) dt from _age_from up to _age_since (NaN: no sample yet)
+        n = len(self.free_flow_s)
+        self._age_area = np.zeros(n)
+        self._age_since = np.full(n, np.nan)
+        self._age_from = np.full(n, np.nan)
 
     def ingest(self, receive_s: FloatArray, link: IntArray, travel_s: FloatArray,
                measured_s: FloatArray, density_vpm: FloatArray | None = None) -> None:
@@ -70,15 +76,45 @@ class Belief:
         self._density[link[due][order][counted]] = density[due][order][counted]
         w = self.weight
         estimate, stamp = self._estimate, self._measured
-        for lk, value, at in zip(link[due][order].tolist(), travel[due][order].tolist(),
-                                 measured[due][order].tolist(), strict=True):
+        area, since = self._age_area, self._age_since
+        for lk, value, at, got in zip(link[due][order].tolist(), travel[due][order].tolist(),
+                                      measured[due][order].tolist(),
+                                      receive[due][order].tolist(), strict=True):
             if np.isnan(stamp[lk]):
                 estimate[lk] = value
+                since[lk] = self._age_from[lk] = got
             else:
                 estimate[lk] = (1.0 - w) * estimate[lk] + w * value
+                got = max(got, since[lk])
+                area[lk] += (got - since[lk]) * ((got + since[lk]) / 2.0 - stamp[lk])
+                since[lk] = got
             if not at <= stamp[lk]:
                 stamp[lk] = at
             self.samples += 1
+
+    def age_time_mean_s(self, now_s: float) -> float:
+        """Age of information averaged over time, over every link since its first sample.
+
+        Between samples a link's age grows as ``t - stamp``; its integral from ``t0`` to
+        ``t1`` is ``(t1 - t0) ((t1 + t0) / 2 - stamp)``. The sum over links divided by
+        their summed time since their first sample (or since `restart_age`): the mean a
+        sampler at uniformly random instants would find, not one locked to the instants
+        the samples arrive at. NaN before any sample.
+        """
+        self.advance(now_s)
+        seen = ~np.isnan(self._age_since)
+        since, stamp = self._age_since[seen], self._measured[seen]
+        area = self._age_area[seen] + (now_s - since) * ((now_s + since) / 2.0 - stamp)
+        duration = float((now_s - self._age_from[seen]).sum())
+        return float(area.sum() / duration) if duration > 0 else float("nan")
+
+    def restart_age(self, now_s: float) -> None:
+        """Integrate the age of information afresh from ``now_s`` (the end of a warm-up)."""
+        self.advance(now_s)
+        seen = ~np.isnan(self._age_since)
+        self._age_area[:] = 0.0
+        self._age_since[seen] = now_s
+        self._age_from[seen] = now_s
 
     def state(self, now_s: float) -> LinkState:
         """The belief as of ``now_s`` (stale links per the fallback rule)."""

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from v2x_sim.comms.messages import Hop
 from v2x_sim.control.policy import Policy, PolicyView, RouteAdvice, VehiclesView
+from v2x_sim.metrics.belief_error import flow_weighted_error
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.metrics.records import EventLog
 from v2x_sim.metrics.reroute_clock import RerouteClocks
@@ -121,6 +122,9 @@ class ControlLoop:
         self._jobs_running = 0
         self.advised_vehicles: set[int] = set()  # received (were delivered) advice
         self.clocks = RerouteClocks()  # per incident: first advice, first reroute around it
+        # the belief's time-averaged age of information, and its restart (wired by slow_loop)
+        self.aoi_time_mean_s: Callable[[float], float] | None = None
+        self.aoi_restart: Callable[[float], None] | None = None
         self.hazard_links: set[int] = set()
         self.reroute_times: list[float] = []
 
@@ -338,6 +342,8 @@ class ControlLoop:
         self.advised_vehicles.clear()
         self._first_links.clear()
         self.flapping.clear()
+        if self.aoi_restart is not None:
+            self.aoi_restart(self.env.now)
 
     def finish(self) -> None:
         """At the horizon: advice still travelling counts as in flight."""
@@ -357,7 +363,12 @@ class ControlLoop:
             del self.history[0]
         age = belief.age_s(now)
         finite = age[np.isfinite(age)]
+        # flow by Little's law: vehicles on the link / the time they take to cross it
+        density = truth.density_vpm if truth.density_vpm is not None else np.zeros(age.size)
+        flow = density * self.network.length_m / np.maximum(truth.travel_time_s, 1e-9)
+        measured = age <= self.stale_after_s
         row = {"time_s": now, **estimate_error(belief, truth),
+               **flow_weighted_error(belief.travel_time_s, truth.travel_time_s, flow, measured),
                "age_mean_s": float(finite.mean()) if finite.size else math.nan,
                "age_p95_s": float(np.percentile(finite, 95)) if finite.size else math.nan,
                "coverage": float((age <= self.stale_after_s).mean())}
@@ -411,5 +422,12 @@ class ControlLoop:
                           for c, a, r in zip(clocks, advice_s, reroute_s, strict=True)],
             "belief": {"mae_s": mean("mae_s"), "relative_error": mean("relative"),
                        "age_mean_s": mean("age_mean_s"), "age_p95_s": mean("age_p95_s"),
-                       "coverage": mean("coverage"), "samples_per_period": len(rows)},
+                       "coverage": mean("coverage"), "samples_per_period": len(rows),
+                       "mae_flow_weighted_s": mean("mae_flow_s"),
+                       "relative_error_flow_weighted": mean("relative_flow"),
+                       "mae_unmeasured_flow_weighted_s": mean("mae_unmeasured_flow_s"),
+                       "unmeasured_flow_share": mean("unmeasured_flow_share"),
+                       "unmeasured_links": mean("unmeasured_links"),
+                       "aoi_time_mean_s": (self.aoi_time_mean_s(self.env.now)
+                                           if self.aoi_time_mean_s is not None else None)},
         }
