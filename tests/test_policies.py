@@ -387,6 +387,58 @@ def test_at_departure_gives_the_belief_shortest_path(network) -> None:  # type: 
     assert advised(AtDeparture(), view(network, [100, 50, 49, 50, 50])) == []
 
 
+def test_predictive_keeps_vehicles_on_a_clearing_route(network) -> None:  # type: ignore[no-untyped-def]
+    """The converse of a building queue: link 2 was 90, 80, 70 s at 0, 60, 120 s (slope
+    -1/6 s per s). Now route A = 50 + 70 = 120 s vs B = 100 s: dynamic_shortest's saving
+    20 / 120 = 0.17 > 0.1 moves the vehicle. 300 s ahead link 2 is 70 - 50 = 20 s, never
+    below free flow: 50 s, so A = 100 s = B: predictive leaves it on A."""
+    belief = [100, 50, 70, 50, 50]
+    history = [(t, np.array([100, 50, x, 50, 50], dtype=float))
+               for t, x in ((0.0, 90.0), (60.0, 80.0), (120.0, 70.0))]
+    v = view(network, belief, history=history)
+    np.testing.assert_allclose(Predictive(lookahead_s=300).costs(v), [100, 50, 50, 50, 50])
+    assert advised(Predictive(lookahead_s=300), view(network, belief, history=history)) == []
+    assert advised(DynamicShortest(), view(network, belief, history=history)) == [ROUTE_B]
+
+
+def test_at_departure_routes_every_connected_compliant_departure_around_a_slow_route(
+        tmp_path: Path) -> None:
+    """End to end on the two-route network: a 12 km/h speed cap on link 2 for the whole
+    hour makes route A 50 + 1,000 / 3.33 = 350 s against B's 100 s; 600 veh/h (no queue
+    on either route), half the cars connected, compliance 0.8, departure routing on free
+    flow (ties go to A), so only at_departure's answers send anyone to B. Once the belief
+    knows link 2 (sensors watch it: seconds), every connected departure is answered B,
+    and 0.8 of them follow: after the 600 s warm-up the share entering B is
+    0.5 x 0.8 = 0.4. With n vehicles reaching the split (~500), the 99 % band is
+    2.576 sqrt(0.4 x 0.6 / n) (0.056 at n = 500). Measured on seed 1: 191 of 476
+    (0.401). Under ``none`` nobody takes B."""
+    road = write_two_route_network(tmp_path)
+    cars = {"connected_share": 0.5, "compliance": 0.8}
+    shares = {}
+    for policy in ("at_departure", "none"):
+        data = {
+            "simulation": {"horizon_s": 3600, "warmup_s": 600, "seed": 1},
+            "road": road,
+            "demand": {"flows": [{"origin": 0, "destination": 4, "rate_vph": 600}]},
+            "incidents": [{"link": 2, "start_s": 0, "end_s": 3600, "lanes_closed": 0,
+                           "speed_cap_kmh": 12}],
+            "vehicles": {"classes": {"car": {"share": 1.0, **cars},
+                                     "truck": {"share": 0.0}, "delivery": {"share": 0.0}}},
+            "control": {"policy": policy, "period_s": 60},
+            "edge": {"nodes": 1, "cores": 2},
+        }
+        result = build_world(scenario_from_dict(data, base_dir=tmp_path)).run()
+        links = result.links
+        late = links["t_start_s"] >= 600
+        a = float(links["entered"][late & (links["link"] == "1")].sum())
+        b = float(links["entered"][late & (links["link"] == "3")].sum())
+        shares[policy] = (b / (a + b), a + b)
+    share, n = shares["at_departure"]
+    assert n >= 400
+    assert abs(share - 0.4) <= 2.576 * np.sqrt(0.4 * 0.6 / n), shares
+    assert shares["none"][0] == 0.0
+
+
 def test_compliance_between_the_extremes(tmp_path: Path) -> None:
     """Compliance 0.8 with ``compliance_model: advice``: each delivered piece of advice is
     declined with probability 0.2 (the driver model: test_metrics_compliance.py).
