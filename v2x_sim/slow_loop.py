@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.comms.messages import MessageKind
 from v2x_sim.compute.background import CloudFeeds
-from v2x_sim.compute.cloud import Belief
+from v2x_sim.compute.cloud import Belief, VehicleRegistry
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.control.loop import CloudJobs, ControlLoop
 from v2x_sim.control.policy import VehiclesView
@@ -47,8 +47,9 @@ def build_feeds(scenario: Scenario, network: Network, fleet: VehicleTable,
     def probe(ids: IntArray) -> tuple[IntArray, NDArray[np.float64], NDArray[np.float64]]:
         return fleet.last_link[ids], fleet.last_travel_s[ids], fleet.last_exit_s[ids]
 
+    registry = VehicleRegistry(scenario.control.forget_vehicle_after_s)
     return CloudFeeds(belief=belief, probe=probe, observe=traffic.travel_time_s,
-                      observe_density=traffic.density_vpm)
+                      observe_density=traffic.density_vpm, registry=registry)
 
 
 def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
@@ -74,15 +75,26 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         return LinkState(traffic.travel_time_s(), np.full(network.n_links, env.now), free_flow,
                          traffic.density_vpm())
 
-    def vehicles(only: IntArray | None) -> VehiclesView:
-        n = len(fleet)
-        if only is not None:  # a request: a vehicle still queued at its origin counts too
-            ids = only
-            link = np.array([traffic.current_or_origin_link(int(v)) for v in ids], np.int64)
-        else:
-            ids = np.flatnonzero(fleet.connected[:n])
+    registry: VehicleRegistry = feeds.registry
+    # the oracle knows everything; an edge-local policy hears BSMs where it acts
+    live = bool(getattr(policy, "edge_local", False)) or policy.uses_truth
+
+    def vehicles(only: IntArray | None, links: IntArray | None) -> VehiclesView:
+        """What the platform knows of the connected vehicles (never the live fleet).
+
+        A request names its vehicle and link; otherwise the cloud knows each vehicle's
+        link from its last delivered status report. An edge-local policy hears BSMs
+        (10 Hz, within RSU range) and the oracle knows the truth: they see connected
+        vehicles where they are.
+        """
+        if only is not None and links is not None:
+            ids, link = only, links
+        elif live:
+            ids = np.flatnonzero(fleet.connected[:len(fleet)])
             ids = ids[(fleet.link[ids] >= 0) & np.isnan(fleet.arrive_s[ids])]
             link = fleet.link[ids]
+        else:
+            ids, link, _ = registry.known(env.now)
         keep = link >= 0
         ids, link = ids[keep], link[keep]
         # shuttles and deliveries keep their itineraries: they are not the policy's to move
@@ -91,7 +103,17 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
             ids, link = ids[mine], link[mine]
         return VehiclesView(ids=ids, link=link, next_node=network.to_node[link],
                             destination=fleet.destination[ids],
-                            remaining=[traffic.remaining_route(int(v)) for v in ids])
+                            remaining=[planned_after(int(v), int(k))
+                                       for v, k in zip(ids.tolist(), link.tolist(),
+                                                       strict=True)])
+
+    def planned_after(vehicle: int, link: int) -> list[int]:
+        """The vehicle's planned route after ``link`` (its route travels with its reports)."""
+        route = traffic.routes[vehicle]
+        for i in range(min(traffic.route_pos[vehicle], len(route) - 1), -1, -1):
+            if route[i] == link:
+                return route[i + 1:]
+        return traffic.remaining_route(vehicle)
 
     def compliance(ids: IntArray) -> NDArray[np.float64]:
         """Probability that each vehicle follows a piece of advice delivered now.
@@ -148,8 +170,8 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         return traffic.reroute(vehicle, tail)
 
     loop = ControlLoop(env, network=network, policy=policy, belief=belief.state, truth=truth,
-                       vehicles=vehicles, apply=apply, compliance=compliance, deliver=deliver,
-                       book=v2x.book,
+                       vehicles=vehicles, locate=traffic.current_or_origin_link, apply=apply,
+                       compliance=compliance, deliver=deliver, book=v2x.book,
                        advice_kind=int(MessageKind.ROUTE_ADVICE), rng_policy=rng("policy"),
                        rng_compliance=rng("control.compliance"), period_s=control.period_s,
                        stale_after_s=control.belief.stale_after_s, jobs=jobs)
@@ -159,4 +181,5 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
     loop.events = events
     env.process(loop.run())
     v2x.hazards.on_confirmed = loop.on_hazard
+    v2x.hazards.on_cleared = loop.on_clearance
     return loop

@@ -126,3 +126,63 @@ class Belief:
             estimate[stale] = self.free_flow_s[stale]
         return LinkState(estimate, self._measured.copy(), self.free_flow_s,
                          self._density.copy())
+
+
+class VehicleRegistry:
+    """The platform's record of each connected vehicle: its last delivered status report.
+
+    A report counts from the instant the cloud finished it (like a belief sample); the
+    newest report (by send time) of each vehicle wins. A vehicle not heard from for
+    ``forget_after_s`` is presumed gone (it arrived, or lost coverage): the platform does
+    not advise it.
+
+    Args:
+        forget_after_s: age of a vehicle's last report beyond which it is forgotten.
+    """
+
+    def __init__(self, forget_after_s: float) -> None:
+        self.forget_after_s = forget_after_s
+        self.link = np.full(0, -1, dtype=np.int64)
+        self.reported_s = np.full(0, np.nan)
+        self._pending: list[tuple[FloatArray, IntArray, IntArray, FloatArray]] = []
+        self.reports = 0
+
+    def ingest(self, receive_s: FloatArray, vehicle: IntArray, link: IntArray,
+               born_s: FloatArray) -> None:
+        """Reports the cloud will have processed at ``receive_s``: vehicle, its link, sent."""
+        if len(receive_s):
+            self._pending.append((np.asarray(receive_s, np.float64),
+                                  np.asarray(vehicle, np.int64), np.asarray(link, np.int64),
+                                  np.asarray(born_s, np.float64)))
+
+    def advance(self, now_s: float) -> None:
+        """Apply every report processed by ``now_s``."""
+        if not self._pending:
+            return
+        receive, vehicle, link, born = (np.concatenate(c) for c in zip(*self._pending,
+                                                                        strict=True))
+        due = receive <= now_s
+        self._pending = ([(receive[~due], vehicle[~due], link[~due], born[~due])]
+                         if not due.all() else [])
+        vehicle, link, born = vehicle[due], link[due], born[due]
+        if not vehicle.size:
+            return
+        if vehicle.max() >= self.link.size:
+            grow = max(int(vehicle.max()) + 1, 2 * self.link.size)
+            self.link = np.concatenate([self.link, np.full(grow - self.link.size, -1)])
+            self.reported_s = np.concatenate([self.reported_s,
+                                              np.full(grow - self.reported_s.size, np.nan)])
+        order = np.lexsort((born, vehicle))  # by vehicle, newest report last
+        vehicle, link, born = vehicle[order], link[order], born[order]
+        last = np.r_[vehicle[1:] != vehicle[:-1], True]
+        vehicle, link, born = vehicle[last], link[last], born[last]
+        newer = ~(born <= self.reported_s[vehicle])  # NaN (never heard) counts as older
+        self.link[vehicle[newer]] = link[newer]
+        self.reported_s[vehicle[newer]] = born[newer]
+        self.reports += int(due.sum())
+
+    def known(self, now_s: float) -> tuple[IntArray, IntArray, FloatArray]:
+        """Vehicles heard from within ``forget_after_s``: (ids, reported link, report time)."""
+        self.advance(now_s)
+        ids = np.flatnonzero(self.reported_s >= now_s - self.forget_after_s)
+        return ids, self.link[ids], self.reported_s[ids]

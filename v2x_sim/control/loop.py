@@ -84,7 +84,11 @@ class ControlLoop:
         policy: the rerouting policy.
         belief: the cloud's belief at a time (a `LinkState`).
         truth: the true link state now (for the oracle, and for measuring the belief).
-        vehicles: connected vehicles on links now.
+        vehicles: the platform's view of the connected vehicles, ``vehicles(only, links)``:
+            all it knows of (``only`` None), or the requesting vehicles ``only`` on the
+            ``links`` their requests named.
+        locate: where a vehicle really is (the link it is on or waits at its origin to
+            enter; -1 once arrived): the vehicle's side, to judge whether advice fits.
         apply: switch a vehicle to a new route tail; False if it no longer can.
         compliance: probability per trip id that it follows advice.
         deliver: the advice channel.
@@ -98,7 +102,8 @@ class ControlLoop:
 
     def __init__(self, env: simpy.Environment, *, network: Network, policy: Policy,
                  belief: Callable[[float], LinkState], truth: Callable[[], LinkState],
-                 vehicles: Callable[[IntArray | None], VehiclesView],
+                 vehicles: Callable[[IntArray | None, IntArray | None], VehiclesView],
+                 locate: Callable[[int], int],
                  apply: Callable[[int, list[int]], bool],
                  compliance: Callable[[IntArray], FloatArray], deliver: Deliver,
                  book: LatencyBook, advice_kind: int,
@@ -107,6 +112,7 @@ class ControlLoop:
         self.env, self.network, self.policy = env, network, policy
         self.jobs = None if policy.uses_truth else jobs
         self._belief, self._truth, self._vehicles = belief, truth, vehicles
+        self._locate = locate
         self._apply, self._compliance, self._deliver = apply, compliance, deliver
         self._deliver_edge: Deliver | None = None
         self.book, self.kind = book, advice_kind
@@ -126,6 +132,7 @@ class ControlLoop:
         self.aoi_time_mean_s: Callable[[float], float] | None = None
         self.aoi_restart: Callable[[float], None] | None = None
         self.hazard_links: set[int] = set()
+        self.cleared_at: dict[int, float] = {}
         self.reroute_times: list[float] = []
 
     # ------------------------------------------------------------------ triggers
@@ -145,18 +152,21 @@ class ControlLoop:
         """
         if not self.policy.on_departure:
             return
+        only = np.array([vehicle], dtype=np.int64)
+        where = np.array([self._locate(vehicle)], dtype=np.int64)  # the request says where
         if self.jobs is None:
-            self.decide("departure", only=np.array([vehicle], dtype=np.int64))
+            self.decide("departure", only=only, links=where)
             return
         ok, delay = self.jobs.uplink()
         if not ok:
             self._unanswered("request_lost")
             return
-        self.env.process(self._request(vehicle, delay))
+        self.env.process(self._request(only, where, delay))
 
-    def _request(self, vehicle: int, delay_s: float) -> Generator[simpy.Event, Any, None]:
+    def _request(self, only: IntArray, where: IntArray, delay_s: float) -> Generator[
+            simpy.Event, Any, None]:
         yield self.env.timeout(delay_s)
-        self.decide("departure", only=np.array([vehicle], dtype=np.int64))
+        self.decide("departure", only=only, links=where)
 
     def on_hazard(self, start_s: float, link: int = -1) -> None:
         """An edge node confirmed a hazard that began at ``start_s`` on ``link``.
@@ -181,22 +191,45 @@ class ControlLoop:
         if self.policy.on_hazard:
             self.decide("hazard")
 
+    def on_clearance(self, link: int) -> None:
+        """An edge node confirmed that the hazard on ``link`` is gone (detected, not told).
+
+        Like a hazard's start, the report crosses the WAN and the cloud queue before the
+        platform treats the link as clear; until then it treats the hazard as present.
+        """
+        if self.jobs is None or getattr(self.policy, "edge_local", False):
+            self.clear_hazard(link)
+            return
+        self.env.process(self._clearance_report(link))
+
+    def _clearance_report(self, link: int) -> Generator[simpy.Event, Any, None]:
+        assert self.jobs is not None  # only scheduled with jobs
+        yield self.env.timeout(self.jobs.wan_s)
+        yield from self._cloud_job("hazard_report", 0)
+        self.clear_hazard(link)
+
     def clear_hazard(self, link: int) -> None:
-        """The platform learned that the hazard on ``link`` is over."""
+        """The platform now knows that the hazard on ``link`` is over."""
         self.hazard_links.discard(link)
+        self.cleared_at[link] = self.env.now
 
     # ------------------------------------------------------------------ deciding
     def _state(self) -> LinkState:
         return self._truth() if self.policy.uses_truth else self._belief(self.env.now)
 
-    def decide(self, trigger: str, *, only: IntArray | None = None) -> None:
-        """A decision: a job in the cloud queue (or at once, without `CloudJobs`)."""
+    def decide(self, trigger: str, *, only: IntArray | None = None,
+               links: IntArray | None = None) -> None:
+        """A decision: a job in the cloud queue (or at once, without `CloudJobs`).
+
+        ``only`` and ``links``: the vehicles of a route request and the links their
+        requests said they were on.
+        """
         if self.jobs is None or getattr(self.policy, "edge_local", False):
-            advice = self._ask_policy(trigger, only)
+            advice = self._ask_policy(trigger, only, links)
             if len(advice):
                 self._dispatch(advice)
             return
-        self.env.process(self._decision_job(trigger, only))
+        self.env.process(self._decision_job(trigger, only, links))
 
     def _cloud_job(self, kind: str, n: int) -> Generator[simpy.Event, Any, float]:
         """Wait for the cloud queue and serve a job of ``kind``; its queue wait."""
@@ -208,8 +241,8 @@ class ControlLoop:
         yield self.env.timeout(self.jobs.service_s(kind, n))
         return start - arrived
 
-    def _decision_job(self, trigger: str, only: IntArray | None) -> Generator[
-            simpy.Event, Any, None]:
+    def _decision_job(self, trigger: str, only: IntArray | None,
+                      links: IntArray | None) -> Generator[simpy.Event, Any, None]:
         """Queue, run the policy on the belief as of the job's start, serve, dispatch."""
         assert self.jobs is not None  # only scheduled with jobs
         arrived = self.env.now
@@ -217,20 +250,21 @@ class ControlLoop:
         start = self.jobs.start_s(arrived)
         if start > arrived:
             yield self.env.timeout(start - arrived)
-        advice = self._ask_policy(trigger, only)
+        advice = self._ask_policy(trigger, only, links)
         yield self.env.timeout(self.jobs.service_s("decision", len(advice)))
         self._jobs_running -= 1
         self.stats.job_s.append(self.env.now - arrived)
         if len(advice):
             self._dispatch(advice)
 
-    def _ask_policy(self, trigger: str, only: IntArray | None) -> RouteAdvice:
+    def _ask_policy(self, trigger: str, only: IntArray | None,
+                    links: IntArray | None = None) -> RouteAdvice:
         """Run the policy now on the platform's view; count requests it cannot answer."""
         state = self._state()
-        vehicles = self._vehicles(only)
+        vehicles = self._vehicles(only, links)
         if len(vehicles) == 0:
-            if only is not None:
-                self._unanswered("vehicle_gone")
+            if only is not None:  # a shuttle or delivery: it keeps its itinerary
+                self._unanswered("keeps_itinerary")
             return RouteAdvice()
         self.stats.decisions += 1
         view = PolicyView(now_s=self.env.now, network=self.network, belief=state,
@@ -312,11 +346,14 @@ class ControlLoop:
                 "outcome": np.array([r[3] for r in rows], dtype=str)}
 
     def _still_ahead(self, vehicle: int, route: list[int]) -> list[int] | None:
-        """The part of ``route`` after the vehicle's current link (it may have moved on)."""
-        view = self._vehicles(np.array([vehicle], dtype=np.int64))
-        if len(view) == 0:
+        """The part of ``route`` after the link the vehicle is really on, or None.
+
+        The vehicle may have moved on since the report the advice was computed from.
+        """
+        link = self._locate(vehicle)
+        if link < 0:
             return None
-        link, start = int(view.link[0]), int(view.next_node[0])
+        start = int(self.network.to_node[link])
         if route and int(self.network.from_node[route[0]]) == start:
             return route
         if link in route:

@@ -2,9 +2,10 @@
 
 A policy is a class with one method, ``decide(view) -> RouteAdvice``. The view is
 read-only: the platform's belief (travel time and age per link), the connected vehicles
-on the road as arrays (trip id, current link, destination, remaining route), routing
-helpers, and the policy's own random generator. It never sees the true road state,
-unless it is the oracle reference (``uses_truth = True``).
+the platform knows of as arrays (trip id, the link of its last delivered status report,
+destination, planned route after that link), routing helpers, and the policy's own
+random generator. It never sees the true road state or where vehicles are now, unless
+it is the oracle reference (``uses_truth = True``).
 """
 
 from __future__ import annotations
@@ -24,14 +25,20 @@ IntArray = NDArray[np.int64]
 
 @dataclass(frozen=True)
 class VehiclesView:
-    """The connected vehicles on links when the decision is made.
+    """The connected vehicles the platform knows of when the decision is made.
+
+    Each comes from its last delivered status report (or, for a route request, from the
+    request itself); a vehicle the cloud has not heard from for
+    ``control.forget_vehicle_after_s`` is not in the view. Edge-local policies and the
+    oracle see connected vehicles where they are.
 
     Attributes:
         ids: trip ids.
-        link: the link each is on.
+        link: the link each reported being on (it may have moved on since: advice that
+            no longer fits when it arrives counts as ``stale``).
         next_node: the node at the end of that link, where a new route would start.
         destination: destination node.
-        remaining: links still ahead after the current one (one list per vehicle).
+        remaining: its planned route after that link (one list per vehicle).
     """
 
     ids: IntArray
@@ -53,7 +60,7 @@ class PolicyView:
         network: the road network (static).
         belief: the platform's link state (the truth only for ``uses_truth`` policies).
         history: earlier belief travel times as (time, array) pairs, oldest first.
-        vehicles: connected vehicles on links now.
+        vehicles: connected vehicles the platform knows of (see `VehiclesView`).
         rng: the policy's own generator.
         trigger: "periodic", "departure" or "hazard".
         hazard_links: links with a hazard an edge node has confirmed and not yet cleared.

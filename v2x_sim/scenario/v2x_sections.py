@@ -340,6 +340,10 @@ class ControlSection(Section):
         description="driver: a vehicle class's compliance is the share of drivers who "
         "follow advice, each drawn once per vehicle; advice: every piece of advice is "
         "followed with that probability, drawn anew each time.")
+    forget_vehicle_after_s: PositiveFloat = Field(
+        default=10.0, description="A connected vehicle the cloud has had no status report "
+        "from for this long is presumed gone and not advised (status is sent at "
+        "messages.status.rate_hz, 1 Hz by default).")
 
 
 class BackgroundLoad(StrEnum):
