@@ -170,7 +170,7 @@ class World:
 def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, network: Network,
                         traffic: LinkTraffic, events: EventLog,
                         on_hazard: Callable[[int, float], None] | None,
-                        on_clear: Callable[[int], None] | None = None,
+                        on_clear: Callable[[int, float], None] | None = None,
                         clocks: RerouteClocks | None = None) -> None:
     for i, incident in enumerate(scenario.incidents):
         path = f"incidents[{i}]"
@@ -209,8 +209,8 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
             events.add(world_env.now, "incident_end", link=ext, detail=detail)
             if clocks is not None:
                 clocks.end(link, world_env.now)
-            if on_clear is not None:
-                on_clear(link)
+            if on_clear is not None:  # the edge has to detect the clearance
+                on_clear(link, position)
 
         world_env.process(window())
 
@@ -423,7 +423,7 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
                             events)
     _schedule_incidents(env, scenario, network, traffic, events,
                         v2x.hazards.report if v2x else None,
-                        control.clear_hazard if control else None,
+                        v2x.hazards.clear if v2x else None,
                         control.clocks if control else None)
     _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
     on_departure = control.on_departure if control is not None else None

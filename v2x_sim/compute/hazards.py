@@ -56,6 +56,10 @@ class HazardRecord:
     upstream_vehicles: int = 0
     delivered: int = 0
     in_time: int = 0
+    end_s: float = math.nan
+    cleared_by: str = "none"
+    clear_detect_s: float = math.nan
+    clear_done_s: float = math.nan
 
 
 class HazardLoop:
@@ -78,6 +82,8 @@ class HazardLoop:
         self.v2x, self.edge_cfg, self.book = v2x, edge, book
         self.rng, self.deterministic = rng, deterministic
         self.on_confirmed: Callable[[float, int], None] | None = None
+        self.on_cleared: Callable[[int], None] | None = None
+        self._open: dict[int, list[HazardRecord]] = {}
         self.records: list[HazardRecord] = []
         self.deliveries: dict[str, list[float]] = {c: [] for c in WARNING_COLUMNS}
         self._deadline = float(book.deadline_s[MessageKind.HAZARD_WARNING])
@@ -89,7 +95,17 @@ class HazardLoop:
         """A hazard (an incident) starts now at ``position_m`` along ``link``."""
         record = HazardRecord(hazard=len(self.records), link=link, start_s=self.env.now)
         self.records.append(record)
+        self._open.setdefault(link, []).append(record)
         self.env.process(self._lifecycle(record, position_m))
+
+    def clear(self, link: int, position_m: float) -> None:
+        """The (oldest open) incident on ``link`` ends now; the edge has to notice."""
+        records = self._open.get(link)
+        if not records:
+            return
+        record = records.pop(0)
+        record.end_s = self.env.now
+        self.env.process(self._clearance(record, position_m))
 
     def watch_queue_tails(self) -> Generator[simpy.Event, Any, None]:
         """The edge's BSM-based queue-tail detector, one look per tick.
@@ -208,6 +224,71 @@ class HazardLoop:
                                                       self.rng, deterministic=self.deterministic)
                     if ok[0]:
                         return rsu, float(air[0])
+            yield self.env.timeout(flows.tick_s)
+        return None
+
+    # ------------------------------------------------------------------ clearance
+    def _clearance(self, record: HazardRecord, position_m: float) -> Generator[
+            simpy.Event, Any, None]:
+        """Detect that the hazard is gone, report it to the edge, hand it on when done.
+
+        Sensors covering the spot see it clear (per frame with their detection
+        probability); where none looks, a connected vehicle past the spot and still
+        moving, that entered the link after the end, shows traffic crosses at normal
+        speed (its BSM, over PC5). The platform cannot clear what it never confirmed:
+        the clearance waits for the start's confirmation.
+        """
+        flows, dev = self.flows, self.flows.devices
+        while not record.edge_done_s <= self.env.now:
+            if self.env.now >= flows.horizon_s:
+                return
+            yield self.env.timeout(flows.tick_s)
+        seen = self._sensor_detection(record.link, position_m)
+        if seen is not None:
+            detect_s, sensor = seen
+            yield self.env.timeout(detect_s - self.env.now)
+            record.cleared_by = DEVICE_NAMES[int(dev.kind[sensor])]
+            rsu = int(dev.rsu[sensor])
+            uplink = flows.roadside.sensor_link_s + float(flows.rsu_fibre_s[rsu])
+        else:
+            found = yield from self._wait_for_moving_vehicle(record.link, position_m,
+                                                             record.end_s)
+            if found is None:
+                return
+            rsu, air = found
+            record.cleared_by = "bsm"
+            uplink = air + float(flows.rsu_fibre_s[rsu])
+        record.clear_detect_s = self.env.now
+        yield self.env.timeout(uplink)
+        start = flows.edges[int(dev.edge[rsu])].start_time(self.env.now)
+        service = float(draw_service_s(self.edge_cfg.service["hazard_warning"], 1, self.rng,
+                                       deterministic=self.deterministic)[0])
+        yield self.env.timeout(start + service - self.env.now)
+        record.clear_done_s = self.env.now
+        if self.on_cleared is not None:
+            self.on_cleared(record.link)
+
+    def _wait_for_moving_vehicle(self, link: int, position_m: float, since_s: float,
+                                 ) -> Generator[simpy.Event, Any, tuple[int, float] | None]:
+        """Poll each tick for a connected vehicle that crossed the spot at normal speed."""
+        flows, cov = self.flows, self.flows.coverage
+        length = float(flows.network.length_m[link])
+        while self.env.now < flows.horizon_s:
+            now = self.env.now
+            _, links, entered, ready = self.senders()
+            on = (links == link) & (entered >= since_s) & (ready > now)
+            if on.any():
+                offset = offsets_on_link(np.full(int(on.sum()), now), entered[on], ready[on],
+                                         np.full(int(on.sum()), length))
+                if (offset > min(position_m, 0.9 * length)).any():
+                    cell = cov.cell_of(np.array([link]), np.array([min(position_m, length)]))
+                    rsu = int(cov.nearest[cell[0]])
+                    if rsu >= 0:
+                        ok, air = flows.channels.pc5.draw(
+                            cov.distance_m[cell], flows.cbr[[rsu]], self.rng,
+                            deterministic=self.deterministic)
+                        if ok[0]:
+                            return rsu, float(air[0])
             yield self.env.timeout(flows.tick_s)
         return None
 
