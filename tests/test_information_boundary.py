@@ -124,12 +124,14 @@ def test_a_report_lost_on_uu_never_reaches_the_belief() -> None:
 
 
 # ---------------------------------------------------------------- the loop under overload
-AGGREGATES_ONLY = ("messages.status.enabled=false", "messages.aggregate.rate_hz=1")
+AGGREGATES_ONLY = ("messages.aggregate.rate_hz=1",)
 LOOP_RUNS = {
     "healthy": (),
     "none": ("control.policy=none",),
     # 1 core x 50 ms per status report against ~200 reports/s: rho ~ 10
     "cloud_overloaded": ("cloud.cores=1", "cloud.service.status.mean_s=0.05"),
+    # status reports still tell the cloud where vehicles are (its registry); their link
+    # times are taken out (`loop_runs`), so aggregates alone feed the belief
     "aggregates": AGGREGATES_ONLY,
     # 1 core x 2 s per aggregate against 1 aggregate/s per edge node: rho = 2
     "edge_overloaded": (*AGGREGATES_ONLY, "edge.cores=1", "edge.service.aggregate.mean_s=2"),
@@ -146,6 +148,10 @@ def loop_runs() -> dict[str, tuple[Any, dict[str, Any]]]:
     for name, sets in LOOP_RUNS.items():
         world = build_world(load_scenario("incident_reroute", [
             "simulation.horizon_s=2400", "v2x.background=off", *sets]))
+        if "aggregate" in name or "edge" in name:
+            feeds = world.v2x.flows.feeds
+            feeds.probe = lambda ids: (np.full(ids.size, -1), np.zeros(ids.size),
+                                       np.zeros(ids.size))
         summary = world.run().summary
         ages = np.array([row["age_mean_s"] for row in world.control.stats.belief_rows])
         out[name] = (ages, summary)
@@ -190,3 +196,179 @@ def test_an_overloaded_edge_ages_aggregates_and_rerouting_degrades(
     assert gain > 0.02 * none["vehicle_hours"]
     assert over["vehicle_hours"] - healthy["vehicle_hours"] > 0.5 * gain
     assert over["travel_time_mean_s"] > healthy["travel_time_mean_s"]
+
+
+# ---------------------------------------------------------- what the platform knows
+def test_registry_keeps_each_vehicles_newest_delivered_report_and_forgets_silence() -> None:
+    """Rule: a report counts from its receive instant; the newest (by send time) wins even
+    when an older one is processed later; a vehicle silent for forget_after_s is dropped."""
+    from v2x_sim.compute.cloud import VehicleRegistry
+
+    registry = VehicleRegistry(forget_after_s=10.0)
+    # vehicle 2: sent at 1 s on link 5 (processed 1.2 s), sent at 2 s on link 6 (processed
+    # 2.1 s), a straggler sent at 1.5 s on link 9 processed last (3 s); vehicle 0: one
+    # report sent at 0.5 s on link 4, processed at 8 s
+    registry.ingest(np.array([1.2, 2.1, 3.0, 8.0]), np.array([2, 2, 2, 0]),
+                    np.array([5, 6, 9, 4]), np.array([1.0, 2.0, 1.5, 0.5]))
+    ids, link, at = registry.known(1.19)
+    assert ids.size == 0  # nothing processed yet
+    ids, link, at = registry.known(1.2)
+    assert ids.tolist() == [2]
+    assert link.tolist() == [5]
+    assert at.tolist() == [1.0]
+    ids, link, at = registry.known(5.0)
+    assert ids.tolist() == [2]
+    assert link.tolist() == [6]
+    assert at.tolist() == [2.0]
+    ids, link, _ = registry.known(8.0)
+    assert ids.tolist() == [0, 2]
+    assert link.tolist() == [4, 6]
+    # 12.01 s: vehicle 2's newest report (2 s) is 10.01 s old; vehicle 0's (0.5 s) older
+    ids, _, _ = registry.known(12.01)
+    assert ids.size == 0
+
+
+class Recorder:
+    """A periodic belief policy that advises nobody and records what it was shown."""
+
+    name, periodic, on_departure, on_hazard, uses_truth = "recorder", True, False, False, False
+
+    def __init__(self, live: Any = None) -> None:
+        self.seen: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self.live = live  # the test's window on the road, to compare with the view
+        self.live_seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def decide(self, view: Any) -> Any:
+        from v2x_sim.control.policy import RouteAdvice
+
+        ids, links = view.vehicles.ids.copy(), view.vehicles.link.copy()
+        self.seen.append((view.now_s, ids, links))
+        if self.live is not None:
+            self.live_seen.append((self.live(ids), links))
+        return RouteAdvice()
+
+
+def instrumented(policy: str, *sets: str) -> tuple[Any, Recorder | None, list[int]]:
+    """incident_reroute to 900 s with the truth counted while a policy's view is built."""
+    from v2x_sim import load_scenario
+
+    world = build_world(load_scenario("incident_reroute", [
+        "simulation.horizon_s=900", "v2x.background=off", f"control.policy={policy}",
+        *sets]))
+    recorder = None
+    if policy == "dynamic_shortest":
+        recorder = Recorder(live=lambda ids: world.fleet.link[ids].copy())
+        world.control.policy = recorder
+    inside = [False]
+    truth_reads = [0]
+    traffic = world.traffic
+    for name in ("travel_time_s", "density_vpm"):
+        real = getattr(traffic, name)
+
+        def counted(real: Any = real) -> Any:
+            truth_reads[0] += inside[0]
+            return real()
+
+        setattr(traffic, name, counted)
+    ask = world.control._ask_policy
+
+    def asking(*args: Any, **kwargs: Any) -> Any:
+        inside[0] = True
+        try:
+            return ask(*args, **kwargs)
+        finally:
+            inside[0] = False
+
+    world.control._ask_policy = asking
+    world.run()
+    return world, recorder, truth_reads
+
+
+def test_a_belief_policy_never_reads_the_truth_and_the_oracle_does() -> None:
+    """Rule: building a belief policy's view reads no live link state; the oracle's does
+    (so the instrument sees truth reads when they happen)."""
+    _, recorder, reads = instrumented("dynamic_shortest")
+    assert recorder is not None
+    assert len(recorder.seen) == 14  # decisions at 60, 120, ..., 840 s (900 s: horizon)
+    assert reads[0] == 0
+    _, _, oracle_reads = instrumented("oracle")
+    assert oracle_reads[0] > 0
+
+
+@pytest.mark.parametrize("sets", [
+    ("channels.uu.loss=0.6", "simulation.deterministic=true"),  # every report lost
+    ("messages.status.enabled=false",),
+])
+def test_vehicles_the_cloud_has_not_heard_from_are_not_shown_to_a_policy(
+        sets: tuple[str, ...]) -> None:
+    """Rule: the vehicles a policy may advise come from delivered status reports only:
+    with every report lost, or none sent, the policy is never shown a vehicle (it is not
+    even asked: nobody to advise), although decisions run and connected vehicles are on
+    the road (the healthy run below shows hundreds)."""
+    world, recorder, _ = instrumented("dynamic_shortest", *sets)
+    assert recorder is not None
+    assert recorder.seen == []
+    assert world.control.stats.job_s  # decision jobs ran
+    n = len(world.fleet)
+    on_road = world.fleet.connected[:n] & (world.fleet.link[:n] >= 0)
+    assert on_road.sum() > 50
+
+
+def test_healthy_view_shows_reported_links_not_live_ones() -> None:
+    """Rule: with a healthy cloud the view holds each vehicle's link from its last
+    delivered report (sent at most a report period, 1 s, plus the window before): every
+    link shown lies on that vehicle's route, and some vehicles have since moved on."""
+    world, recorder, _ = instrumented("dynamic_shortest")
+    assert recorder is not None
+    shown = 0
+    for _, ids, links in recorder.seen:
+        for v, link in zip(ids.tolist(), links.tolist(), strict=True):
+            assert link in world.traffic.routes[v]
+        shown += ids.size
+    moved = sum(int((live != links).sum()) for live, links in recorder.live_seen)
+    assert shown > 500
+    assert 0 < moved < 0.5 * shown
+
+
+# ---------------------------------------------------------------- incident clearance
+def grid_incident(*, sensors: bool) -> Any:
+    """4x4 grid (400 m), ~2,500 veh/h, one lane of link 20 closed 120-500 s; rerouting
+    on, deterministic, no background load; with the default sensors or none."""
+    data: dict[str, Any] = {
+        "simulation": {"horizon_s": 900, "seed": 1, "deterministic": True},
+        "road": {"generator": "grid", "grid": {"rows": 4, "cols": 4, "spacing_m": 400}},
+        "demand": {"random": {"rate_vph": 2500}},
+        "incidents": [{"link": 20, "start_s": 120, "end_s": 500, "lanes_closed": 1}],
+        "edge": {"nodes": 2, "cores": 2},
+        "control": {"policy": "dynamic_shortest"},
+        "v2x": {"background": "off"},
+    }
+    if not sensors:
+        data["roadside"] = {"sensors": []}
+    world = build_world(scenario_from_dict(data))
+    world.run()
+    return world
+
+
+@pytest.mark.parametrize("sensors", [True, False])
+def test_clearance_reaches_the_platform_through_detection_and_the_queues(
+        sensors: bool) -> None:
+    """Rule: an incident's end is detected (by a sensor watching it, or a connected
+    vehicle crossing the spot at normal speed where none does), processed at the edge,
+    and known to the cloud only after the WAN, its queue and its service; until then the
+    platform treats the link as blocked."""
+    world = grid_incident(sensors=sensors)
+    record = world.v2x.hazards.records[0]
+    assert record.end_s == 500.0
+    if sensors:  # deterministic: round(1 / 0.9) = 1 frame, the first at or after 500 s
+        assert record.cleared_by in {"camera", "radar"}
+        assert 500.0 <= record.clear_detect_s < 500.1  # frames every 0.1 s
+    else:
+        assert record.cleared_by == "bsm"
+        assert record.clear_detect_s > 500.0
+    assert record.clear_done_s > record.clear_detect_s
+    known = world.control.cleared_at[record.link]
+    wan = world.v2x.channels.wan.delay_s
+    # WAN, then at least the cloud's 0.2 ms of hazard-report service
+    assert known >= record.clear_done_s + wan + 0.0002 - 1e-12
+    assert record.link not in world.control.hazard_links
