@@ -147,7 +147,8 @@ def loop_runs() -> dict[str, tuple[Any, dict[str, Any]]]:
     out = {}
     for name, sets in LOOP_RUNS.items():
         world = build_world(load_scenario("incident_reroute", [
-            "simulation.horizon_s=2400", "v2x.background=off", *sets]))
+            "simulation.horizon_s=2400", "simulation.drain=false", "v2x.background=off",
+            *sets]))
         if "aggregate" in name or "edge" in name:
             feeds = world.v2x.flows.feeds
             feeds.probe = lambda ids: (np.full(ids.size, -1), np.zeros(ids.size),
@@ -253,8 +254,8 @@ def instrumented(policy: str, *sets: str) -> tuple[Any, Recorder | None, list[in
     from v2x_sim import load_scenario
 
     world = build_world(load_scenario("incident_reroute", [
-        "simulation.horizon_s=900", "v2x.background=off", f"control.policy={policy}",
-        *sets]))
+        "simulation.horizon_s=900", "simulation.drain=false", "v2x.background=off",
+        f"control.policy={policy}", *sets]))
     recorder = None
     if policy == "dynamic_shortest":
         recorder = Recorder(live=lambda ids: world.fleet.link[ids].copy())

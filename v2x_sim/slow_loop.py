@@ -170,7 +170,8 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         return traffic.reroute(vehicle, tail)
 
     loop = ControlLoop(env, network=network, policy=policy, belief=belief.state, truth=truth,
-                       vehicles=vehicles, locate=traffic.current_or_origin_link, apply=apply,
+                       vehicles=vehicles, locate=traffic.current_or_origin_link,
+                       ahead=traffic.remaining_route, apply=apply,
                        compliance=compliance, deliver=deliver, book=v2x.book,
                        advice_kind=int(MessageKind.ROUTE_ADVICE), rng_policy=rng("policy"),
                        rng_compliance=rng("control.compliance"), period_s=control.period_s,

@@ -89,6 +89,7 @@ class ControlLoop:
             ``links`` their requests named.
         locate: where a vehicle really is (the link it is on or waits at its origin to
             enter; -1 once arrived): the vehicle's side, to judge whether advice fits.
+        ahead: the links really ahead of a vehicle (for measuring, never for policies).
         apply: switch a vehicle to a new route tail; False if it no longer can.
         compliance: probability per trip id that it follows advice.
         deliver: the advice channel.
@@ -104,6 +105,7 @@ class ControlLoop:
                  belief: Callable[[float], LinkState], truth: Callable[[], LinkState],
                  vehicles: Callable[[IntArray | None, IntArray | None], VehiclesView],
                  locate: Callable[[int], int],
+                 ahead: Callable[[int], list[int]] | None = None,
                  apply: Callable[[int, list[int]], bool],
                  compliance: Callable[[IntArray], FloatArray], deliver: Deliver,
                  book: LatencyBook, advice_kind: int,
@@ -113,6 +115,7 @@ class ControlLoop:
         self.jobs = None if policy.uses_truth else jobs
         self._belief, self._truth, self._vehicles = belief, truth, vehicles
         self._locate = locate
+        self._ahead = ahead
         self._apply, self._compliance, self._deliver = apply, compliance, deliver
         self._deliver_edge: Deliver | None = None
         self.book, self.kind = book, advice_kind
@@ -278,9 +281,7 @@ class ControlLoop:
     def _dispatch(self, advice: RouteAdvice) -> None:
         n = len(advice)
         if self.clocks.waiting(self.env.now, followed=False):
-            view = self._vehicles(advice.vehicles)
-            ahead = dict(zip(view.ids.tolist(), view.remaining, strict=True))
-            self.clocks.advised(self.env.now, [ahead.get(v, []) for v in
+            self.clocks.advised(self.env.now, [self._remaining(v) for v in
                                                advice.vehicles.tolist()], advice.routes)
         self.stats.advised += n
         self.book.count_sent(self.kind, n)
@@ -328,9 +329,13 @@ class ControlLoop:
         self._followed(vehicle, tail)
 
     def _remaining(self, vehicle: int) -> list[int]:
-        """The links still ahead of ``vehicle`` after its current one (none if off-road)."""
-        view = self._vehicles(np.array([vehicle], dtype=np.int64))
-        return list(view.remaining[0]) if len(view) else []
+        """The links really ahead of ``vehicle`` after its current one (none if off-road).
+
+        For measuring (the reroute clocks), not for the policy: it reads the vehicle.
+        """
+        if self._locate(vehicle) < 0 or self._ahead is None:
+            return []
+        return list(self._ahead(vehicle))
 
     def _log_advice(self, decided_s: float, vehicle: int, outcome: str) -> None:
         self.advice_log.append((decided_s, self.env.now, vehicle, outcome))
