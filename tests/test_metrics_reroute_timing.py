@@ -85,3 +85,25 @@ def test_first_reroute_waits_for_the_next_decision(tmp_path: Path, start_s: floa
     assert hazard["time_to_first_reroute_s"] == pytest.approx(expected_s, abs=1e-9)
     assert hazard["time_to_detection_s"] == incident["time_to_detection_s"]
     assert hazard["time_to_detection_s"] is None or hazard["time_to_detection_s"] >= 0.0
+
+
+def test_report_lists_each_incident_response(tmp_path: Path) -> None:
+    """The report's table gives, per incident, the seconds from its start to detection,
+    first advice and first reroute (here 0.07, 120 and 125 s; an undetected incident
+    never advised shows dashes), and the cards give the mean detour (13.9 s)."""
+    from v2x_sim.report.cards import incident_response_table, traffic_cards
+    from v2x_sim.report.load import RunData
+
+    summary = {"detour_mean_s": 13.94, "rerouting": {"incidents": [
+        {"link": "5", "start_s": 900.0, "time_to_detection_s": 0.07,
+         "time_to_first_advice_s": 120.0, "time_to_first_reroute_s": 125.0},
+        {"link": "9", "start_s": 1500.0, "time_to_detection_s": None,
+         "time_to_first_advice_s": None, "time_to_first_reroute_s": None}]}}
+    run = RunData(folder=tmp_path, summary=summary, scenario={}, scenario_text="")
+    html = incident_response_table(run)
+    assert "Incident response" in html
+    assert "<td>125</td>" in html.replace(' class=""', "")
+    assert html.count("—") >= 3  # the second incident: nothing happened
+    assert "13.9" in traffic_cards(run)
+    assert incident_response_table(RunData(folder=tmp_path, summary={}, scenario={},
+                                           scenario_text="")) == ""

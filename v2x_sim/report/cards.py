@@ -121,6 +121,7 @@ def traffic_cards(run: RunData) -> str:
         ("mean network speed", num(speed, "km/h")),
         ("mean travel time", num(tt / 60.0 if tt is not None else None, "min")),
         ("mean delay per trip", num(delay, "s")),
+        ("… of it detour (extra free-flow time)", num(_number(s.get("detour_mean_s")), "s")),
         ("total delay, completed trips", num(total_delay, "veh·h")),
         ("congested link-minutes", num(s.get("congested_link_minutes"))),
         ("reroutes followed", num(get(s, "rerouting.followed"))),
@@ -176,6 +177,28 @@ def incidents_table(run: RunData) -> str:
                if any(i.filling for i in impacts) else ""))
 
 
+def incident_response_table(run: RunData) -> str:
+    """Per incident: seconds to detection, to the first advice and first reroute around it.
+
+    From ``rerouting.incidents``; empty text when the run had no incident clocks.
+    """
+    incidents = get(run.summary, "rerouting.incidents")
+    if not isinstance(incidents, list) or not incidents:
+        return ""
+    rows = [[str(i.get("link")), num(_number(i.get("start_s")) / 60.0
+                                     if _number(i.get("start_s")) is not None else None),
+             num(_number(i.get("time_to_detection_s"))),
+             num(_number(i.get("time_to_first_advice_s"))),
+             num(_number(i.get("time_to_first_reroute_s")))]
+            for i in incidents if isinstance(i, dict)]
+    header = ["incident link", "start (min)", "detected after (s)",
+              "first advice around it after (s)", "first driver rerouted after (s)"]
+    return ("<h3>Incident response</h3><p class=\"note\">Seconds from each incident's "
+            "start. Advice counts when it moves a vehicle whose route runs through the "
+            "incident's link onto one avoiding it; a reroute, when a driver followed such "
+            "advice. — : never (or no detection).</p>" + table(header, rows, text_columns=1))
+
+
 def latency_table(run: RunData) -> str:
     """Per message kind: sent, lost, p50 and p99, deadline and share that missed it."""
     latency = run.summary.get("latency")
@@ -203,4 +226,5 @@ def _ms(seconds: Any) -> float | None:
 def run_key_numbers(run: RunData) -> str:
     """The whole "Key numbers" section of a run's report."""
     return "\n".join(part for part in (traffic_cards(run), worst_links_table(run),
-                                       incidents_table(run), latency_table(run)) if part)
+                                       incidents_table(run), incident_response_table(run),
+                                       latency_table(run)) if part)
