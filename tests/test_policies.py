@@ -134,6 +134,18 @@ def test_probabilistic_vehicle_keeps_its_draw_between_periods(network) -> None: 
     assert later == expected
 
 
+def test_probabilistic_is_deterministic_for_a_seed(network) -> None:  # type: ignore[no-untyped-def]
+    """Draws come only from the policy's own generator: two fresh policies on views with
+    the same seed advise the same vehicles; another seed advises another set (each of
+    500 vehicles makes the same choice twice with probability 0.73^2 + 0.27^2 = 0.606,
+    all of them with 0.606^500 ~ 1e-109)."""
+    belief = [100, 50, 100, 50, 50]
+    runs = [Probabilistic(k=2, theta=0.02).decide(view(network, belief, n=500, seed=seed))
+            for seed in (7, 7, 8)]
+    assert runs[0].vehicles.tolist() == runs[1].vehicles.tolist()
+    assert runs[0].vehicles.tolist() != runs[2].vehicles.tolist()
+
+
 def test_probabilistic_path_size_counts_overlapping_paths_as_one() -> None:
     """Red bus / blue bus: from node 0 to 2, a direct link (100 s) and two paths sharing
     their first link 0 -> 1 (90 s) and ending on parallel links 1 -> 2 (5 s each), 95 s.
