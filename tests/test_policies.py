@@ -27,7 +27,7 @@ from v2x_sim.control.policies import (
     SystemOptimal,
 )
 from v2x_sim.control.policies.incident_detour import interleave, largest_remainder
-from v2x_sim.control.policies.probabilistic import path_size_factors
+from v2x_sim.control.policies.probabilistic import logit_probabilities, path_size_factors
 from v2x_sim.control.policy import PolicyView, VehiclesView
 from v2x_sim.road.io import read_network_csv
 from v2x_sim.road.network import Network, build_network
@@ -144,6 +144,18 @@ def test_probabilistic_is_deterministic_for_a_seed(network) -> None:  # type: ig
             for seed in (7, 7, 8)]
     assert runs[0].vehicles.tolist() == runs[1].vehicles.tolist()
     assert runs[0].vehicles.tolist() != runs[2].vehicles.tolist()
+
+
+def test_logit_and_path_size_by_hand_at_the_edges() -> None:
+    """Costs 1,000 and 1,001 s at theta 1 /s: exp(-1,000) underflows, but the shares
+    are those of a 1 s difference, 1 / (1 + e^-1) = 0.7311 and 0.2689. A path of zero
+    cost shares its links equally: alone, PS = 1; two zero-cost paths sharing one of
+    their two links: PS = 0.5 / 2 + 0.5 / 1 = 0.75 each."""
+    np.testing.assert_allclose(logit_probabilities(np.array([1000.0, 1001.0]), 1.0),
+                               [0.7310586, 0.2689414], rtol=1e-6)
+    zero = np.zeros(3)
+    np.testing.assert_allclose(path_size_factors([[0, 1]], zero), [1.0])
+    np.testing.assert_allclose(path_size_factors([[0, 1], [0, 2]], zero), [0.75, 0.75])
 
 
 def test_probabilistic_path_size_counts_overlapping_paths_as_one() -> None:
@@ -381,6 +393,26 @@ def test_incident_detour_spreads_vehicles_over_the_best_alternatives() -> None:
     assert [routes.count(r) for r in ([3, 4], [5, 6], [7, 8])] == [6, 12, 12]
     # a hazard on B as well: C and D remain, D at 200 s is beyond 1.25 x 110 = 137.5 s
     assert advised(IncidentDetour(), detour_view(net, 4, hazards=(2, 4))) == [[5, 6]] * 4
+
+
+def test_incident_detour_shares_and_edge_cases_by_hand() -> None:
+    """The detours from node 1 with the hazard on link 2: B and C with shares 1/3 and
+    2/3 (bottlenecks 0.5 and 1.0 veh/s). spread 0 keeps only the cheapest (B). With
+    every way round blocked (links 2, 4, 6, 8): no detour and no share."""
+    net = four_route_network()
+    v = detour_view(net, 3)
+    cost = v.belief.travel_time_s.copy()
+    cost[2] = 1e6
+    paths, share = IncidentDetour().detours(v, v.routes(cost), 1, 5)
+    assert paths == [[3, 4], [5, 6]]
+    np.testing.assert_allclose(share, [1 / 3, 2 / 3])
+    assert advised(IncidentDetour(spread=0.0), detour_view(net, 3)) == [[3, 4]] * 3
+    blocked = detour_view(net, 3, hazards=(2, 4, 6, 8))
+    cost = blocked.belief.travel_time_s.copy()
+    cost[[2, 4, 6, 8]] = 1e6
+    paths, share = IncidentDetour().detours(blocked, blocked.routes(cost), 1, 5)
+    assert paths == []
+    assert share.size == 0
 
 
 def test_largest_remainder_and_interleave_by_hand() -> None:
