@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import make_scenario
 
+from v2x_sim._core.errors import ScenarioError
 from v2x_sim.world import build_world
 
 DETERMINISTIC = {"deterministic": True, "seed": 3}
@@ -116,3 +117,145 @@ def test_a_rerouted_blocked_head_vehicle_leaves_at_once(tmp_path: Path) -> None:
     mine = log["vehicle"] == mover
     assert log["link"][mine].tolist() == [a, c, d]
     assert log["t_out"][mine].tolist() == pytest.approx([300.0, 350.0, 400.0], abs=1e-9)
+
+
+def test_a_work_zone_takes_the_closed_lanes_storage_and_leaks_nothing(line_scenario) -> None:
+    """Both lanes of a 2-lane, 1 km link closed over 200 m for 20 min: the link holds
+    2 x 1000 x 0.14 - 2 x 200 x 0.14 = 280 - 56 = 224 vehicles (no space comes back:
+    nothing leaves), nothing passes the zone while it lasts, nobody is moved on (a line
+    has no other way), and the exit resumes at the closure's end (1,200 s)."""
+    scenario = line_scenario(
+        [{"lanes": 2}, {"lanes": 2}, {"lanes": 2}],
+        simulation={"horizon_s": 1300, "moved_on_after_s": 120, **DETERMINISTIC},
+        demand={"flows": [{"origin": 0, "destination": 3, "rate_vph": 3000,
+                           "vehicle_class": "car"}]},
+        incidents=[{"link": 1, "start_s": 0, "end_s": 1200, "lanes_closed": 2,
+                    "position_m": 500, "length_m": 200}],
+        v2x=NO_V2X,
+    )
+    world = build_world(scenario)
+    world.env.run(until=1199.0)
+    assert world.traffic.vehicles_on(1) == 224
+    assert link_exits(world, 1).size == 0
+    assert world.traffic.moved_on == 0
+    world.env.run(until=1300.0)
+    assert link_exits(world, 1)[0] == pytest.approx(1200.0, abs=1e-9)
+
+
+def test_one_closed_lane_over_a_zone_discharges_one_lane(line_scenario) -> None:
+    """One of two lanes closed over 200 m: the link passes one lane's 1,800 veh/h of a
+    3,000 veh/h demand, and its storage is 280 - 200 x 0.14 = 252, of which the space
+    of the exits of the last L / w = 230 s (0.5 veh/s x 230 s = 115) is still on its
+    way back: at most 252 - 115 = 137 vehicles on the link (a point closure: 165)."""
+    scenario = line_scenario(
+        [{"lanes": 2}, {"lanes": 2}, {"lanes": 2}],
+        simulation={"horizon_s": 1800, **DETERMINISTIC},
+        demand={"flows": [{"origin": 0, "destination": 3, "rate_vph": 3000,
+                           "vehicle_class": "car"}]},
+        incidents=[{"link": 1, "start_s": 0, "end_s": 1800, "lanes_closed": 1,
+                    "length_m": 200}],
+        v2x=NO_V2X,
+    )
+    world = build_world(scenario)
+    most = 0
+    for t in np.arange(600.0, 1801.0, 20.0):
+        world.env.run(until=t)
+        most = max(most, world.traffic.vehicles_on(1))
+    assert most in (136, 137)
+    exits = link_exits(world, 1)
+    assert ((exits >= 900) & (exits < 1800)).sum() * 4 == pytest.approx(1800, abs=8)
+
+
+def _write_two_way_fork(folder: Path) -> dict:
+    """The fork of `_write_fork` with b's opposite direction b2 (2 -> 1) and b 1 km."""
+    road = _write_fork(folder)
+    (folder / "nodes.csv").write_text("id,x_m,y_m\n0,0,0\n1,1000,0\n2,2000,0\n3,1500,500\n")
+    links = (folder / "links.csv").read_text().replace("b,1,2,7.2,", "b,1,2,1000,")
+    (folder / "links.csv").write_text(links + "b2,2,1,1000,1,20,1800,140\n")
+    return road
+
+
+def test_a_vehicle_behind_a_full_closure_turns_back_after_the_limit(tmp_path: Path) -> None:
+    """b is closed; a vehicle on a, b reaches b's end at 1000 / 20 x 2 = 100 s, waits
+    the 120 s limit and turns back (moved on, counted) onto b2 at 220 s, then takes
+    c, d to node 2: out of b2 at 270 s, c at 320 s, d at 370 s. Nothing left b forward."""
+    scenario = make_scenario(
+        tmp_path, road=_write_two_way_fork(tmp_path),
+        simulation={"horizon_s": 600, "moved_on_after_s": 120, **DETERMINISTIC},
+        demand={"trips": [{"depart_s": 0.0, "origin": 0, "destination": 2}]},
+        incidents=[{"link": "b", "start_s": 0, "end_s": 600, "lanes_closed": 1}],
+        v2x=NO_V2X,
+    )
+    world = build_world(scenario)
+    result = world.run()
+    log = world.traversals.to_numpy()
+    ids = world.network.link_ids
+    assert [str(ids[k]) for k in log["link"]] == ["a", "b", "b2", "c", "d"]
+    assert log["t_out"].tolist() == pytest.approx([50.0, 220.0, 270.0, 320.0, 370.0])
+    assert result.summary["moved_on"] == 1
+    assert result.trips["travel_time_s"][0] == pytest.approx(370.0)
+
+
+def test_moved_on_goes_to_a_link_with_space_not_into_the_full_one(tmp_path: Path) -> None:
+    """b holds one vehicle, stuck behind b's closure (it may not turn back: it has no
+    way round). The vehicle behind it on a waits the 120 s limit at a's end (from 50 s)
+    and is moved on at 170 s to c, which has space, not pushed into the full b: c out
+    at 220 s, d at 270 s."""
+    scenario = make_scenario(
+        tmp_path, road=_write_fork(tmp_path),
+        simulation={"horizon_s": 600, "moved_on_after_s": 120, **DETERMINISTIC},
+        demand={"trips": [{"depart_s": 0.0, "origin": 1, "destination": 2},
+                          {"depart_s": 0.0, "origin": 0, "destination": 2}]},
+        incidents=[{"link": "b", "start_s": 0, "end_s": 600, "lanes_closed": 1}],
+        v2x=NO_V2X,
+    )
+    world = build_world(scenario)
+    world.run()
+    net = world.network
+    log = world.traversals.to_numpy()
+    mover = int(np.flatnonzero(world.fleet.column("origin") == net.node_index(0))[0])
+    mine = log["vehicle"] == mover
+    assert log["link"][mine].tolist() == [net.link_index(x) for x in "acd"]
+    assert log["t_out"][mine].tolist() == pytest.approx([170.0, 220.0, 270.0])
+    assert world.traffic.moved_on == 1
+    assert world.traffic.vehicles_on(net.link_index("b")) == 1
+
+
+def test_a_work_zone_past_the_link_end_is_an_error_naming_the_field(line_scenario) -> None:
+    """A zone from 900 m over 200 m does not end on a 1,000 m link: one clear error."""
+    scenario = line_scenario(
+        [{"lanes": 2}],
+        simulation={"horizon_s": 60, **DETERMINISTIC},
+        demand={"trips": [{"depart_s": 0.0, "origin": 0, "destination": 1}]},
+        incidents=[{"link": 0, "start_s": 0, "end_s": 60, "lanes_closed": 1,
+                    "position_m": 900, "length_m": 200}],
+        v2x=NO_V2X,
+    )
+    with pytest.raises(ScenarioError, match=r"incidents\[0\]\.length_m.*1000 m long"):
+        build_world(scenario)
+
+
+def test_delivery_stops_avoid_nodes_an_expressway_touches(tmp_path: Path) -> None:
+    """Nodes 0 - 1 = 2 - 3 on a line, both directions, 1 = 2 an expressway: only 0 and 3
+    are touched by arterials alone, so every delivery stop is 0 or 3 (the trips start
+    anywhere an arterial touches: all four nodes)."""
+    (tmp_path / "nodes.csv").write_text("id,x_m,y_m\n0,0,0\n1,500,0\n2,1000,0\n3,1500,0\n")
+    rows = ["id,from,to,length_m,lanes,free_speed_mps,capacity_vph_per_lane,road_class"]
+    for k, (a, b, cls) in enumerate([(0, 1, "arterial"), (1, 2, "expressway"),
+                                     (2, 3, "arterial")]):
+        rows += [f"f{k},{a},{b},500,1,15,1800,{cls}", f"r{k},{b},{a},500,1,15,1800,{cls}"]
+    (tmp_path / "links.csv").write_text("\n".join(rows) + "\n")
+    scenario = make_scenario(
+        tmp_path, road={"generator": "file", "file": {"nodes": "nodes.csv", "links": "links.csv"},
+                        "signals": {"enabled": False}},
+        simulation={"horizon_s": 600, "seed": 4},
+        demand={"random": {"rate_vph": 600}},
+        vehicles={"classes": {"car": {"share": 0.0}, "truck": {"share": 0.0},
+                              "delivery": {"share": 1.0, "stops": 2, "radius_m": 5000}}},
+        v2x=NO_V2X,
+    )
+    plan = build_world(scenario).plan
+    assert len(plan) > 50
+    stops = {s for trip in plan.waypoints for s in trip}
+    assert stops == {0, 3}
+    assert set(plan.origin.tolist()) == {0, 1, 2, 3}

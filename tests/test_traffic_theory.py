@@ -139,17 +139,18 @@ def test_speed_cap_caps_discharge(line_scenario) -> None:
     assert exits_per_hour(world, 1, 900, 2400) == pytest.approx(854.2, rel=0.01)
 
 
-def test_full_closure_moves_vehicles_on_after_the_waiting_limit(line_scenario) -> None:
-    """With every lane closed, the head vehicle waits exactly the limit, then is moved on."""
+def test_full_closure_lets_nothing_through_until_it_ends(line_scenario) -> None:
+    """With every lane closed, the head vehicle waits at the closure, past the 120 s
+    limit (a line offers no link with space to move it on to), and leaves when the
+    closure ends: 50 s on link 0, at link 1's end at 100 s, out at 600 s."""
     scenario = line_scenario(
         [{"lanes": 1}, {"lanes": 1}],
         simulation={"horizon_s": 1000, "moved_on_after_s": 120, **DETERMINISTIC},
         demand={"trips": [{"depart_s": 0.0, "origin": 0, "destination": 2}]},
-        incidents=[{"link": 1, "start_s": 0, "end_s": 1000, "lanes_closed": 1}],
+        incidents=[{"link": 1, "start_s": 0, "end_s": 600, "lanes_closed": 1}],
         v2x=NO_V2X,
     )
     result = build_world(scenario).run()
-    assert result.summary["moved_on"] == 1
-    # 50 s per link at free speed, then 120 s blocked at the closed link's end
-    assert result.trips["travel_time_s"][0] == pytest.approx(50 + 50 + 120)
-    assert [e.kind for e in result.events].count("moved_on") == 1
+    assert result.summary["moved_on"] == 0
+    assert result.trips["travel_time_s"][0] == pytest.approx(600.0)
+    assert [e.kind for e in result.events].count("moved_on") == 0

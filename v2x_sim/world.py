@@ -181,17 +181,25 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
                                 f"link {incident.link} has only {lanes} lanes")
         cap = incident.speed_cap_kmh / 3.6 if incident.speed_cap_kmh else float("inf")
         settings = {"lanes_closed": incident.lanes_closed, "speed_cap_mps": cap,
-                    "capacity_factor": incident.capacity_factor}
+                    "capacity_factor": incident.capacity_factor,
+                    "length_m": incident.length_m}
         detail = (f"{incident.lanes_closed} of {lanes} lanes closed"
+                  + (f" over {incident.length_m:g} m" if incident.length_m else "")
                   + (f", speed cap {incident.speed_cap_kmh:g} km/h" if cap < float("inf") else "")
                   + (f", capacity x{incident.capacity_factor:g}"
                      if incident.capacity_factor < 1 else ""))
 
-        position = (float(network.length_m[link]) if incident.position_m is None
+        length = float(network.length_m[link])
+        if incident.length_m > length:
+            raise ScenarioError(f"{path}.length_m", incident.length_m,
+                                f"link {incident.link} is only {length:g} m long")
+        position = (length - incident.length_m if incident.position_m is None
                     else incident.position_m)
-        if position > network.length_m[link]:
-            raise ScenarioError(f"{path}.position_m", incident.position_m,
-                                f"link {incident.link} is only {network.length_m[link]:g} m long")
+        if position + incident.length_m > length:
+            field = "length_m" if incident.length_m else "position_m"
+            raise ScenarioError(f"{path}.{field}", getattr(incident, field),
+                                f"the zone must end on link {incident.link}, which is only "
+                                f"{length:g} m long")
 
         def window(link: int = link, settings: dict[str, Any] = settings, i: int = i,
                    start: float = incident.start_s, end: float = incident.end_s,

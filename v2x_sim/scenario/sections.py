@@ -344,7 +344,11 @@ class IncidentEntry(Section):
     end_s: PositiveFloat
     lanes_closed: Annotated[int, Field(strict=True, ge=0)] = 1
     position_m: NonNegativeFloat | None = Field(
-        default=None, description="Where along the link the hazard is (default: its end).")
+        default=None, description="Where along the link the hazard (a work zone's upstream "
+        "end) is; default: its end, or length_m before it.")
+    length_m: NonNegativeFloat = Field(
+        default=0.0, description="Length of the work zone: the closed lanes hold no "
+        "vehicles over it (0: a point).")
     speed_cap_kmh: PositiveFloat | None = None
     capacity_factor: Annotated[float, Field(strict=True, gt=0, le=1)] = 1.0
 

@@ -96,6 +96,20 @@ def _local_access_nodes(network: Network, main: NDArray[np.int64]) -> NDArray[np
     return local if local.size >= 2 else main
 
 
+def _stop_nodes(network: Network, main: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Where delivery and vending vehicles may stop: nodes of ``main`` no expressway touches.
+
+    They dwell at the kerb of the link they arrive on, and expressways and ramps have
+    none; a network with fewer than two such nodes uses all of ``main``.
+    """
+    fast = network.road_class != RoadClass.ARTERIAL
+    touched = np.zeros(network.n_nodes, dtype=bool)
+    touched[network.from_node[fast]] = True
+    touched[network.to_node[fast]] = True
+    allowed = main[~touched[main]]
+    return allowed if allowed.size >= 2 else main
+
+
 def _node_indices(network: Network, ids: list[int | str] | None, path: str,
                   default: NDArray[np.int64], main_part: NDArray[np.int64]) -> NDArray[np.int64]:
     if ids is None:
@@ -201,10 +215,11 @@ def _finish(parts: list[TripList], network: Network, classes: ClassTable,
     delivery = KINDS.index(VehicleKind.DELIVERY)
     params = classes.delivery
     waypoints: list[list[int]] = [[] for _ in range(depart.size)]
+    stop_nodes = _stop_nodes(network, main)
     for i in np.flatnonzero(kind == delivery):
         if params.stops:
             waypoints[i] = _delivery_waypoints(int(origin[i]), params.stops, params.radius_m,
-                                               network, main, rng)
+                                               network, stop_nodes, rng)
 
     # drop trips whose origin cannot reach the destination (explicit trips only can be)
     free_flow.prepare(dest)

@@ -23,8 +23,9 @@ bursts from engaging the congested branch, where speed-at-entry feedback is unst
 (slower vehicles stay "moving" longer, raising the density further) and where the queue
 would charge the same delay twice.
 
-A head vehicle blocked for ``moved_on_after_s`` is moved on regardless (like SUMO's
-teleport) and counted, so gridlock shows in the results instead of freezing the run.
+A head vehicle blocked for ``moved_on_after_s`` is moved on, counted, to a link with
+space and never through a full closure (`moving_on`); incidents and work zones change a
+link's lanes, rates and storage (`incidents`).
 
 Vehicles that cannot enter their first link wait in the link's origin queue. Each link
 (and each origin queue) has at most one live wake-up timer: rescheduling replaces the
@@ -45,14 +46,16 @@ import simpy
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.road.fundamental_diagram import (
     SpeedFunction,
-    capped_capacity,
     critical_density,
     wave_speed,
 )
 from v2x_sim.road.network import Network
 from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
+from v2x_sim.traffic.incidents import under_incidents
+from v2x_sim.traffic.moving_on import MoveOn
 from v2x_sim.traffic.observation import true_density_vpm, true_travel_time_s
+from v2x_sim.traffic.storage import LinkStorage
 from v2x_sim.traffic.timers import Wake
 
 INF = math.inf
@@ -81,7 +84,6 @@ class LinkTraffic:
         self.fleet = fleet
         self.events = events
         self._speed_fn = speed_function
-        self._diagram = diagram
         self._limit = moved_on_after_s
         n = network.n_links
         self.n_links = n
@@ -94,9 +96,9 @@ class LinkTraffic:
         self._w = [wave_speed(v, q, k)
                    for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
         self.wave_speed_mps = self._w
-        self._storage = network.storage_veh.tolist()
-        # seconds the backward wave needs from a link's exit back to its entry (L / w)
-        self._wave_s = [length / w for length, w in zip(self._length, self._w, strict=True)]
+        self._space = LinkStorage(network.storage_veh.tolist(),
+                                  [x / w for x, w in zip(self._length, self._w, strict=True)])
+        self._move_on = MoveOn(network)
         self._k_crit = [critical_density(diagram, v, q, k)
                         for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
         self.critical_density = np.asarray(self._k_crit)
@@ -106,11 +108,10 @@ class LinkTraffic:
         self._sig_cycle = signals.cycle_s.tolist()
         self._sig_start = signals.green_start_s.tolist()
         self._sig_green = signals.green_s.tolist()
-        self._lanes_open = list(self._lanes)
         self.speed_cap_mps = [INF] * n
         self.exit_rate_vps = [q * m for q, m in zip(self._cap, self._lanes, strict=True)]
         self._entry_rate = list(self.exit_rate_vps)
-        self._active: list[list[tuple[int, float, float]]] = [[] for _ in range(n)]
+        self._active: list[list[tuple[int, float, float, float]]] = [[] for _ in range(n)]
         # live link state
         self._q_veh: list[list[int]] = [[] for _ in range(n)]
         self._q_ready: list[list[float]] = [[] for _ in range(n)]
@@ -119,10 +120,6 @@ class LinkTraffic:
         self._next_free = [0.0] * n
         self._next_entry = [0.0] * n
         self.occupancy = [0.0] * n
-        # occupancy plus the space of vehicles that left but whose backward wave has not
-        # yet reached the entry; (time the space frees at the entry, pce), oldest first
-        self._held = [0.0] * n
-        self._releases: list[deque[tuple[float, float]]] = [deque() for _ in range(n)]
         self._waiters: list[list[int]] = [[] for _ in range(n)]
         self._waiting_on = [-1] * (2 * n)
         self._origin_q: list[deque[int]] = [deque() for _ in range(n)]
@@ -169,25 +166,28 @@ class LinkTraffic:
         self._queue_at_origin(route[0], vehicle)
 
     def set_incident(self, link: int, incident_id: int, *, lanes_closed: int,
-                     speed_cap_mps: float, capacity_factor: float, active: bool) -> None:
-        """Start or end an incident on ``link`` and wake its exit with the new capacity."""
+                     speed_cap_mps: float, capacity_factor: float, active: bool,
+                     length_m: float = 0.0) -> None:
+        """Start or end an incident on ``link`` and wake its exit with the new capacity.
+
+        Its effect on lanes, rates and storage (work zones): `incidents.under_incidents`.
+        """
         entries = self._active[link]
+        entry = (lanes_closed, speed_cap_mps, capacity_factor, length_m)
         if active:
-            entries.append((lanes_closed, speed_cap_mps, capacity_factor))
+            entries.append(entry)
         else:
-            entries.remove((lanes_closed, speed_cap_mps, capacity_factor))
-        lanes_open = max(0, self._lanes[link] - sum(e[0] for e in entries))
-        cap = min([INF] + [e[1] for e in entries])
-        factor = math.prod(e[2] for e in entries)
-        per_lane = self._cap[link]
-        if cap < INF:
-            per_lane = capped_capacity(self._diagram, cap, self._vf[link], per_lane,
-                                       self._kj[link], self._w[link])
-        self._lanes_open[link] = lanes_open
-        self.speed_cap_mps[link] = cap
-        self.exit_rate_vps[link] = per_lane * lanes_open * factor
-        # lane closures and capacity factors act at a point; a speed cap along the link
-        self._entry_rate[link] = per_lane * self._lanes[link]
+            entries.remove(entry)
+        now = under_incidents(
+            entries, diagram=self.diagram, lanes=self._lanes[link],
+            capacity_vps_per_lane=self._cap[link], free_speed_mps=self._vf[link],
+            jam_density_vpm_per_lane=self._kj[link], wave_speed_mps=self._w[link],
+            storage_veh=self._space.base_veh[link])
+        self.speed_cap_mps[link] = now.speed_cap_mps
+        self.exit_rate_vps[link] = now.exit_rate_vps
+        self._entry_rate[link] = now.entry_rate_vps
+        self._space.storage_veh[link] = now.storage_veh
+        self._move_on.set_closed(link, now.lanes_open == 0)
         self._wake(link, self.env.now)
 
     def remaining_route(self, vehicle: int) -> list[int]:
@@ -271,25 +271,15 @@ class LinkTraffic:
         else:
             self._serve_origin(server - self.n_links)
 
-    def _notify_space(self, link: int) -> None:
-        """Wake the servers waiting for ``link`` when the space freed now reaches its entry."""
+    def _notify_space(self, link: int, at: float) -> None:
+        """Wake the servers waiting for space on ``link`` at ``at``."""
         waiters = self._waiters[link]
         if not waiters:
             return
-        at = self.env.now + self._wave_s[link]
         self._waiters[link] = []
         for server in waiters:
             self._waiting_on[server] = -1
             self._wake(server, at)
-
-    def _release(self, link: int, pce: float, now: float) -> None:
-        """A vehicle of ``pce`` left ``link`` now: its space frees at the entry after L / w."""
-        releases = self._releases[link]
-        held = self._held[link]
-        while releases and releases[0][0] <= now:
-            held -= releases.popleft()[1]
-        self._held[link] = held
-        releases.append((now + self._wave_s[link], pce))
 
     def _wait_for_space(self, server: int, link: int) -> None:
         if self._waiting_on[server] != link:
@@ -300,20 +290,15 @@ class LinkTraffic:
     def _entry_wait(self, link: int, pce: float, now: float) -> float:
         """When ``link`` can take a vehicle: 0 now, a later time, or INF when full.
 
-        Storage counts the vehicles on the link and the space of those that left less
-        than L / w ago (the backward wave has not reached the entry yet): Newell's
-        receiving function N_in(t) <= N_out(t - L / w) + k_j L. A later time comes from
-        the entry headway or from the next release of space; INF means the link is full
-        and no space is on its way (a vehicle must leave first).
+        A later time comes from the entry headway or the next space the backward wave
+        brings to the entry (`storage`); INF means no space is on its way.
         """
-        held = self._held[link]
-        if held > 0.0 and held + pce > self._storage[link]:
-            releases = self._releases[link]
-            while releases and releases[0][0] <= now:
-                held -= releases.popleft()[1]
-            self._held[link] = held
-            if held > 0.0 and held + pce > self._storage[link]:
-                return releases[0][0] if releases else INF
+        space = self._space
+        held = space.held[link]
+        if held > 0.0 and held + pce > space.storage_veh[link]:  # nearly full: look closer
+            full = space.full_until(link, pce, now)
+            if full > 0.0:
+                return full
         free = self._next_entry[link]
         return free if free > now else 0.0
 
@@ -366,7 +351,7 @@ class LinkTraffic:
         self._q_veh[link].append(vehicle)
         pce = self._pce[vehicle]
         self.occupancy[link] += pce
-        self._held[link] += pce
+        self._space.held[link] += pce
         self._next_entry[link] = now + pce / self._entry_rate[link]
         self._entered[vehicle] = now
         fleet = self.fleet
@@ -413,11 +398,17 @@ class LinkTraffic:
                 # compare against the same sum we schedule: `now - since < limit` can
                 # disagree with `since + limit` by one ulp and spin at one instant
                 deadline = max(ready, self._head_since[link]) + self._limit
-                if now < deadline:
+                tail = None if now < deadline else self._detour(link, vehicle, nxt)
+                if tail is None:
+                    if now >= deadline:  # nowhere to go: wait one more limit
+                        self._head_since[link] = now
+                        deadline = now + self._limit
                     if rate > 0.0:
                         self._wait_for_space(link, nxt)
                     self._wake(link, deadline)
                     break
+                routes[vehicle] = route[:pos] + tail  # a new list: paths may be shared
+                nxt = tail[0]
                 forced = True
             elif wait > 0.0:
                 self._wake(link, wait)
@@ -428,7 +419,10 @@ class LinkTraffic:
             self._head_since[link] = now
             self._next_free[link] = now + pce / rate if rate > 0.0 else now
             self.occupancy[link] -= pce
-            self._release(link, pce, now)
+            releases = self._space.releases[link]  # the space reaches the entry L / w on
+            releases.append((now + self._space.wave_s[link], pce))
+            if len(releases) > 64:
+                self._space.forget_released(link, now)
             entered = self._entered[vehicle]
             self._log_vehicle.append(vehicle)
             self._log_link.append(link)
@@ -438,14 +432,17 @@ class LinkTraffic:
             fleet.last_travel_s[vehicle] = now - entered
             fleet.last_exit_s[vehicle] = now
             if forced:
-                self._record_moved_on(vehicle, link, now)
+                self.moved_on += 1
+                fleet.moved_on[vehicle] += 1
+                self.events.add(now, "moved_on", link=self._ext_link[link], vehicle=vehicle,
+                                detail=self._move_on.detail(link, nxt, self._limit))
             if head > 256 and head * 2 > len(vehicles):
                 del vehicles[:head]
                 del ready_list[:head]
                 head = 0
                 self._head[link] = 0
             if self._waiters[link]:
-                self._notify_space(link)
+                self._notify_space(link, now + self._space.wave_s[link])
             if nxt < 0:
                 self._arrive(vehicle, now)
             else:
@@ -477,11 +474,14 @@ class LinkTraffic:
         if callback is not None:
             callback(vehicle, now)
 
-    def _record_moved_on(self, vehicle: int, link: int, now: float) -> None:
-        self.moved_on += 1
-        self.fleet.moved_on[vehicle] += 1
-        self.events.add(now, "moved_on", link=self._ext_link[link], vehicle=vehicle,
-                        detail=f"blocked {self._limit:g} s at the end of the link")
+    def _detour(self, link: int, vehicle: int, blocked_on: int) -> list[int] | None:
+        """A moved-on vehicle's new route tail (`moving_on`); None: it waits (or has stops)."""
+        if vehicle in self.stops:
+            return None
+        pce, now = self._pce[vehicle], self.env.now
+        return self._move_on.new_tail(
+            link, self._to_node[self.routes[vehicle][-1]], blocked_on,
+            lambda cand: self._entry_wait(cand, pce, now) != INF)
 
     # ------------------------------------------------------------------ snapshots
     def open_traversals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
