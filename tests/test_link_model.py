@@ -259,3 +259,63 @@ def test_delivery_stops_avoid_nodes_an_expressway_touches(tmp_path: Path) -> Non
     stops = {s for trip in plan.waypoints for s in trip}
     assert stops == {0, 3}
     assert set(plan.origin.tolist()) == {0, 1, 2, 3}
+
+
+def _fork_with_two_lanes(folder: Path, a_length_m: float) -> dict:
+    """The fork of `_write_fork` with a two-lane link a of ``a_length_m``."""
+    road = _write_fork(folder)
+    links = (folder / "links.csv").read_text().replace("a,0,1,1000,1,", f"a,0,1,{a_length_m},2,")
+    (folder / "links.csv").write_text(links)
+    return road
+
+
+def _turning_flows(folder: Path, a_length_m: float, horizon_s: float):  # type: ignore[no-untyped-def]
+    """360 veh/h each from node 0 to 2 (through b, closed: it holds one stuck vehicle)
+    and to 3 (through c, free); nobody is moved on within the horizon."""
+    scenario = make_scenario(
+        folder, road=_fork_with_two_lanes(folder, a_length_m),
+        simulation={"horizon_s": horizon_s, "moved_on_after_s": 10_000, **DETERMINISTIC},
+        demand={"flows": [{"origin": 0, "destination": 2, "rate_vph": 360,
+                           "vehicle_class": "car"},
+                          {"origin": 0, "destination": 3, "rate_vph": 360,
+                           "vehicle_class": "car"}]},
+        incidents=[{"link": "b", "start_s": 0, "end_s": horizon_s, "lanes_closed": 1}],
+        v2x=NO_V2X,
+    )
+    world = build_world(scenario)
+    world.run()
+    net = world.network
+    log = world.traversals.to_numpy()
+    to_c = np.isin(log["vehicle"], log["vehicle"][log["link"] == net.link_index("c")])
+    on_a = (log["link"] == net.link_index("a")) & to_c
+    return world, log["t_in"][on_a], log["t_out"][on_a]
+
+
+def test_a_movement_to_a_free_branch_passes_vehicles_blocked_for_a_closed_one(
+        tmp_path: Path) -> None:
+    """The issue's case: on two-lane a (1 km, 280 vehicles of storage), vehicles for b
+    queue behind b's closure (0.1 veh/s: about 110 by 1,100 s, far from full), while
+    those for c pass them: each crosses a in L / v_f = 1000 / 20 = 50 s, plus at most
+    the exit's saturation headway 1 / (0.5 x 2) = 1 s (FIFO held them behind the first
+    vehicle for b for the whole run)."""
+    _, t_in, t_out = _turning_flows(tmp_path, 1000.0, 1200.0)
+    assert t_in.size >= 100  # 0.1 veh/s for c over ~1,100 s
+    assert np.max(t_out - t_in) <= 50.0 + 1.0 + 1e-9
+
+
+def test_a_blocked_movement_blocks_all_once_its_lane_is_full(tmp_path: Path) -> None:
+    """a is 200 m of two lanes; one lane holds 200 x 0.14 = 28 vehicles. The first
+    vehicle for b (out at 5 s) sits on b; the k-th (k >= 2, out at 5 + 10 (k - 1)) stands
+    at a's end from 15 + 10 (k - 1). The j-th vehicle for c enters a 1 s after (entry
+    headway 1 / (0.5 x 2)) and reaches the end at 16 + 10 (j - 1), with j - 1 vehicles
+    for b standing ahead of it. It passes them while they fit in their lane (j - 1 <=
+    28): 29 vehicles leave for c, the last at 16 + 280 = 296 s; from the 30th on the
+    queue for b has spilled into the shared lane and holds them."""
+    world, _, t_out = _turning_flows(tmp_path, 200.0, 1200.0)
+    assert t_out.size == 29
+    assert t_out.max() == pytest.approx(296.0, abs=1e-9)
+    fleet, net = world.fleet, world.network
+    n = len(fleet)
+    on_a = fleet.link[:n] == net.link_index("a")
+    for_c = fleet.column("destination") == net.node_index(3)
+    assert np.count_nonzero(on_a & for_c) >= 1

@@ -23,9 +23,10 @@ bursts from engaging the congested branch, where speed-at-entry feedback is unst
 (slower vehicles stay "moving" longer, raising the density further) and where the queue
 would charge the same delay twice.
 
-A head vehicle blocked for ``moved_on_after_s`` is moved on, counted, to a link with
-space and never through a full closure (`moving_on`); incidents and work zones change a
-link's lanes, rates and storage (`incidents`).
+A head vehicle blocked downstream holds only its own movement on a link of two or more
+lanes until the link is full (`lane_groups`); one blocked for ``moved_on_after_s`` is
+moved on, counted, to a link with space, never through a full closure (`moving_on`).
+Incidents and work zones change a link's lanes, rates and storage (`incidents`).
 
 Vehicles that cannot enter their first link wait in the link's origin queue. Each link
 (and each origin queue) has at most one live wake-up timer: rescheduling replaces the
@@ -53,15 +54,16 @@ from v2x_sim.road.network import Network
 from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
 from v2x_sim.traffic.incidents import under_incidents
+from v2x_sim.traffic.lane_groups import first_free_movement
+from v2x_sim.traffic.link_queries import LinkQueries
 from v2x_sim.traffic.moving_on import MoveOn
-from v2x_sim.traffic.observation import true_density_vpm, true_travel_time_s
 from v2x_sim.traffic.storage import LinkStorage
 from v2x_sim.traffic.timers import Wake
 
 INF = math.inf
 
 
-class LinkTraffic:
+class LinkTraffic(LinkQueries):
     """Moves vehicles through the network; the road's ground truth.
 
     Args:
@@ -98,6 +100,8 @@ class LinkTraffic:
         self.wave_speed_mps = self._w
         self._space = LinkStorage(network.storage_veh.tolist(),
                                   [x / w for x, w in zip(self._length, self._w, strict=True)])
+        space = self._space  # its lists, shared, for the hot path
+        self._held, self._release_at, self._wave_s = space.held, space.release_at, space.wave_s
         self._move_on = MoveOn(network)
         self._k_crit = [critical_density(diagram, v, q, k)
                         for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
@@ -231,27 +235,6 @@ class LinkTraffic:
             self._wake(link, self.env.now)
         return True
 
-    def travel_time_s(self) -> np.ndarray:
-        """Ground truth travel time per link now (`observation.true_travel_time_s`)."""
-        return true_travel_time_s(self)
-
-    def density_vpm(self) -> np.ndarray:
-        """Ground truth vehicles per metre per link now (all lanes)."""
-        return true_density_vpm(self)
-
-    def vehicles_on(self, link: int) -> int:
-        """Vehicles on a link now (moving and queued)."""
-        return len(self._q_veh[link]) - self._head[link]
-
-    def queued_on(self, link: int) -> int:
-        """Vehicles standing in the exit queue of a link now."""
-        h, ready = self._head[link], self._q_ready[link]
-        return bisect_right(ready, self.env.now, h) - h
-
-    def waiting_at_origin(self, link: int) -> int:
-        """Vehicles waiting to enter ``link`` from its origin queue."""
-        return len(self._origin_q[link])
-
     # ------------------------------------------------------------------ timers
     def _wake(self, server: int, at: float) -> None:
         if at >= self._wake_at[server]:
@@ -293,10 +276,9 @@ class LinkTraffic:
         A later time comes from the entry headway or the next space the backward wave
         brings to the entry (`storage`); INF means no space is on its way.
         """
-        space = self._space
-        held = space.held[link]
-        if held > 0.0 and held + pce > space.storage_veh[link]:  # nearly full: look closer
-            full = space.full_until(link, pce, now)
+        held = self._held[link]
+        if held > 0.0 and held + pce > self._space.storage_veh[link]:  # nearly full
+            full = self._space.full_until(link, pce, now)
             if full > 0.0:
                 return full
         free = self._next_entry[link]
@@ -351,7 +333,7 @@ class LinkTraffic:
         self._q_veh[link].append(vehicle)
         pce = self._pce[vehicle]
         self.occupancy[link] += pce
-        self._space.held[link] += pce
+        self._held[link] += pce
         self._next_entry[link] = now + pce / self._entry_rate[link]
         self._entered[vehicle] = now
         fleet = self.fleet
@@ -367,6 +349,7 @@ class LinkTraffic:
         routes, route_pos, pce_of, stops = self.routes, self.route_pos, self._pce, self.stops
         fleet = self.fleet
         cycle = self._sig_cycle[link]
+        keep_since = -1.0  # the blocked head's clock, while a vehicle passes it
         while head < len(vehicles):
             ready = ready_list[head]
             if ready > now:
@@ -405,23 +388,29 @@ class LinkTraffic:
                         deadline = now + self._limit
                     if rate > 0.0:
                         self._wait_for_space(link, nxt)
+                        if self._pass_blocked(link, head, now, nxt):
+                            keep_since = self._head_since[link]
+                            continue
                     self._wake(link, deadline)
                     break
                 routes[vehicle] = route[:pos] + tail  # a new list: paths may be shared
                 nxt = tail[0]
                 forced = True
             elif wait > 0.0:
+                if self._pass_blocked(link, head, now, nxt):
+                    keep_since = self._head_since[link]
+                    continue
                 self._wake(link, wait)
                 break
-            # the head vehicle leaves the link now
             head += 1
             self._head[link] = head
-            self._head_since[link] = now
+            self._head_since[link] = now if keep_since < 0.0 else keep_since
+            keep_since = -1.0
             self._next_free[link] = now + pce / rate if rate > 0.0 else now
             self.occupancy[link] -= pce
-            releases = self._space.releases[link]  # the space reaches the entry L / w on
-            releases.append((now + self._space.wave_s[link], pce))
-            if len(releases) > 64:
+            self._release_at[link].append(now + self._wave_s[link])  # reaches the entry
+            self._space.release_pce[link].append(pce)
+            if len(self._release_at[link]) > 512:
                 self._space.forget_released(link, now)
             entered = self._entered[vehicle]
             self._log_vehicle.append(vehicle)
@@ -442,7 +431,7 @@ class LinkTraffic:
                 head = 0
                 self._head[link] = 0
             if self._waiters[link]:
-                self._notify_space(link, now + self._space.wave_s[link])
+                self._notify_space(link, now + self._wave_s[link])
             if nxt < 0:
                 self._arrive(vehicle, now)
             else:
@@ -451,6 +440,33 @@ class LinkTraffic:
                     self._dwell(vehicle, nxt, dwell)
                 else:
                     self._enter(nxt, vehicle, now)
+
+    def _pass_blocked(self, link: int, head: int, now: float, blocked: int) -> bool:
+        """Move a vehicle of a free movement ahead of the blocked head (`lane_groups`)."""
+        if self._lanes[link] < 2 or self.occupancy[link] + 1.0 > self._space.storage_veh[link]:
+            return False
+        vehicles, ready_list, pce = self._q_veh[link], self._q_ready[link], self._pce
+        i, again, full = first_free_movement(
+            vehicles, ready_list, head, now, blocked, self._exit_movement,
+            lambda v, k: self._entry_wait(k, pce[v], now), self._length[link] * self._kj[link])
+        if again < INF:
+            self._wake(link, again)
+        for k in full:  # woken when space frees there (a link waits on one link at most)
+            if link not in self._waiters[k]:
+                self._waiters[k].append(link)
+        if i < 0:
+            return False
+        vehicles.insert(head, vehicles.pop(i))
+        ready_list.pop(i)
+        ready_list.insert(head, ready_list[head])  # keeps the list sorted: both are <= now
+        return True
+
+    def _exit_movement(self, vehicle: int) -> int:
+        """The next link of ``vehicle`` at its link's exit; -1 when it leaves the road."""
+        pos, route = self.route_pos[vehicle] + 1, self.routes[vehicle]
+        if pos >= len(route) or self.stops.get(vehicle, {}).get(pos, 0.0) > 0.0:
+            return -1
+        return route[pos]
 
     def _dwell(self, vehicle: int, next_link: int, dwell_s: float) -> None:
         fleet = self.fleet
@@ -482,17 +498,3 @@ class LinkTraffic:
         return self._move_on.new_tail(
             link, self._to_node[self.routes[vehicle][-1]], blocked_on,
             lambda cand: self._entry_wait(cand, pce, now) != INF)
-
-    # ------------------------------------------------------------------ snapshots
-    def open_traversals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(vehicle, link, t_in) of every vehicle still on a link now."""
-        veh: list[int] = []
-        links: list[int] = []
-        t_in: list[float] = []
-        for link in range(self.n_links):
-            on = self._q_veh[link][self._head[link]:]
-            veh.extend(on)
-            links.extend([link] * len(on))
-            t_in.extend(self._entered[v] for v in on)
-        return (np.asarray(veh, dtype=np.int64), np.asarray(links, dtype=np.int64),
-                np.asarray(t_in, dtype=np.float64))

@@ -35,7 +35,10 @@ class LinkStorage:
         self.storage_veh = list(storage_veh)
         self.wave_s = wave_s
         self.held = [0.0] * n
-        self.releases: list[deque[tuple[float, float]]] = [deque() for _ in range(n)]
+        # instants released space reaches each link's entry, oldest first, and its pce
+        # (two deques of floats, not one of tuples: no GC-tracked object per exit)
+        self.release_at: list[deque[float]] = [deque() for _ in range(n)]
+        self.release_pce: list[deque[float]] = [deque() for _ in range(n)]
 
     def full_until(self, link: int, pce: float, now: float) -> float:
         """0 if ``link`` has room for ``pce`` now, else when space next reaches its entry.
@@ -46,19 +49,20 @@ class LinkStorage:
         self.forget_released(link, now)
         held = self.held[link]
         if held > 0.0 and held + pce > self.storage_veh[link]:
-            releases = self.releases[link]
-            return releases[0][0] if releases else INF
+            release_at = self.release_at[link]
+            return release_at[0] if release_at else INF
         return 0.0
 
     def forget_released(self, link: int, now: float) -> None:
         """Drop the releases that reached the entry by ``now`` from what ``link`` holds.
 
-        The engine appends a release (instant, pce) to `releases` when a vehicle leaves
+        The engine appends a release to `release_at`, `release_pce` when a vehicle leaves
         and adds to `held` when one enters (inline, on its hot path); it calls this when
         a link's release queue grows long, `full_until` when the link is nearly full.
         """
-        releases = self.releases[link]
+        release_at, release_pce = self.release_at[link], self.release_pce[link]
         held = self.held[link]
-        while releases and releases[0][0] <= now:
-            held -= releases.popleft()[1]
+        while release_at and release_at[0] <= now:
+            release_at.popleft()
+            held -= release_pce.popleft()
         self.held[link] = held
