@@ -319,3 +319,77 @@ def test_a_blocked_movement_blocks_all_once_its_lane_is_full(tmp_path: Path) -> 
     on_a = fleet.link[:n] == net.link_index("a")
     for_c = fleet.column("destination") == net.node_index(3)
     assert np.count_nonzero(on_a & for_c) >= 1
+
+
+def _ring() -> tuple:  # type: ignore[type-arg]
+    """Four nodes on a 100 m square, 0 (0, 0), 1 (100, 0), 2 (100, 100), 3 (0, 100), a
+    two-way 100 m road on each side, and a 100 m spur 1 -> 4 -> 1 to a dead end 4."""
+    from v2x_sim.road.network import build_network
+    from v2x_sim.road.routing import RouteTables
+
+    pairs = [(0, 1), (1, 2), (2, 3), (3, 0), (1, 4)]
+    ends = [(a, b) for a, b in pairs] + [(b, a) for a, b in pairs]
+    net = build_network(
+        x_m=[0, 100, 100, 0, 200], y_m=[0, 0, 100, 100, 0],
+        from_node=[a for a, _ in ends], to_node=[b for _, b in ends],
+        length_m=[100.0] * 10, lanes=[1] * 10, free_speed_mps=[10.0] * 10,
+        capacity_vps_per_lane=[0.5] * 10, jam_density_vpm_per_lane=[0.14] * 10,
+        road_class=[0] * 10)
+    link = {pair: i for i, pair in enumerate(ends)}
+    return net, RouteTables(net, net.free_flow_time_s), link
+
+
+def test_a_delivery_leg_after_a_stop_goes_round_instead_of_turning_back() -> None:
+    """From 0 via a stop at 1 back to 0: arriving at 1 on 0 -> 1, turning back (1 -> 0,
+    10 s) is forbidden away from a dead end, so the leg goes round the square: 1 -> 2,
+    2 -> 3, 3 -> 0 (3 x 10 s = 30 s). With U-turns allowed anywhere it turns back."""
+    from v2x_sim.road.movements import TurnRules
+    from v2x_sim.traffic.itinerary import itinerary
+
+    net, tables, link = _ring()
+    route, dwell = itinerary(tables, 0, [1], 0, 60.0, TurnRules(net))
+    assert route == [link[0, 1], link[1, 2], link[2, 3], link[3, 0]]
+    assert dwell == {1: 60.0}
+    route, _ = itinerary(tables, 0, [1], 0, 60.0, TurnRules(net, u_turns_anywhere=True))
+    assert route == [link[0, 1], link[1, 0]]
+
+
+def test_a_dead_end_allows_the_u_turn() -> None:
+    """4 is a dead end (its only way out goes back to 1): a stop there turns back."""
+    from v2x_sim.road.movements import TurnRules
+    from v2x_sim.traffic.itinerary import itinerary
+
+    net, tables, link = _ring()
+    route, _ = itinerary(tables, 1, [4], 1, 0.0, TurnRules(net))
+    assert route == [link[1, 4], link[4, 1]]
+    rules = TurnRules(net)
+    assert rules.forbidden(link[0, 1], link[1, 0])
+    assert not rules.forbidden(link[1, 4], link[4, 1])
+    assert not rules.forbidden(link[0, 1], link[1, 2])
+
+
+def test_advice_to_turn_back_away_from_a_dead_end_is_not_followed(tmp_path: Path) -> None:
+    """On the square (as files), a vehicle on 0 -> 1 heading for 2 may not be sent back
+    1 -> 0 (then 0 -> 3 -> 2): `reroute` refuses; with `road.u_turns: anywhere` it
+    follows."""
+    net, _, link = _ring()
+    (tmp_path / "nodes.csv").write_text(
+        "id,x_m,y_m\n" + "".join(f"{i},{x},{y}\n" for i, (x, y) in
+                                 enumerate(zip(net.x_m, net.y_m, strict=True))))
+    (tmp_path / "links.csv").write_text(
+        "id,from,to,length_m,lanes,free_speed_mps,capacity_vph_per_lane\n" + "".join(
+            f"{i},{a},{b},100,1,10,1800\n" for i, (a, b) in
+            enumerate(zip(net.from_node, net.to_node, strict=True))))
+    back = [link[1, 0], link[0, 3], link[3, 2]]
+    for u_turns, followed in (("dead_ends", False), ("anywhere", True)):
+        scenario = make_scenario(
+            tmp_path, road={"generator": "file", "u_turns": u_turns,
+                            "file": {"nodes": "nodes.csv", "links": "links.csv"},
+                            "signals": {"enabled": False}},
+            simulation={"horizon_s": 100, **DETERMINISTIC},
+            demand={"trips": [{"depart_s": 0.0, "origin": 0, "destination": 2}]},
+            v2x=NO_V2X)
+        world = build_world(scenario)
+        world.env.run(until=5.0)
+        assert world.traffic.remaining_route(0) == [link[1, 2]]
+        assert world.traffic.reroute(0, back) is followed

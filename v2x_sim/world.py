@@ -28,6 +28,7 @@ from v2x_sim.result import RunResult, collect_result
 from v2x_sim.road.fundamental_diagram import SPEED_FUNCTIONS
 from v2x_sim.road.generators import corridor, demo_zone, grid
 from v2x_sim.road.io import read_network_csv
+from v2x_sim.road.movements import TurnRules
 from v2x_sim.road.network import Network
 from v2x_sim.road.network_table import read_network_table
 from v2x_sim.road.routing import RouteTables
@@ -244,6 +245,7 @@ def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
     depart, origin, dest = plan.depart_s.tolist(), plan.origin.tolist(), plan.destination.tolist()
     kind, connected = plan.kind.tolist(), plan.connected.tolist()
     horizon = scenario.simulation.horizon_s
+    turns = TurnRules(traffic.network, u_turns_anywhere=scenario.road.u_turns == "anywhere")
     for i, t in enumerate(depart):
         if t >= horizon:
             return  # demand stops at the horizon (a draining run goes on without it)
@@ -251,7 +253,8 @@ def _departures(env: simpy.Environment, plan: TripPlan, fleet: VehicleTable,
             yield env.timeout(t - env.now)
         route, stops = planned[i] if planned is not None else ([], {})
         if not route:
-            route, stops = itinerary(routes, origin[i], plan.waypoints[i], dest[i], dwell)
+            route, stops = itinerary(routes, origin[i], plan.waypoints[i], dest[i], dwell,
+                                     turns)
         row = fleet.add(kind=kind[i], connected=connected[i], origin=origin[i],
                         destination=dest[i], depart_s=env.now, pce=pce[kind[i]])
         fleet.shortest_s[row] = itinerary_cost(routes, origin[i], plan.waypoints[i], dest[i])
@@ -294,7 +297,8 @@ def _planned_routes(scenario: Scenario, network: Network, plan: TripPlan,
     if habits is None:
         if not (signals.enabled and signals.plan == SignalPlanKind.WEBSTER):
             return None
-        return [itinerary(free_flow, o, w, d, dwell) for o, w, d in
+        turns = TurnRules(network, u_turns_anywhere=scenario.road.u_turns == "anywhere")
+        return [itinerary(free_flow, o, w, d, dwell, turns) for o, w, d in
                 zip(plan.origin.tolist(), plan.waypoints, plan.destination.tolist(), strict=True)]
     legs = trip_legs(plan.origin.tolist(), plan.waypoints, plan.destination.tolist(),
                      plan.depart_s.tolist())
@@ -422,6 +426,7 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
         speed_function=SPEED_FUNCTIONS[scenario.road.fundamental_diagram],
         diagram=scenario.road.fundamental_diagram, signals=signals,
         moved_on_after_s=scenario.simulation.moved_on_after_s,
+        u_turns_anywhere=scenario.road.u_turns == "anywhere",
         traversals=traversals, events=events)
     v2x = feeds = None
     if scenario.v2x.enabled:

@@ -187,6 +187,9 @@ class RoadSection(Section):
     file: NetworkFiles | None = None
     fundamental_diagram: Literal["triangular", "greenshields"] = "triangular"
     signals: SignalSection = Field(default_factory=SignalSection)
+    u_turns: Literal["dead_ends", "anywhere"] = Field(
+        default="dead_ends", description="Where vehicles may turn back onto the road they "
+        "came by: only at dead ends, or anywhere (as before).")
 
     @model_validator(mode="after")
     def _file_given(self) -> RoadSection:

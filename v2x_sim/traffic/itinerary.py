@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from v2x_sim.road.movements import TurnRules
 from v2x_sim.road.routing import RouteTables
 
 
 def itinerary(tables: RouteTables, origin: int, stops: Sequence[int], destination: int,
-              dwell_s: float) -> tuple[list[int], dict[int, float]]:
+              dwell_s: float, turns: TurnRules | None = None,
+              ) -> tuple[list[int], dict[int, float]]:
     """Shortest-path route through ``stops`` in order, and where the vehicle dwells.
+
+    With ``turns``, a leg after a stop does not start with a U-turn the rules forbid
+    (`TurnRules.leg`); without, each leg is the plain shortest path.
 
     Returns:
         ``(route, dwell)``: link indices, and dwell seconds keyed by the route position
@@ -21,7 +26,8 @@ def itinerary(tables: RouteTables, origin: int, stops: Sequence[int], destinatio
     for target in (*stops, destination):
         if target == here:
             continue
-        leg = tables.path(here, target)
+        leg = (turns.leg(tables, route[-1], here, target) if turns and route
+               else tables.path(here, target))
         if not leg:
             return [], {}
         if route and dwell_s > 0.0:

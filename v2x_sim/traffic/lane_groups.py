@@ -66,3 +66,15 @@ def first_free_movement(vehicles: list[int], ready_s: list[float], head: int, no
         else:
             again = min(again, wait)
     return -1, again, full
+
+
+def exit_movement(routes: list[list[int]], route_pos: list[int],
+                  stops: dict[int, dict[int, float]], vehicle: int) -> int:
+    """The next link of ``vehicle`` at its link's exit; -1: it leaves the road there.
+
+    It leaves the road at its destination, or to dwell at a stop before its next link.
+    """
+    pos, route = route_pos[vehicle] + 1, routes[vehicle]
+    if pos >= len(route) or stops.get(vehicle, {}).get(pos, 0.0) > 0.0:
+        return -1
+    return route[pos]

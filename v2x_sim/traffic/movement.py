@@ -50,11 +50,12 @@ from v2x_sim.road.fundamental_diagram import (
     critical_density,
     wave_speed,
 )
+from v2x_sim.road.movements import TurnRules
 from v2x_sim.road.network import Network
 from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
 from v2x_sim.traffic.incidents import under_incidents
-from v2x_sim.traffic.lane_groups import first_free_movement
+from v2x_sim.traffic.lane_groups import exit_movement, first_free_movement
 from v2x_sim.traffic.link_queries import LinkQueries
 from v2x_sim.traffic.moving_on import MoveOn
 from v2x_sim.traffic.storage import LinkStorage
@@ -74,21 +75,22 @@ class LinkTraffic(LinkQueries):
         diagram: its name (for capacity under speed caps).
         signals: per-link signal plan.
         moved_on_after_s: waiting limit at a link's end before a forced move.
+        u_turns_anywhere: follow new routes that turn back at any node (else dead ends).
         traversals: log receiving (vehicle, link, t_in, t_out) per completed link.
         events: log of notable events.
     """
 
     def __init__(self, env: simpy.Environment, network: Network, fleet: VehicleTable, *,
                  speed_function: SpeedFunction, diagram: str, signals: SignalPlan,
-                 moved_on_after_s: float, traversals: ColumnLog, events: EventLog) -> None:
+                 moved_on_after_s: float, traversals: ColumnLog, events: EventLog,
+                 u_turns_anywhere: bool = False) -> None:
         self.env = env
         self.network = network
         self.fleet = fleet
         self.events = events
         self._speed_fn = speed_function
         self._limit = moved_on_after_s
-        n = network.n_links
-        self.n_links = n
+        self.n_links = n = network.n_links
         # static link parameters as Python lists: scalar access in the hot path
         self._length = network.length_m.tolist()
         self._lanes = network.lanes.tolist()
@@ -98,11 +100,11 @@ class LinkTraffic(LinkQueries):
         self._w = [wave_speed(v, q, k)
                    for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
         self.wave_speed_mps = self._w
-        self._space = LinkStorage(network.storage_veh.tolist(),
-                                  [x / w for x, w in zip(self._length, self._w, strict=True)])
-        space = self._space  # its lists, shared, for the hot path
+        wave_s = [x / w for x, w in zip(self._length, self._w, strict=True)]  # L / w
+        self._space = space = LinkStorage(network.storage_veh.tolist(), wave_s)
         self._held, self._release_at, self._wave_s = space.held, space.release_at, space.wave_s
         self._move_on = MoveOn(network)
+        self._turns = TurnRules(network, u_turns_anywhere=u_turns_anywhere)
         self._k_crit = [critical_density(diagram, v, q, k)
                         for v, q, k in zip(self._vf, self._cap, self._kj, strict=True)]
         self.critical_density = np.asarray(self._k_crit)
@@ -139,10 +141,8 @@ class LinkTraffic(LinkQueries):
         self.arrived = 0
         self.moved_on = 0
         self.dwelling = 0
-        self._log_vehicle = traversals.column("vehicle")
-        self._log_link = traversals.column("link")
-        self._log_in = traversals.column("t_in")
-        self._log_out = traversals.column("t_out")
+        self._log_vehicle, self._log_link = traversals.column("vehicle"), traversals.column("link")
+        self._log_in, self._log_out = traversals.column("t_in"), traversals.column("t_out")
 
     # ------------------------------------------------------------------ public API
     def depart(self, vehicle: int, route: list[int], *, stops: dict[int, float] | None = None,
@@ -215,14 +215,14 @@ class LinkTraffic(LinkQueries):
 
         Returns False, changing nothing, when the vehicle is not on a link, has arrived,
         has stops ahead (shuttles, deliveries keep their itinerary), or ``new_tail`` does
-        not start where its current link ends. A rerouted vehicle at the head of its
-        link's exit queue wakes the exit now: if it was blocked by its old next link it
-        leaves as soon as the new one can take it, not at the moved-on deadline.
+        not start where its link ends or starts with a forbidden U-turn. A rerouted head
+        vehicle wakes its link's exit now (not at the moved-on deadline).
         """
         link = self.current_or_origin_link(vehicle)
         if link < 0 or vehicle in self.stops or not new_tail:
             return False
-        if self.network.from_node[new_tail[0]] != self._to_node[link]:
+        if (self.network.from_node[new_tail[0]] != self._to_node[link]
+                or self._turns.forbidden(link, new_tail[0])):
             return False
         pos = self.route_pos[vehicle]
         if self.routes[vehicle][pos + 1:] == new_tail:
@@ -396,8 +396,8 @@ class LinkTraffic(LinkQueries):
                 routes[vehicle] = route[:pos] + tail  # a new list: paths may be shared
                 nxt = tail[0]
                 forced = True
-            elif wait > 0.0:
-                if self._pass_blocked(link, head, now, nxt):
+            elif wait > 0.0:  # (not worth passing a head held by the entry headway only)
+                if wait != self._next_entry[nxt] and self._pass_blocked(link, head, now, nxt):
                     keep_since = self._head_since[link]
                     continue
                 self._wake(link, wait)
@@ -446,8 +446,13 @@ class LinkTraffic(LinkQueries):
         if self._lanes[link] < 2 or self.occupancy[link] + 1.0 > self._space.storage_veh[link]:
             return False
         vehicles, ready_list, pce = self._q_veh[link], self._q_ready[link], self._pce
+        if head + 1 >= len(vehicles) or ready_list[head + 1] > now:  # nobody to pass yet
+            if head + 1 < len(vehicles):
+                self._wake(link, ready_list[head + 1])
+            return False
         i, again, full = first_free_movement(
-            vehicles, ready_list, head, now, blocked, self._exit_movement,
+            vehicles, ready_list, head, now, blocked,
+            lambda v: exit_movement(self.routes, self.route_pos, self.stops, v),
             lambda v, k: self._entry_wait(k, pce[v], now), self._length[link] * self._kj[link])
         if again < INF:
             self._wake(link, again)
@@ -460,13 +465,6 @@ class LinkTraffic(LinkQueries):
         ready_list.pop(i)
         ready_list.insert(head, ready_list[head])  # keeps the list sorted: both are <= now
         return True
-
-    def _exit_movement(self, vehicle: int) -> int:
-        """The next link of ``vehicle`` at its link's exit; -1 when it leaves the road."""
-        pos, route = self.route_pos[vehicle] + 1, self.routes[vehicle]
-        if pos >= len(route) or self.stops.get(vehicle, {}).get(pos, 0.0) > 0.0:
-            return -1
-        return route[pos]
 
     def _dwell(self, vehicle: int, next_link: int, dwell_s: float) -> None:
         fleet = self.fleet
