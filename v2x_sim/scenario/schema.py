@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field, PrivateAttr, model_validator
 
 from v2x_sim._core.errors import ScenarioError
+from v2x_sim.scenario.fault_sections import FaultWindow
 from v2x_sim.scenario.routing_section import RoutingSection
 from v2x_sim.scenario.sections import (
     MAX_LINK_BINS,
@@ -69,10 +70,20 @@ class Scenario(Section):
     edge: EdgeSection = Field(default_factory=EdgeSection)
     cloud: CloudSection = Field(default_factory=CloudSection)
     messages: MessagesSection = Field(default_factory=MessagesSection)
+    faults: list[FaultWindow] = Field(
+        default_factory=list, description="Timed windows in which RSUs, sensors, edge nodes, "
+        "the cloud, backhaul, WAN or the cellular link fail (see fault_sections).")
     output: OutputSection = Field(default_factory=OutputSection)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _applied_scale: float = PrivateAttr(default=1.0)
+
+    @model_validator(mode="after")
+    def _faults_need_v2x(self) -> Scenario:
+        if self.faults and not self.v2x.enabled:
+            raise ScenarioError("faults", f"{len(self.faults)} windows", "faults act on the "
+                                "V2X model's messages: set v2x.enabled: true")
+        return self
 
     @model_validator(mode="after")
     def _link_bins_bounded(self) -> Scenario:
