@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.background import BackgroundFlows, Channels, CloudFeeds, Senders
+from v2x_sim.compute.faults import FaultPlan, resilience_summary
 from v2x_sim.compute.hazards import HazardLoop
 from v2x_sim.compute.roadside import DEVICE_NAMES, Coverage, Devices, build_coverage, build_devices
 from v2x_sim.compute.servers import ServerPool
@@ -96,12 +97,15 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
              for e in range(devices.n_edges)]
     cloud = ServerPool("cloud", scenario.cloud.cores, deadline_array, horizon, tick)
     deterministic = scenario.simulation.deterministic
+    faults = (FaultPlan.build(list(scenario.faults), devices, len(MessageKind), rng)
+              if scenario.faults else None)
     flows = BackgroundFlows(
         env, network=network, devices=devices, coverage=coverage, channels=channels,
         edges=edges, cloud=cloud, book=book, senders=senders,
         config=(scenario.roadside, scenario.edge, scenario.cloud, scenario.messages),
         rng=rng, tick_s=scenario.v2x.tick_s, horizon_s=horizon, deterministic=deterministic,
-        feeds=feeds, background_load=scenario.v2x.background == BackgroundLoad.FULL)
+        feeds=feeds, background_load=scenario.v2x.background == BackgroundLoad.FULL,
+        faults=faults)
     env.process(flows.process())
     hazards = HazardLoop(env, flows=flows, senders=senders, v2x=scenario.v2x,
                          edge=scenario.edge, book=book, rng=rng("hazards"),
@@ -112,7 +116,7 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
 
 
 def v2x_summary(model: V2XModel, warmup_s: float = 0.0) -> dict[str, Any]:
-    """The ``latency``, ``edges``, ``roadside`` and ``hazards`` sections of summary.json.
+    """The ``latency``, ``edges``, ``roadside``, ``hazards`` and ``resilience`` sections.
 
     Edge load is averaged over the time slots from ``warmup_s`` on (the other sections'
     accumulators restart at the warm-up: `v2x_sim.warmup`).
@@ -146,6 +150,7 @@ def v2x_summary(model: V2XModel, warmup_s: float = 0.0) -> dict[str, Any]:
             "cbr_mean": float(cbr.mean()) if cbr.size else 0.0,
             "cbr_max": float(flows.cbr_max.max()) if cbr.size else 0.0,
         },
+        "resilience": resilience_summary(flows.faults, [k.key for k in MessageKind]),
         "hazards": {
             "count": len(hazards),
             "by_cause": {cause: sum(h.cause == cause for h in hazards)

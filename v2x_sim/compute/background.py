@@ -23,6 +23,7 @@ from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.content import ContentStore
+from v2x_sim.compute.faults import FaultPlan
 from v2x_sim.compute.roadside import Coverage, Devices
 from v2x_sim.compute.servers import Handover, ServerPool, Stream
 from v2x_sim.compute.service import draw_service_s
@@ -95,6 +96,7 @@ class BackgroundFlows:
         feeds: where delivered content goes (belief, vehicle registry).
         background_load: simulate BSMs and sensor frames as load (``v2x.background:
             full``); False keeps only content-carrying messages.
+        faults: the fault windows (`compute.faults`); None for a run without faults.
     """
 
     def __init__(self, env: simpy.Environment, *, network: Network, devices: Devices,
@@ -103,7 +105,7 @@ class BackgroundFlows:
                  config: tuple[RoadsideSection, EdgeSection, CloudSection, MessagesSection],
                  rng: Callable[[str], np.random.Generator], tick_s: float, horizon_s: float,
                  deterministic: bool, feeds: CloudFeeds | None = None,
-                 background_load: bool = True) -> None:
+                 background_load: bool = True, faults: FaultPlan | None = None) -> None:
         self.env, self.network, self.devices, self.coverage = env, network, devices, coverage
         self.channels, self.edges, self.cloud, self.book = channels, edges, cloud, book
         self.senders = senders
@@ -114,6 +116,8 @@ class BackgroundFlows:
         self.rng_edge, self.rng_cloud = rng("edge.service"), rng("cloud.service")
         self.rng_edge_aggregate = rng("edge.aggregate")
         self.background_load = background_load
+        self.faults = faults
+        self._faulty = False  # a fault window meets the current flow window
         self.status_content = ContentStore()
         self.aggregate_content: dict[int, tuple[IntArray, FloatArray, float,
                                                 FloatArray | None]] = {}
@@ -166,6 +170,8 @@ class BackgroundFlows:
         kind = np.full(order.size, int(MessageKind.PERCEPTION))
         service = self.edge_cfg.service["perception"]
         streams = []
+        self._pattern_device = [sensor[order[bounds[e]:bounds[e + 1]]]
+                                for e in range(dev.n_edges)]
         for e in range(dev.n_edges):
             part = order[bounds[e]:bounds[e + 1]]
             streams.append(Stream(arrival[part], draw_service_s(
@@ -181,7 +187,18 @@ class BackgroundFlows:
         params = self.edge_cfg.service["perception"]
         if not self.deterministic and params.distribution != "deterministic":
             service = draw_service_s(params, len(born[keep]), self.rng_edge)
-        return Stream(pattern.arrival_s[keep] + start_s, service, pattern.kind[keep], born[keep])
+        frames = Stream(pattern.arrival_s[keep] + start_s, service, pattern.kind[keep],
+                        born[keep])
+        self.book.count_sent(MessageKind.PERCEPTION, len(frames))
+        if self._faulty and self.faults is not None and len(frames):
+            # frames of failed sensors, or sent through a silent RSU, are lost
+            alive = self.faults.drop(self.book, int(MessageKind.PERCEPTION),
+                                     self.faults.sensor_down(self._pattern_device[edge][keep],
+                                                             frames.born_s, self.devices))
+            if not alive.all():
+                frames = Stream(frames.arrival_s[alive], frames.service_s[alive],
+                                frames.kind[alive], frames.born_s[alive])
+        return frames
 
     # ------------------------------------------------------------------ the tick
     def process(self):  # type: ignore[no-untyped-def]
@@ -201,24 +218,26 @@ class BackgroundFlows:
         """
         ids, link, entered, ready = self.senders()
         load = self.background_load
+        self._faulty = self.faults is not None and self.faults.overlaps(start_s, end_s)
         n_edges = self.devices.n_edges
         bsm = (self._bsm(ids, link, entered, ready, start_s, end_s) if load
                else [Stream() for _ in range(n_edges)])
         status = self._status(ids, link, start_s, end_s)
         aggregates = self._aggregates(start_s, end_s)
         full = end_s >= start_s + self.tick_s
+        # a window a fault touches may lose frames: it does not repeat the pattern
+        patterned = full and not self._faulty
         left_edge: list[tuple[FloatArray, IntArray]] = []
         for e in range(n_edges):
             frames = self._frames(e, start_s, end_s) if load else Stream()
-            self.book.count_sent(MessageKind.PERCEPTION, len(frames))
-            if not full and len(frames):  # a cut last window: its frames' backhaul one by one
+            if not patterned and len(frames):  # frames' backhaul one by one
                 self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
                                   frames.arrival_s - frames.born_s)
             handed = self.edges[e].serve(frames, Stream.merged(bsm[e], aggregates[e]),
                                          start_s, start_s + self.tick_s)
             left_edge.append(handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s))
         if load:
-            self._full_windows += int(full)
+            self._full_windows += int(patterned)
         handed = self.cloud.serve(Stream(), Stream.merged(status, self._edge_to_cloud(left_edge)),
                                   start_s, start_s + self.tick_s)
         self._hand_over(handed)
@@ -252,6 +271,9 @@ class BackgroundFlows:
         ok, air = self.channels.pc5.draw(cov.distance_m[cell[covered]], self.cbr[rsu],
                                          self.rng_pc5, deterministic=self.deterministic)
         book.count_lost(MessageKind.BSM, int(ok.size - ok.sum()), "radio")
+        if self._faulty and self.faults is not None:  # heard by a silent RSU: lost
+            ok &= self.faults.drop(book, int(MessageKind.BSM), np.where(
+                ok, self.faults.rsu_down(rsu, born + air, self.devices.edge), -1))
         rsu, born, air = rsu[ok], born[ok], air[ok]
         backhaul = self.rsu_fibre_s[rsu]
         book.add_hop(MessageKind.BSM, Hop.AIR, air)
@@ -285,6 +307,10 @@ class BackgroundFlows:
         ok, up = self.channels.uu.draw(born.size, self.rng_uu, direction="up",
                                        deterministic=self.deterministic)
         self.book.count_lost(MessageKind.STATUS, int(born.size - ok.sum()), "radio")
+        if self._faulty and self.faults is not None:
+            ok, up = self.faults.degrade_uu(self.book, int(MessageKind.STATUS), born, ok, up,
+                                            self.channels.uu.loss, "status",
+                                            deterministic=self.deterministic)
         born, up, who = born[ok], up[ok], who[ok]
         wan = np.full(born.size, self.channels.wan.delay_s)
         self.book.add_hop(MessageKind.STATUS, Hop.AIR, up)
@@ -373,6 +399,9 @@ class BackgroundFlows:
             arrive = done <= horizon
             done = done[arrive]
             report = {k: v[arrive] for k, v in report.items()}
+            if self.faults is not None:
+                born = np.asarray(report["born_s"], dtype=np.float64)
+                self.faults.record_latency("status", born, done - born)
             new = report["done_link"] >= 0
             if feeds.belief is not None and new.any():
                 # a traversal describes the link as the vehicle found it on entering:

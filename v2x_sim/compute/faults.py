@@ -1,0 +1,276 @@
+"""Fault windows as masks over time, applied to whole message arrays.
+
+A `FaultPlan` is the ``faults:`` section resolved against the built world: listed
+indices checked, random shares drawn (each fault window from its own named stream,
+``faults.<i>``, so no other stream moves). The message path asks it, for arrays of
+(device or node, time), which fault window hits each message (-1: none); the caller
+drops those messages and counts them lost with reason ``outage``. Every query is a few
+numpy operations per fault window, never a loop over messages. A window is half open,
+``[start_s, end_s)``: an empty one hits nothing, so a run with it is identical to one
+without.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from v2x_sim._core.errors import ScenarioError
+from v2x_sim.compute.roadside import Devices
+from v2x_sim.metrics.histogram import LogHistogram
+from v2x_sim.metrics.latency import LatencyBook
+from v2x_sim.scenario.fault_sections import DEVICE_KINDS, EDGE_KINDS, FaultKind, FaultWindow
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+OUTAGE = "outage"
+"""The ``lost_by_reason`` key of messages a fault window dropped."""
+
+
+@dataclass(frozen=True)
+class ResolvedFault:
+    """One fault window with its targets as a mask over devices or edge nodes.
+
+    Attributes:
+        index: position in the ``faults:`` list.
+        kind: what fails.
+        start_s, end_s: the window ``[start_s, end_s)``.
+        targets: the indices hit (RSUs, sensor devices or edge nodes), sorted.
+        mask: boolean over all devices (device kinds) or edge nodes (edge kinds);
+            empty for zone-wide kinds.
+        loss, latency_factor: cellular degradation (None elsewhere).
+    """
+
+    index: int
+    kind: FaultKind
+    start_s: float
+    end_s: float
+    targets: IntArray
+    mask: BoolArray
+    loss: float | None = None
+    latency_factor: float | None = None
+
+    def covers(self, t_s: FloatArray) -> BoolArray:
+        """True where ``t_s`` lies inside the window."""
+        return (t_s >= self.start_s) & (t_s < self.end_s)
+
+
+@dataclass
+class FaultPlan:
+    """The run's fault windows and what they cost (lost messages, latency during them).
+
+    Build it with `FaultPlan.build`. ``lost[w, k]`` counts messages of kind code ``k``
+    dropped by window ``w``.
+    """
+
+    faults: list[ResolvedFault]
+    n_kinds: int
+    rng: Callable[[str], np.random.Generator]
+    lost: IntArray = field(init=False)
+    latency: dict[str, tuple[LogHistogram, LogHistogram]] = field(default_factory=dict)
+    _streams: dict[str, np.random.Generator] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lost = np.zeros((len(self.faults), self.n_kinds), np.int64)
+
+    @classmethod
+    def build(cls, windows: list[FaultWindow], devices: Devices, n_kinds: int,
+              rng: Callable[[str], np.random.Generator]) -> FaultPlan:
+        """Resolve ``windows`` against ``devices``: check indices, draw random shares."""
+        n_rsu, n_devices, n_edges = devices.n_rsu, len(devices.kind), devices.n_edges
+        sensors = devices.sensors
+        faults = []
+        for i, w in enumerate(windows):
+            path = f"faults[{i}]"
+            if w.kind in DEVICE_KINDS:
+                pool = (np.arange(n_rsu) if w.kind == FaultKind.RSU_OUTAGE else sensors)
+                what = "RSU" if w.kind == FaultKind.RSU_OUTAGE else "sensor device"
+                if w.share is not None:
+                    n = round(w.share * pool.size)
+                    targets = np.sort(rng(f"faults.{i}").choice(pool, size=n, replace=False))
+                else:
+                    targets = np.unique(np.asarray(w.targets, np.int64))
+                    bad = targets[~np.isin(targets, pool)]
+                    if bad.size:
+                        raise ScenarioError(f"{path}.targets", int(bad[0]), _no_such(
+                            what, pool, "rsus.csv column rsu" if what == "RSU"
+                            else "devices.csv column device"))
+                mask = np.zeros(n_devices, bool)
+                mask[targets] = True
+            elif w.kind in EDGE_KINDS:
+                targets = np.unique(np.asarray(w.targets, np.int64))
+                bad = targets[targets >= n_edges]
+                if bad.size:
+                    raise ScenarioError(f"{path}.targets", int(bad[0]), _no_such(
+                        "edge node", np.arange(n_edges), "edge-0 is 0"))
+                mask = np.zeros(n_edges, bool)
+                mask[targets] = True
+            else:
+                targets, mask = np.zeros(0, np.int64), np.zeros(0, bool)
+            faults.append(ResolvedFault(i, w.kind, w.start_s, w.end_s, targets, mask,
+                                        w.loss, w.latency_factor))
+        return cls(faults, n_kinds, rng)
+
+    # ------------------------------------------------------------------ queries
+    def of_kind(self, *kinds: FaultKind) -> list[ResolvedFault]:
+        """The non-empty windows of the given kinds."""
+        return [f for f in self.faults if f.kind in kinds and f.end_s > f.start_s]
+
+    def overlaps(self, start_s: float, end_s: float, *kinds: FaultKind) -> bool:
+        """Whether a non-empty window of ``kinds`` (all kinds if none) meets [start, end)."""
+        return any(f.start_s < end_s and f.end_s > start_s
+                   for f in (self.of_kind(*kinds) if kinds else self.of_kind(*FaultKind)))
+
+    def during(self, t_s: ArrayLike) -> BoolArray:
+        """True where a time lies inside any non-empty fault window."""
+        t = np.asarray(t_s, dtype=np.float64)
+        inside = np.zeros(t.shape, bool)
+        for f in self.of_kind(*FaultKind):
+            inside |= f.covers(t)
+        return inside
+
+    def _hits(self, faults: list[ResolvedFault], t_s: ArrayLike,
+              target: ArrayLike | None = None) -> IntArray:
+        """Index of the first window covering each message (-1: none).
+
+        ``target`` indexes each window's mask (a device or an edge node per message);
+        None for zone-wide windows.
+        """
+        t = np.asarray(t_s, dtype=np.float64)
+        hit = np.full(t.shape, -1, np.int64)
+        for f in reversed(faults):  # the first listed window wins
+            inside = f.covers(t)
+            if target is not None:
+                inside &= f.mask[np.asarray(target, np.int64)]
+            hit[inside] = f.index
+        return hit
+
+    def rsu_down(self, rsu: ArrayLike, t_s: ArrayLike, edge_of: IntArray) -> IntArray:
+        """Window that silences each RSU at each time: its outage, or its edge's backhaul cut.
+
+        Args:
+            rsu: RSU index per message.
+            t_s: when the message reaches (or leaves) the RSU.
+            edge_of: the edge node of every device (`Devices.edge`).
+        """
+        rsu = np.asarray(rsu, np.int64)
+        hit = self._hits(self.of_kind(FaultKind.RSU_OUTAGE), t_s, rsu)
+        cut = self.of_kind(FaultKind.BACKHAUL_CUT)
+        if cut:
+            by_cut = self._hits(cut, t_s, edge_of[rsu])
+            hit = np.where(hit >= 0, hit, by_cut)
+        return hit
+
+    def sensor_down(self, device: ArrayLike, t_s: ArrayLike, devices: Devices) -> IntArray:
+        """Window that silences each sensor: its own failure, or its RSU's being down."""
+        device = np.asarray(device, np.int64)
+        hit = self._hits(self.of_kind(FaultKind.SENSOR_FAILURE), t_s, device)
+        by_rsu = self.rsu_down(devices.rsu[device], t_s, devices.edge)
+        return np.where(hit >= 0, hit, by_rsu)
+
+    # ------------------------------------------------------------------ accounting
+    def drop(self, book: LatencyBook, kind: int, hit: IntArray) -> BoolArray:
+        """Count the messages a window hit as lost (``outage``); the mask of the rest."""
+        down = hit >= 0
+        n = int(down.sum())
+        if n:
+            book.count_lost(kind, n, OUTAGE)
+            self.lost[:, kind] += np.bincount(hit[down], minlength=len(self.faults))
+        return ~down
+
+    def stream(self, name: str) -> np.random.Generator:
+        """The fault model's own generator for one consumer (``faults.<name>``)."""
+        if name not in self._streams:
+            self._streams[name] = self.rng(f"faults.{name}")
+        return self._streams[name]
+
+    def degrade_uu(self, book: LatencyBook, kind: int, t_s: FloatArray, delivered: BoolArray,
+                   delay_s: FloatArray, base_loss: float, consumer: str, *,
+                   deterministic: bool) -> tuple[BoolArray, FloatArray]:
+        """Apply cellular degradation windows to a batch of Uu messages.
+
+        Inside a window with ``loss = p`` above the channel's own ``base_loss`` = b, a
+        message the channel delivered is lost with probability ``(p - b) / (1 - b)``,
+        so the total loss is ``p``; those count as ``outage``. Delays inside a window
+        are multiplied by ``latency_factor``. The channel's own draws are untouched (its
+        stream moves exactly as without the fault); the extra loss comes from the
+        stream ``faults.uu.<consumer>``. Deterministic: a message inside is lost iff
+        ``1 - p < 0.5``, as the channel decides its own loss.
+
+        Returns:
+            (delivered, delay_s): new arrays.
+        """
+        windows = self.of_kind(FaultKind.CELLULAR_DEGRADATION)
+        delivered, delay_s = delivered.copy(), np.asarray(delay_s, np.float64).copy()
+        if not windows or not delivered.size:
+            return delivered, delay_s
+        hit = np.full(delivered.shape, -1, np.int64)
+        for f in windows:
+            inside = f.covers(t_s)
+            if not inside.any():
+                continue
+            if f.latency_factor is not None:
+                delay_s[inside] *= f.latency_factor
+            p = f.loss if f.loss is not None else base_loss
+            if p <= base_loss:
+                continue
+            if deterministic:
+                lost = inside & delivered & (1.0 - p < 0.5)
+            else:
+                extra = (p - base_loss) / (1.0 - base_loss)
+                draw = self.stream(f"uu.{consumer}").random(int(inside.sum()))
+                lost = np.zeros(delivered.shape, bool)
+                lost[inside] = draw < extra
+                lost &= delivered
+            hit[lost & (hit < 0)] = f.index
+        return delivered & self.drop(book, kind, hit), delay_s
+
+    def record_latency(self, key: str, born_s: FloatArray, latency_s: FloatArray) -> None:
+        """Add end-to-end latencies of one message kind, split by "born during a fault"."""
+        if not self.of_kind(*FaultKind) or not born_s.size:
+            return
+        during, outside = self.latency.setdefault(key, (LogHistogram(), LogHistogram()))
+        inside = self.during(born_s)
+        during.add(latency_s[inside])
+        outside.add(latency_s[~inside])
+
+
+def _no_such(what: str, pool: IntArray, where: str) -> str:
+    if pool.size == 0:
+        return f"the world has no {what}s"
+    return (f"no {what} of that index; the world has {pool.size} "
+            f"({int(pool.min())}..{int(pool.max())}; {where})")
+
+
+def latency_split(during: LogHistogram, outside: LogHistogram) -> dict[str, dict[str, Any]]:
+    """Count, mean and p95 of end-to-end latency born during faults and outside them."""
+    return {name: {"count": h.count, "mean_s": h.mean_s if h.count else None,
+                   "p95_s": h.quantile(0.95) if h.count else None}
+            for name, h in (("during", during), ("outside", outside))}
+
+
+def resilience_summary(plan: FaultPlan | None, kinds: list[str]) -> dict[str, Any]:
+    """The ``resilience`` section of summary.json.
+
+    ``faults``: each window with its resolved targets and the messages it dropped per
+    kind; ``lost_outage``: totals per kind; ``latency``: end-to-end latency of
+    content-carrying kinds born inside any fault window vs outside all of them.
+    """
+    if plan is None:
+        return {"faults": [], "lost_outage": {}, "latency": {}}
+    windows = []
+    for f in plan.faults:
+        lost = {kinds[k]: int(n) for k, n in enumerate(plan.lost[f.index]) if n}
+        windows.append({"kind": f.kind.value, "start_s": f.start_s, "end_s": f.end_s,
+                        "targets": f.targets.tolist(), "loss": f.loss,
+                        "latency_factor": f.latency_factor, "lost": lost})
+    total = plan.lost.sum(axis=0)
+    return {"faults": windows,
+            "lost_outage": {kinds[k]: int(n) for k, n in enumerate(total) if n},
+            "latency": {key: latency_split(*pair) for key, pair in sorted(plan.latency.items())}}
