@@ -21,6 +21,7 @@ from v2x_sim.compute.service import draw_service_s
 from v2x_sim.control.loop import CloudJobs, ControlLoop
 from v2x_sim.control.policy import VehiclesView
 from v2x_sim.control.registry import make_policy
+from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.metrics.records import EventLog
 from v2x_sim.road.network import Network
 from v2x_sim.road.state import LinkState
@@ -126,6 +127,9 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         return compliance_by_kind[fleet.kind[ids].astype(np.int64)]
 
     deterministic = scenario.simulation.deterministic
+    faults = v2x.flows.faults
+    advice_kind = int(MessageKind.ROUTE_ADVICE)
+    request_book = LatencyBook(["request"], ["total"], [0.0])  # outage-lost requests
 
     def via_edge(ids: IntArray, wan_s: float) -> Delivery:
         """(Cloud ->) edge -> fibre to the RSU covering the vehicle -> PC5."""
@@ -140,17 +144,27 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         back[covered] = v2x.flows.rsu_fibre_s[rsu[covered]]
         ok, air = channels.pc5.draw(cov.distance_m[cell], v2x.flows.cbr[np.maximum(rsu, 0)],
                                     rng_advice, deterministic=deterministic)
-        return ok & covered, air, back, np.full(n, wan_s)
+        ok &= covered
+        if faults is not None:  # a silent RSU broadcasts nothing
+            ok &= faults.drop(v2x.book, advice_kind, np.where(ok, faults.rsu_down(
+                np.maximum(rsu, 0), np.full(n, env.now + wan_s), v2x.devices.edge), -1))
+        return ok, air, back, np.full(n, wan_s)
 
     def deliver(ids: IntArray) -> Delivery:
         if control.advice_via == "edge":
             return via_edge(ids, channels.wan.delay_s)
         n = len(ids)
         ok, air = channels.uu.draw(n, rng_advice, direction="down", deterministic=deterministic)
+        if faults is not None:
+            ok, air = faults.degrade_uu(v2x.book, advice_kind, np.full(n, env.now), ok, air,
+                                        channels.uu.loss, "advice", deterministic=deterministic)
         return ok, air, np.zeros(n), np.full(n, channels.wan.delay_s)
 
     def uplink() -> tuple[bool, float]:
         ok, up = channels.uu.draw(1, rng_advice, direction="up", deterministic=deterministic)
+        if faults is not None:  # a request is no book kind: a lost one goes unanswered
+            ok, up = faults.degrade_uu(request_book, 0, np.array([env.now]), ok, up,
+                                       channels.uu.loss, "request", deterministic=deterministic)
         return bool(ok[0]), float(up[0]) + channels.wan.delay_s
 
     rng_jobs = rng("cloud.jobs")

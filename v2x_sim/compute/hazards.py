@@ -126,7 +126,7 @@ class HazardLoop:
                     continue
                 cell = cov.cell_of(np.array([link]), np.array([length[link]]))
                 rsu = int(cov.nearest[cell[0]])
-                if rsu < 0:
+                if rsu < 0 or self._rsu_silent(rsu):
                     continue
                 ok, air = flows.channels.pc5.draw(cov.distance_m[cell], flows.cbr[[rsu]],
                                                   self.rng, deterministic=self.deterministic)
@@ -142,12 +142,22 @@ class HazardLoop:
             yield self.env.timeout(flows.tick_s)
 
     # ------------------------------------------------------------------ detection
+    def _rsu_silent(self, rsu: int) -> bool:
+        """Whether a fault window silences ``rsu`` now (it hears no BSM)."""
+        faults = self.flows.faults
+        return faults is not None and bool(faults.rsu_down(
+            np.array([rsu]), np.array([self.env.now]), self.flows.devices.edge)[0] >= 0)
+
     def _sensor_detection(self, link: int, position_m: float) -> tuple[float, int] | None:
         dev = self.flows.devices
         x, y = point_on_link(self.flows.network, np.array([link]), np.array([position_m]))
         sensors = dev.sensors
         seeing = sensors[np.hypot(dev.x_m[sensors] - x[0], dev.y_m[sensors] - y[0])
                          <= dev.range_m[sensors]]
+        faults = self.flows.faults
+        if faults is not None and seeing.size:  # failed (or cut off) at the hazard's start
+            seeing = seeing[faults.sensor_down(seeing, np.full(seeing.size, self.env.now),
+                                               dev) < 0]
         if seeing.size == 0:
             return None
         now = self.env.now
@@ -219,7 +229,7 @@ class HazardLoop:
                 i = int(np.flatnonzero(standing)[0])
                 cell = cov.cell_of(links[i:i + 1], np.array([flows.network.length_m[link]]))
                 rsu = int(cov.nearest[cell[0]])
-                if rsu >= 0:
+                if rsu >= 0 and not self._rsu_silent(rsu):
                     ok, air = flows.channels.pc5.draw(cov.distance_m[cell], flows.cbr[[rsu]],
                                                       self.rng, deterministic=self.deterministic)
                     if ok[0]:
@@ -335,6 +345,9 @@ class HazardLoop:
             ok[covered], air[covered] = ok_c, air_c
         self.book.count_lost(MessageKind.HAZARD_WARNING, int((~covered).sum()), "no_coverage")
         self.book.count_lost(MessageKind.HAZARD_WARNING, int((covered & ~ok).sum()), "radio")
+        if flows.faults is not None and ok.any():  # a silent RSU broadcasts nothing
+            ok &= flows.faults.drop(self.book, int(MessageKind.HAZARD_WARNING), np.where(
+                ok, flows.faults.rsu_down(np.maximum(rsu, 0), now + down, dev.edge), -1))
         t_rsu = now + down
         delivered_at = t_rsu + air
         latency = delivered_at - record.detect_s

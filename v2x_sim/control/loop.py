@@ -285,13 +285,16 @@ class ControlLoop:
                                                advice.vehicles.tolist()], advice.routes)
         self.stats.advised += n
         self.book.count_sent(self.kind, n)
+        reasons = self.book.lost_reasons[self.kind]
+        outage_before = reasons.get("outage", 0)  # a fault window may drop advice
         if self.policy.uses_truth:
             ok, air, back, wan = (np.ones(n, bool), np.zeros(n), np.zeros(n), np.zeros(n))
         elif getattr(self.policy, "edge_local", False) and self._deliver_edge is not None:
             ok, air, back, wan = self._deliver_edge(advice.vehicles)
         else:
             ok, air, back, wan = self._deliver(advice.vehicles)
-        self.book.count_lost(self.kind, int((~ok).sum()), "radio")
+        self.book.count_lost(self.kind, int((~ok).sum())
+                             - (reasons.get("outage", 0) - outage_before), "radio")
         self.stats.lost += int((~ok).sum())
         delay = air + back + wan
         decided = self.env.now
