@@ -67,6 +67,9 @@ def test_an_empty_window_changes_nothing(plain) -> None:  # type: ignore[no-unty
         {"kind": "backhaul_cut", "start_s": 10, "end_s": 10, "targets": [0]},
         {"kind": "cellular_degradation", "start_s": 50, "end_s": 50, "loss": 0.9,
          "latency_factor": 5},
+        {"kind": "edge_down", "start_s": 130, "end_s": 130, "targets": [0, 1]},
+        {"kind": "cloud_outage", "start_s": 0, "end_s": 0},
+        {"kind": "wan_cut", "start_s": 200, "end_s": 200},
     ])
     assert without_faults(empty.summary) == without_faults(plain.summary)
     for name in ("trips", "warnings"):
@@ -176,13 +179,14 @@ def test_a_backhaul_cut_isolates_that_edge_nodes_rsus() -> None:
 @pytest.mark.parametrize(("fault", "path", "needle"), [
     ({"kind": "rsu_outage", "start_s": 100, "end_s": 50, "targets": [1]}, "faults[0]",
      "must not be before start_s"),
-    ({"kind": "edge_down", "start_s": 0, "end_s": 10, "targets": [0]}, "faults[0]",
-     "not modelled yet"),
+    ({"kind": "edge_down", "start_s": 0, "end_s": 10}, "faults[0]", "targets"),
     ({"kind": "rsu_outage", "start_s": 0, "end_s": 10}, "faults[0]", "targets"),
     ({"kind": "cellular_degradation", "start_s": 0, "end_s": 10}, "faults[0]",
      "loss and/or latency_factor"),
     ({"kind": "wan_cut", "start_s": 0, "end_s": 10, "targets": [1]}, "faults[0]",
-     "not modelled yet"),
+     "takes no targets"),
+    ({"kind": "edge_down", "start_s": 0, "end_s": 10, "targets": [0], "share": 0.5},
+     "faults[0]", "share is only for"),
 ])
 def test_bad_windows_are_rejected(fault: dict[str, Any], path: str, needle: str) -> None:
     with pytest.raises(ScenarioError) as err:

@@ -152,12 +152,20 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
 
     def deliver(ids: IntArray) -> Delivery:
         if control.advice_via == "edge":
-            return via_edge(ids, channels.wan.delay_s)
+            ok, air, back, wan = via_edge(ids, channels.wan.delay_s)
+            if faults is not None:  # a cut WAN carries nothing
+                ok &= faults.drop(v2x.book, advice_kind, np.where(ok, faults.cloud_cut(
+                    np.full(len(ids), env.now + channels.wan.delay_s),
+                    channels.wan.delay_s), -1))
+            return ok, air, back, wan
         n = len(ids)
         ok, air = channels.uu.draw(n, rng_advice, direction="down", deterministic=deterministic)
         if faults is not None:
             ok, air = faults.degrade_uu(v2x.book, advice_kind, np.full(n, env.now), ok, air,
                                         channels.uu.loss, "advice", deterministic=deterministic)
+            ok &= faults.drop(v2x.book, advice_kind, np.where(  # a cut WAN carries nothing
+                ok, faults.cloud_cut(np.full(n, env.now + channels.wan.delay_s),
+                                     channels.wan.delay_s), -1))
         return ok, air, np.zeros(n), np.full(n, channels.wan.delay_s)
 
     def uplink() -> tuple[bool, float]:
@@ -165,6 +173,8 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         if faults is not None:  # a request is no book kind: a lost one goes unanswered
             ok, up = faults.degrade_uu(request_book, 0, np.array([env.now]), ok, up,
                                        channels.uu.loss, "request", deterministic=deterministic)
+            ok &= faults.cloud_cut(env.now + up + channels.wan.delay_s,
+                                   channels.wan.delay_s) < 0
         return bool(ok[0]), float(up[0]) + channels.wan.delay_s
 
     rng_jobs = rng("cloud.jobs")
@@ -194,6 +204,8 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
     loop.aoi_time_mean_s = belief.age_time_mean_s
     loop.aoi_restart = belief.restart_age
     loop.events = events
+    if faults is not None:
+        loop.cloud_out = faults.cloud_down
     env.process(loop.run())
     v2x.hazards.on_confirmed = loop.on_hazard
     v2x.hazards.on_cleared = loop.on_clearance

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.background import BackgroundFlows, Channels, CloudFeeds, Senders
+from v2x_sim.compute.failover import Failover
 from v2x_sim.compute.faults import FaultPlan, resilience_summary
 from v2x_sim.compute.hazards import HazardLoop
 from v2x_sim.compute.roadside import DEVICE_NAMES, Coverage, Devices, build_coverage, build_devices
@@ -97,7 +98,9 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
              for e in range(devices.n_edges)]
     cloud = ServerPool("cloud", scenario.cloud.cores, deadline_array, horizon, tick)
     deterministic = scenario.simulation.deterministic
-    faults = (FaultPlan.build(list(scenario.faults), devices, len(MessageKind), rng)
+    failover = Failover(scenario.edge.failover.value, devices.edge_x_m, devices.edge_y_m,
+                        fibre, scenario.edge.failover_hops, channels.wan.delay_s)
+    faults = (FaultPlan.build(list(scenario.faults), devices, len(MessageKind), rng, failover)
               if scenario.faults else None)
     flows = BackgroundFlows(
         env, network=network, devices=devices, coverage=coverage, channels=channels,
@@ -150,7 +153,8 @@ def v2x_summary(model: V2XModel, warmup_s: float = 0.0) -> dict[str, Any]:
             "cbr_mean": float(cbr.mean()) if cbr.size else 0.0,
             "cbr_max": float(flows.cbr_max.max()) if cbr.size else 0.0,
         },
-        "resilience": resilience_summary(flows.faults, [k.key for k in MessageKind]),
+        "resilience": resilience_summary(flows.faults, [k.key for k in MessageKind],
+                                         [*model.edges, model.cloud], hazards),
         "hazards": {
             "count": len(hazards),
             "by_cause": {cause: sum(h.cause == cause for h in hazards)

@@ -23,6 +23,7 @@ from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.content import ContentStore
+from v2x_sim.compute.fault_window import fail_over_window, reach_cloud
 from v2x_sim.compute.faults import FaultPlan
 from v2x_sim.compute.roadside import Coverage, Devices
 from v2x_sim.compute.servers import Handover, ServerPool, Stream
@@ -30,6 +31,7 @@ from v2x_sim.compute.service import draw_service_s
 from v2x_sim.metrics.histogram import N_BINS, LogHistogram, bin_index
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
+from v2x_sim.scenario.fault_sections import FaultKind
 from v2x_sim.scenario.v2x_sections import (
     CloudSection,
     EdgeSection,
@@ -227,21 +229,35 @@ class BackgroundFlows:
         full = end_s >= start_s + self.tick_s
         # a window a fault touches may lose frames: it does not repeat the pattern
         patterned = full and not self._faulty
+        frames = [self._frames(e, start_s, end_s) if load else Stream() for e in range(n_edges)]
+        failed_over = Stream()
+        if self._faulty and self.faults is not None and self.faults.overlaps(
+                start_s, end_s, FaultKind.EDGE_DOWN):
+            frames, bsm, aggregates, failed_over = fail_over_window(
+                self.faults, self.book, (frames, bsm, aggregates), (start_s, end_s),
+                self._forget_aggregate)
         left_edge: list[tuple[FloatArray, IntArray]] = []
         for e in range(n_edges):
-            frames = self._frames(e, start_s, end_s) if load else Stream()
-            if not patterned and len(frames):  # frames' backhaul one by one
+            if not patterned and len(frames[e]):  # frames' backhaul one by one
                 self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
-                                  frames.arrival_s - frames.born_s)
-            handed = self.edges[e].serve(frames, Stream.merged(bsm[e], aggregates[e]),
+                                  frames[e].arrival_s - frames[e].born_s)
+            handed = self.edges[e].serve(frames[e], Stream.merged(bsm[e], aggregates[e]),
                                          start_s, start_s + self.tick_s)
             left_edge.append(handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s))
         if load:
             self._full_windows += int(patterned)
-        handed = self.cloud.serve(Stream(), Stream.merged(status, self._edge_to_cloud(left_edge)),
-                                  start_s, start_s + self.tick_s)
+        batch = Stream.merged(Stream.merged(status, self._edge_to_cloud(left_edge)), failed_over)
+        if self._faulty and self.faults is not None and len(batch):
+            batch = reach_cloud(self.faults, self.book, batch, self.channels.wan.delay_s,
+                                self.status_content.take, self._forget_aggregate)
+        handed = self.cloud.serve(Stream(), batch, start_s, start_s + self.tick_s)
         self._hand_over(handed)
         self.windows += 1
+
+    def _forget_aggregate(self, payload: int) -> None:
+        """Drop the content of an aggregate that was lost (a fault window)."""
+        self._aggregate_born.pop(payload, None)
+        self.aggregate_content.pop(payload, None)
 
     def _bsm(self, ids: IntArray, link: IntArray, entered: FloatArray, ready: FloatArray,
              start_s: float, end_s: float) -> list[Stream]:

@@ -20,7 +20,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from v2x_sim._core.errors import ScenarioError
+from v2x_sim.compute.failover import CLOUD, LOST, Failover, split
 from v2x_sim.compute.roadside import Devices
+from v2x_sim.compute.servers import Stream
 from v2x_sim.metrics.histogram import LogHistogram
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.scenario.fault_sections import DEVICE_KINDS, EDGE_KINDS, FaultKind, FaultWindow
@@ -72,16 +74,24 @@ class FaultPlan:
     faults: list[ResolvedFault]
     n_kinds: int
     rng: Callable[[str], np.random.Generator]
+    n_edges: int = 0
+    failover: Failover | None = None
     lost: IntArray = field(init=False)
+    taken_over: IntArray = field(init=False)
+    reports_lost: IntArray = field(init=False)
     latency: dict[str, tuple[LogHistogram, LogHistogram]] = field(default_factory=dict)
     _streams: dict[str, np.random.Generator] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lost = np.zeros((len(self.faults), self.n_kinds), np.int64)
+        # per window: messages each edge node (last column: the cloud) took over
+        self.taken_over = np.zeros((len(self.faults), self.n_edges + 1), np.int64)
+        self.reports_lost = np.zeros(len(self.faults), np.int64)  # hazard reports
 
     @classmethod
     def build(cls, windows: list[FaultWindow], devices: Devices, n_kinds: int,
-              rng: Callable[[str], np.random.Generator]) -> FaultPlan:
+              rng: Callable[[str], np.random.Generator],
+              failover: Failover | None = None) -> FaultPlan:
         """Resolve ``windows`` against ``devices``: check indices, draw random shares."""
         n_rsu, n_devices, n_edges = devices.n_rsu, len(devices.kind), devices.n_edges
         sensors = devices.sensors
@@ -115,7 +125,7 @@ class FaultPlan:
                 targets, mask = np.zeros(0, np.int64), np.zeros(0, bool)
             faults.append(ResolvedFault(i, w.kind, w.start_s, w.end_s, targets, mask,
                                         w.loss, w.latency_factor))
-        return cls(faults, n_kinds, rng)
+        return cls(faults, n_kinds, rng, n_edges, failover)
 
     # ------------------------------------------------------------------ queries
     def of_kind(self, *kinds: FaultKind) -> list[ResolvedFault]:
@@ -173,6 +183,106 @@ class FaultPlan:
         hit = self._hits(self.of_kind(FaultKind.SENSOR_FAILURE), t_s, device)
         by_rsu = self.rsu_down(devices.rsu[device], t_s, devices.edge)
         return np.where(hit >= 0, hit, by_rsu)
+
+    # ------------------------------------------------------------------ edge failover
+    def edges_down(self, start_s: float, end_s: float) -> BoolArray:
+        """Edge nodes an ``edge_down`` window takes down at some time in [start, end)."""
+        down = np.zeros(self.n_edges, bool)
+        for f in self.of_kind(FaultKind.EDGE_DOWN):
+            if f.start_s < end_s and f.end_s > start_s:
+                down |= f.mask
+        return down
+
+    def route_edge(self, home: IntArray, t_s: FloatArray, start_s: float,
+                   end_s: float) -> tuple[IntArray, FloatArray, IntArray]:
+        """Serving node, extra delay and edge_down window of messages bound for ``home``.
+
+        See `Failover.route`; the neighbour is the nearest node not down at any time of
+        the flow window ``[start_s, end_s)``.
+        """
+        hit = self._hits(self.of_kind(FaultKind.EDGE_DOWN), t_s, home)
+        if self.failover is None:
+            return home.copy(), np.zeros(home.size), hit
+        serving, extra = self.failover.route(home, hit, self.edges_down(start_s, end_s))
+        return serving, extra, hit
+
+    def fail_over(self, book: LatencyBook, per_edge: list[Stream], start_s: float,
+                  end_s: float) -> tuple[list[Stream], Stream]:
+        """Messages of one kind bound for each edge node, re-routed around failed nodes.
+
+        Returns the streams each edge node serves (its own plus what fails over to it)
+        and the stream the cloud takes; the rest is lost (``outage``). Counts what each
+        node took over (`taken_over`).
+        """
+        n = len(per_edge)
+        parts: list[list[Stream]] = [[] for _ in range(n)]
+        cloud: list[Stream] = []
+        for e, stream in enumerate(per_edge):
+            if not len(stream):
+                continue
+            serving, extra, hit = self.route_edge(np.full(len(stream), e, np.int64),
+                                                  stream.arrival_s, start_s, end_s)
+            if (serving == e).all():
+                parts[e].append(stream)
+                continue
+            self.drop(book, int(stream.kind[0]), np.where(serving == LOST, hit, -1))
+            moved = (serving != e) & (serving != LOST)
+            if moved.any():
+                target = np.where(serving[moved] == CLOUD, n, serving[moved])
+                np.add.at(self.taken_over, (hit[moved], target), 1)
+            split_edges, to_cloud = split(stream, serving, extra, n)
+            for t, part in enumerate(split_edges):
+                if len(part):
+                    parts[t].append(part)
+            if len(to_cloud):
+                cloud.append(to_cloud)
+        return [_merge_all(p) for p in parts], _merge_all(cloud)
+
+    # ------------------------------------------------------------------ cloud side
+    def cloud_cut(self, arrival_s: FloatArray, wan_s: float) -> IntArray:
+        """Window losing each cloud-bound message (-1: none).
+
+        A cloud outage when it arrives, or a WAN cut when it enters the WAN (``wan_s``
+        earlier).
+        """
+        hit = self._hits(self.of_kind(FaultKind.CLOUD_OUTAGE), arrival_s)
+        cut = self.of_kind(FaultKind.WAN_CUT)
+        if cut:
+            by_cut = self._hits(cut, arrival_s - wan_s)
+            hit = np.where(hit >= 0, hit, by_cut)
+        return hit
+
+    def cloud_down(self, t_s: float) -> bool:
+        """Whether the cloud is out (or cut off by the WAN) at ``t_s``."""
+        t = np.array([t_s])
+        return bool((self._hits(self.of_kind(FaultKind.CLOUD_OUTAGE, FaultKind.WAN_CUT), t)
+                     >= 0)[0])
+
+    def hazard_route(self, record: Any, arrival_s: float, edges: list[Any],
+                     cloud: Any) -> tuple[Any, float] | None:
+        """Where a hazard report reaching its edge node at ``arrival_s`` is processed.
+
+        Returns (server pool, extra one-way delay), or None when it is lost (its node
+        is down and ``edge.failover: none``, or no node is left). Marks the record
+        (``failover``: the serving node or ``cloud``; ``failover_s``: the extra delay,
+        which the warning pays again on its way back).
+        """
+        home = np.array([record.edge], np.int64)
+        serving, extra, hit = self.route_edge(home, np.array([arrival_s]), arrival_s,
+                                              arrival_s + 1e-9)
+        if hit[0] < 0:
+            return edges[record.edge], 0.0
+        target = int(serving[0])
+        if target == LOST:
+            record.failover = "lost"
+            self.reports_lost[hit[0]] += 1
+            return None
+        record.failover_s = float(extra[0])
+        if target == CLOUD:
+            record.failover = "cloud"
+            return cloud, record.failover_s
+        record.failover = f"edge-{target}"
+        return edges[target], record.failover_s
 
     # ------------------------------------------------------------------ accounting
     def drop(self, book: LatencyBook, kind: int, hit: IntArray) -> BoolArray:
@@ -255,22 +365,77 @@ def latency_split(during: LogHistogram, outside: LogHistogram) -> dict[str, dict
             for name, h in (("during", during), ("outside", outside))}
 
 
-def resilience_summary(plan: FaultPlan | None, kinds: list[str]) -> dict[str, Any]:
+def _queue_effect(pool: Any, start_s: float, end_s: float) -> dict[str, Any]:
+    """A node's queue before, during and after a fault window, and its recovery time.
+
+    "Before" is a stretch as long as the window just before it (or everything outside
+    it when the window starts at 0). Recovered: the first time slot after the window
+    whose mean queue is within one message of the level before.
+    """
+    queue, util, t0 = pool.queue_length(), pool.utilisation(), pool.slot_start_s
+    inside = (t0 >= start_s) & (t0 < end_s)
+    before = (t0 < start_s) & (t0 >= start_s - (end_s - start_s))
+    if not before.any():
+        before = ~inside
+    base = float(queue[before].mean()) if before.any() else 0.0
+    after = np.flatnonzero((t0 >= end_s) & (queue <= base + 1.0))
+    return {"queue_mean_before": base,
+            "queue_mean_during": float(queue[inside].mean()) if inside.any() else None,
+            "queue_max_during": float(queue[inside].max()) if inside.any() else None,
+            "utilisation_before": float(util[before].mean()) if before.any() else None,
+            "utilisation_during": float(util[inside].mean()) if inside.any() else None,
+            "recover_s": float(t0[after[0]] - end_s) if after.size else None}
+
+
+def _hazards_in(records: list[Any], start_s: float, end_s: float) -> dict[str, int]:
+    """Hazards that began inside a window: how many, warned at all, reports lost."""
+    inside = [h for h in records if start_s <= h.start_s < end_s]
+    return {"hazards": len(inside), "warned": sum(h.delivered > 0 for h in inside),
+            "upstream_vehicles": sum(h.upstream_vehicles for h in inside),
+            "warned_in_time": sum(h.in_time for h in inside)}
+
+
+def resilience_summary(plan: FaultPlan | None, kinds: list[str], pools: list[Any],
+                       hazards: list[Any]) -> dict[str, Any]:
     """The ``resilience`` section of summary.json.
 
-    ``faults``: each window with its resolved targets and the messages it dropped per
-    kind; ``lost_outage``: totals per kind; ``latency``: end-to-end latency of
-    content-carrying kinds born inside any fault window vs outside all of them.
+    ``faults``: each window with its resolved targets, the messages it dropped per
+    kind, what each node took over from a failed edge node (``taken_over``), hazard
+    reports lost, hazards that began inside it and how many were warned, and the queue
+    of every node it loaded (the failed node's fallbacks; the cloud for cloud kinds)
+    before, during and after it (``recover_s``). ``lost_outage``: totals per kind;
+    ``latency``: end-to-end latency of content-carrying kinds born inside any fault
+    window vs outside all of them.
     """
     if plan is None:
-        return {"faults": [], "lost_outage": {}, "latency": {}}
+        return {"failover": None, "faults": [], "lost_outage": {}, "latency": {}}
+    names = [p.name for p in pools]  # edge-0 ... edge-(n-1), cloud
     windows = []
     for f in plan.faults:
         lost = {kinds[k]: int(n) for k, n in enumerate(plan.lost[f.index]) if n}
-        windows.append({"kind": f.kind.value, "start_s": f.start_s, "end_s": f.end_s,
-                        "targets": f.targets.tolist(), "loss": f.loss,
-                        "latency_factor": f.latency_factor, "lost": lost})
+        took = {names[j]: int(n) for j, n in enumerate(plan.taken_over[f.index]) if n}
+        loaded = dict.fromkeys(took)
+        if f.kind in (FaultKind.CLOUD_OUTAGE, FaultKind.WAN_CUT):
+            loaded["cloud"] = None
+        if f.kind == FaultKind.EDGE_DOWN:
+            loaded.update(dict.fromkeys(names[e] for e in f.targets.tolist()))
+        empty = f.end_s <= f.start_s
+        windows.append({
+            "kind": f.kind.value, "start_s": f.start_s, "end_s": f.end_s,
+            "targets": f.targets.tolist(), "loss": f.loss, "latency_factor": f.latency_factor,
+            "lost": lost, "taken_over": took, "hazard_reports_lost": int(plan.reports_lost[
+                f.index]), **_hazards_in(hazards, f.start_s, f.end_s),
+            "nodes": {} if empty else {name: _queue_effect(pools[names.index(name)],
+                                                           f.start_s, f.end_s)
+                                       for name in sorted(loaded)}})
     total = plan.lost.sum(axis=0)
-    return {"faults": windows,
+    return {"failover": plan.failover.mode if plan.failover is not None else None,
+            "faults": windows,
             "lost_outage": {kinds[k]: int(n) for k, n in enumerate(total) if n},
             "latency": {key: latency_split(*pair) for key, pair in sorted(plan.latency.items())}}
+
+def _merge_all(streams: list[Stream]) -> Stream:
+    out = Stream()
+    for s in streams:
+        out = Stream.merged(out, s)
+    return out

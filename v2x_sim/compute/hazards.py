@@ -60,6 +60,8 @@ class HazardRecord:
     cleared_by: str = "none"
     clear_detect_s: float = math.nan
     clear_done_s: float = math.nan
+    failover: str = ""
+    failover_s: float = 0.0
 
 
 class HazardLoop:
@@ -199,9 +201,16 @@ class HazardLoop:
             uplink = air + float(flows.rsu_fibre_s[rsu])
         record.detect_s = self.env.now
         record.edge = edge = int(dev.edge[rsu])
+        pool = flows.edges[edge]
+        if flows.faults is not None:  # its edge node down: the fallback path, or lost
+            route = flows.faults.hazard_route(record, self.env.now + uplink, flows.edges,
+                                              flows.cloud)
+            if route is None:
+                return
+            pool, extra = route
+            uplink += extra
         record.edge_arrival_s = self.env.now + uplink
         yield self.env.timeout(uplink)
-        pool = flows.edges[edge]
         record.edge_start_s = pool.start_time(self.env.now)
         service = float(draw_service_s(self.edge_cfg.service["hazard_warning"], 1, self.rng,
                                        deterministic=self.deterministic)[0])
@@ -335,7 +344,7 @@ class HazardLoop:
         down = np.full(ids.size, np.nan)
         down[covered] = flows.channels.fibre.delay_s(
             np.hypot(dev.x_m[rsu[covered]] - edge_x, dev.y_m[rsu[covered]] - edge_y),
-            flows.channels.rsu_hops)
+            flows.channels.rsu_hops) + record.failover_s  # back over the fallback path
         ok = np.zeros(ids.size, dtype=bool)
         air = np.full(ids.size, np.nan)
         if covered.any():

@@ -137,6 +137,8 @@ class ControlLoop:
         self.hazard_links: set[int] = set()
         self.cleared_at: dict[int, float] = {}
         self.reroute_times: list[float] = []
+        # a cloud outage or WAN cut (fault windows): the cloud decides nothing then
+        self.cloud_out: Callable[[float], bool] = lambda _t: False
 
     # ------------------------------------------------------------------ triggers
     def run(self) -> Generator[simpy.Event, Any, None]:
@@ -145,6 +147,9 @@ class ControlLoop:
             yield self.env.timeout(self.period_s)
             self._measure_belief()
             if self.policy.periodic:
+                if self.jobs is not None and self.cloud_out(self.env.now):
+                    self._unanswered("cloud_outage")  # paused: the belief ages meanwhile
+                    continue
                 self.decide("periodic")
 
     def on_departure(self, vehicle: int) -> None:
@@ -185,6 +190,8 @@ class ControlLoop:
     def _hazard_report(self, start_s: float, link: int) -> Generator[simpy.Event, Any, None]:
         assert self.jobs is not None  # only scheduled with jobs
         yield self.env.timeout(self.jobs.wan_s)
+        if self.cloud_out(self.env.now):  # lost on a cut WAN or at a cloud that is out
+            return
         yield from self._cloud_job("hazard_report", 0)
         self._hazard_known(start_s, link)
 
@@ -253,6 +260,10 @@ class ControlLoop:
         start = self.jobs.start_s(arrived)
         if start > arrived:
             yield self.env.timeout(start - arrived)
+        if self.cloud_out(self.env.now):
+            self._jobs_running -= 1
+            self._unanswered("cloud_outage")
+            return
         advice = self._ask_policy(trigger, only, links)
         yield self.env.timeout(self.jobs.service_s("decision", len(advice)))
         self._jobs_running -= 1

@@ -14,7 +14,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from v2x_sim.scenario.base import NonNegativeFloat, Probability, Section
 
@@ -38,9 +38,6 @@ EDGE_KINDS = (FaultKind.EDGE_DOWN, FaultKind.BACKHAUL_CUT)
 ZONE_KINDS = (FaultKind.CLOUD_OUTAGE, FaultKind.WAN_CUT, FaultKind.CELLULAR_DEGRADATION)
 """Kinds that hit the whole zone (no targets)."""
 
-NOT_YET = (FaultKind.EDGE_DOWN, FaultKind.CLOUD_OUTAGE, FaultKind.WAN_CUT)
-"""Kinds accepted by the schema's vocabulary but not yet acted on by the message path."""
-
 _EDGE_NAME = re.compile(r"^edge-(\d+)$")
 
 
@@ -55,7 +52,9 @@ def _target(value: Any) -> Any:
     return value
 
 
-Target = Annotated[int, BeforeValidator(_target), Field(ge=0)]
+Target = Annotated[int, BeforeValidator(_target), Field(ge=0), WithJsonSchema(
+    {"anyOf": [{"type": "integer", "minimum": 0},
+               {"type": "string", "pattern": "^edge-[0-9]+$"}]})]
 
 
 class FaultWindow(Section):
@@ -87,9 +86,6 @@ class FaultWindow(Section):
             raise ValueError(f"end_s ({self.end_s:g}) must not be before start_s "
                              f"({self.start_s:g})")
         kind = self.kind
-        if kind in NOT_YET:
-            raise ValueError(f"{kind.value} is not modelled yet (rsu_outage, sensor_failure, "
-                             "backhaul_cut and cellular_degradation are)")
         if kind in DEVICE_KINDS:
             if bool(self.targets) == (self.share is not None):
                 raise ValueError(f"{kind.value} needs either targets (indices) or share "

@@ -218,6 +218,14 @@ def _edge_service() -> dict[str, ServiceParams]:
     }
 
 
+class EdgeFailover(StrEnum):
+    """Where a failed edge node's RSUs send their traffic."""
+
+    NEIGHBOUR = "neighbour"
+    CLOUD = "cloud"
+    NONE = "none"
+
+
 class EdgeSection(Section):
     """Edge compute nodes (MEC).
 
@@ -228,6 +236,13 @@ class EdgeSection(Section):
     positions: list[Position] = Field(default_factory=list)
     cores: PositiveInt = 8
     service: dict[str, ServiceParams] = Field(default_factory=_edge_service)
+    failover: EdgeFailover = Field(
+        default=EdgeFailover.NEIGHBOUR, description="Where a failed node's RSUs send their "
+        "traffic (faults: edge_down): the nearest healthy node over the longer fibre path, "
+        "the cloud over the WAN, or nowhere (lost, reason outage).")
+    failover_hops: Annotated[int, Field(strict=True, ge=0)] = Field(
+        default=2, description="Transport nodes the longer path to a neighbour adds (its "
+        "fibre runs site to site at channels.fibre's delay per km and per hop).")
 
     @field_validator("positions")
     @classmethod

@@ -1,0 +1,154 @@
+"""Edge node down (and its failover), cloud outage and WAN cut: hand-derived effects.
+
+Small 4x4 grid (400 m), 300 s per run. Deterministic runs leave out the background load
+(``v2x.background: off``), aggregates and status reports, so a hazard report waits for
+nobody and its warning's latency is a plain sum of configured delays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from v2x_sim import build_world
+from v2x_sim.scenario import scenario_from_dict
+
+HORIZON_S = 300.0
+FRAME_HZ = 10.0  # roadside default frame rate
+
+
+def grid(faults: list[dict[str, Any]], *, deterministic: bool = False,
+         edge: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """4x4 grid, ~2,500 veh/h, a lane closed on link 20 from 120 s; edge sites given."""
+    data: dict[str, Any] = {
+        "simulation": {"horizon_s": HORIZON_S, "seed": 3, "deterministic": deterministic},
+        "road": {"generator": "grid", "grid": {"rows": 4, "cols": 4, "spacing_m": 400}},
+        "demand": {"random": {"rate_vph": 2500}},
+        "incidents": [{"link": 20, "start_s": 120, "end_s": 280, "lanes_closed": 1}],
+        "edge": {"nodes": 2, "cores": 2,
+                 "positions": [{"x_m": 0, "y_m": 0}, {"x_m": 1200, "y_m": 1200}],
+                 **(edge or {})},
+        "faults": faults,
+    }
+    data.update(extra)
+    return data
+
+
+def run(faults: list[dict[str, Any]], **kw: Any):  # type: ignore[no-untyped-def]
+    return build_world(scenario_from_dict(grid(faults, **kw))).run()
+
+
+QUIET = {"v2x": {"background": "off"},
+         "messages": {"status": {"enabled": False}, "aggregate": {"enabled": False}}}
+
+
+def first_warning(result: Any) -> tuple[int, float]:
+    """(home edge node, latency of the first delivered warning) of the first hazard."""
+    hazard = result.summary["hazards"]["by_hazard"][0]
+    warnings = result.all_tables()["warnings"]
+    delivered = (warnings["hazard"] == 0) & warnings["delivered"].astype(bool)
+    return int(hazard["edge"]), float(np.min(warnings["latency_s"][delivered]))
+
+
+@pytest.fixture(scope="module")
+def quiet_plain() -> tuple[int, float]:
+    return first_warning(run([], deterministic=True, **QUIET))
+
+
+def test_neighbour_failover_adds_the_longer_fibre_path_twice(quiet_plain) -> None:  # type: ignore[no-untyped-def]
+    """Report up and warning down both take the site-to-site path.
+
+    Sites (0, 0) and (1200, 1200): 1,697.06 m apart; fibre 5 us/km with route factor
+    1.3 and 0.2 ms per hop, 2 failover hops: 1.69706 x 1.3 x 5e-6 + 2 x 0.0002 =
+    0.000411031 s each way, so the warning arrives 0.000822062 s later.
+    """
+    home, plain_s = quiet_plain
+    result = run([{"kind": "edge_down", "start_s": 0, "end_s": HORIZON_S, "targets": [home]}],
+                 deterministic=True, **QUIET)
+    edge, failed_s = first_warning(result)
+    assert edge == home
+    assert result.summary["hazards"]["by_hazard"][0]["failover"] == f"edge-{1 - home}"
+    extra_s = np.hypot(1200, 1200) / 1000 * 1.3 * 5e-6 + 2 * 0.0002
+    assert failed_s - plain_s == pytest.approx(2 * extra_s, rel=1e-9)
+
+
+def test_cloud_failover_adds_the_wan_twice(quiet_plain) -> None:  # type: ignore[no-untyped-def]
+    """``edge.failover: cloud``: up and back over the WAN of the regional tier.
+
+    Regional tier: 75 km, 4 hops: 75 x 1.3 x 5e-6 + 4 x 0.0002 = 0.0012875 s each way.
+    """
+    home, plain_s = quiet_plain
+    result = run([{"kind": "edge_down", "start_s": 0, "end_s": HORIZON_S, "targets": [home]}],
+                 deterministic=True, edge={"failover": "cloud"}, **QUIET)
+    _, failed_s = first_warning(result)
+    assert result.summary["hazards"]["by_hazard"][0]["failover"] == "cloud"
+    assert failed_s - plain_s == pytest.approx(2 * (75 * 1.3 * 5e-6 + 4 * 0.0002), rel=1e-9)
+
+
+def test_no_failover_loses_the_hazard_report(quiet_plain) -> None:  # type: ignore[no-untyped-def]
+    """``edge.failover: none``: the report dies at the failed node; nobody is warned."""
+    home, _ = quiet_plain
+    result = run([{"kind": "edge_down", "start_s": 100, "end_s": 200, "targets": [home]}],
+                 deterministic=True, edge={"failover": "none"}, **QUIET)
+    window = result.summary["resilience"]["faults"][0]
+    assert window["hazard_reports_lost"] == 1
+    assert window["hazards"] == 1
+    assert window["warned"] == 0
+    assert result.summary["hazards"]["by_hazard"][0]["failover"] == "lost"
+
+
+def test_the_neighbour_takes_over_exactly_the_failed_nodes_frames() -> None:
+    """BSMs off: edge 0 down for [100, 200) hands 10 Hz x 100 s per sensor to edge 1."""
+    result = run([{"kind": "edge_down", "start_s": 100, "end_s": 200, "targets": [0]}],
+                 messages={"bsm": {"enabled": False}})
+    devices = result.all_tables()["devices"]
+    sensors_0 = int(((devices["edge"] == 0) & (devices["kind"] != "rsu")).sum())
+    window = result.summary["resilience"]["faults"][0]
+    assert window["taken_over"] == {"edge-1": sensors_0 * FRAME_HZ * 100}
+    assert window["lost"] == {"aggregate": 20}  # 0.2 Hz x 100 s the failed node never built
+    nodes = window["nodes"]
+    assert nodes["edge-1"]["utilisation_during"] > 1.5 * nodes["edge-1"]["utilisation_before"]
+    assert nodes["edge-0"]["utilisation_during"] == 0.0
+    latency = result.summary["latency"]
+    for kind, row in latency.items():
+        assert row["sent"] == row["delivered"] + row["lost"] + row["in_flight"], kind
+
+
+def test_during_a_cloud_outage_no_cloud_advice_is_delivered() -> None:
+    """Periodic decisions every 30 s; the cloud is out for [120, 240).
+
+    The decisions due at 120, 150, 180 and 210 s are paused (4), no advice leaves the
+    cloud inside the window, and status reports arriving then are lost (``outage``).
+    """
+    result = run([{"kind": "cloud_outage", "start_s": 120, "end_s": 240}],
+                 control={"policy": "dynamic_shortest", "period_s": 30})
+    rerouting = result.summary["rerouting"]
+    assert rerouting["unanswered_by_reason"]["cloud_outage"] == 4
+    advice = result.all_tables()["advice"]
+    assert advice["decided_s"].size > 0  # advice flows outside the window
+    inside = (advice["decided_s"] >= 120) & (advice["decided_s"] < 240)
+    assert not inside.any()
+    assert not ((advice["delivered_s"] >= 121) & (advice["delivered_s"] < 240)).any()
+    assert result.summary["resilience"]["lost_outage"]["status"] > 0
+    for kind, row in result.summary["latency"].items():
+        assert row["sent"] == row["delivered"] + row["lost"] + row["in_flight"], kind
+
+
+def test_an_edge_local_policy_goes_on_through_a_cloud_outage() -> None:
+    """incident_detour decides at the edge: the cloud out all run, detours still arrive."""
+    result = run([{"kind": "cloud_outage", "start_s": 0, "end_s": HORIZON_S}],
+                 control={"policy": "incident_detour"})
+    assert result.summary["rerouting"]["delivered"] > 0
+    assert result.summary["latency"]["status"]["delivered"] == 0
+
+
+def test_a_wan_cut_starves_the_cloud() -> None:
+    """WAN cut for the whole run: no status report or aggregate reaches the cloud."""
+    result = run([{"kind": "wan_cut", "start_s": 0, "end_s": HORIZON_S}])
+    latency = result.summary["latency"]
+    assert latency["status"]["delivered"] == 0
+    assert latency["aggregate"]["delivered"] == 0
+    assert latency["status"]["lost_by_reason"]["outage"] > 0
+    assert latency["bsm"]["delivered"] > 0  # the edge side works on
