@@ -152,3 +152,18 @@ def test_a_wan_cut_starves_the_cloud() -> None:
     assert latency["aggregate"]["delivered"] == 0
     assert latency["status"]["lost_by_reason"]["outage"] > 0
     assert latency["bsm"]["delivered"] > 0  # the edge side works on
+
+
+def test_the_report_draws_the_fault_timeline() -> None:
+    """One bar per open window (the empty one left out); queues of the loaded nodes."""
+    from v2x_sim.report.figures_faults import fault_timeline, has_faults
+
+    result = run([{"kind": "edge_down", "start_s": 100, "end_s": 200, "targets": [0]},
+                  {"kind": "cloud_outage", "start_s": 50, "end_s": 50}])
+    summary = result.summary
+    assert has_faults(summary)
+    assert not has_faults({"resilience": {"faults": [{"start_s": 5, "end_s": 5}]}})
+    fig = fault_timeline(summary, result.all_tables()["edges"])
+    top, bottom = fig.axes
+    assert len(top.patches) == 1  # the empty cloud outage draws nothing
+    assert sorted(line.get_label() for line in bottom.get_lines()) == ["edge-0", "edge-1"]

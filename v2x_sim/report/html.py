@@ -24,6 +24,7 @@ from v2x_sim._core.errors import InputFileError
 from v2x_sim._core.version import __version__
 from v2x_sim.report import figures_comms as comms
 from v2x_sim.report import figures_control as control
+from v2x_sim.report import figures_faults as faults
 from v2x_sim.report import figures_study as study
 from v2x_sim.report import figures_traffic as traffic
 from v2x_sim.report.cards import cards, esc, get, num, run_key_numbers, table
@@ -136,6 +137,13 @@ def _run_figures(run: RunData) -> list[FigureSpec]:
                       "as crosses); each piece of route advice's latency from decision to "
                       "delivery and what the vehicle did with it. Dotted: incidents.",
                       lambda: control.rerouting_over_time(events, warns, deadline, advice)))
+    if faults.has_faults(run.summary):
+        specs.append(("fault_timeline",
+                      "Fault windows over time with the messages each dropped (lost, reason "
+                      "outage); below, the queue of every node a window loaded (a failed edge "
+                      "node, its fallback, the cloud), in one-minute means on a log axis; "
+                      "shaded: the windows. resilience in summary.json has the numbers.",
+                      lambda: faults.fault_timeline(run.summary, edges)))
     if control.has_hazard_records(run.summary):
         specs.append(("hazard_to_first_reroute",
                       "Per hazard: left, how long until it was detected (and by what); "
