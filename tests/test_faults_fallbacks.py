@@ -70,6 +70,9 @@ def test_neighbour_failover_adds_the_longer_fibre_path_twice(quiet_plain) -> Non
     edge, failed_s = first_warning(result)
     assert edge == home
     assert result.summary["hazards"]["by_hazard"][0]["failover"] == f"edge-{1 - home}"
+    split = result.summary["resilience"]["latency"]["hazard_warning"]
+    assert split["during"]["count"] > 0  # the hazard began inside the window
+    assert split["outside"]["count"] == 0
     extra_s = np.hypot(1200, 1200) / 1000 * 1.3 * 5e-6 + 2 * 0.0002
     assert failed_s - plain_s == pytest.approx(2 * extra_s, rel=1e-9)
 
@@ -167,3 +170,26 @@ def test_the_report_draws_the_fault_timeline() -> None:
     top, bottom = fig.axes
     assert len(top.patches) == 1  # the empty cloud outage draws nothing
     assert sorted(line.get_label() for line in bottom.get_lines()) == ["edge-0", "edge-1"]
+
+
+def test_failed_over_frames_pay_the_longer_path() -> None:
+    """Edge 0 down all run: its sensors' frames take 0.000411031 s more to reach a node.
+
+    The mean backhaul of all frames grows by (edge-0 sensors / all sensors) x the extra
+    one-way delay of the site-to-site path (see the neighbour test for the arithmetic).
+    """
+    quiet = {"messages": {"bsm": {"enabled": False}}}
+    plain = run([], deterministic=True, **quiet)
+    failed = run([{"kind": "edge_down", "start_s": 0, "end_s": HORIZON_S + 10,
+                   "targets": [0]}], deterministic=True, **quiet)
+    devices = failed.all_tables()["devices"]
+    sensors = devices["kind"] != "rsu"
+    share = ((devices["edge"] == 0) & sensors).sum() / sensors.sum()
+    extra_s = np.hypot(1200, 1200) / 1000 * 1.3 * 5e-6 + 2 * 0.0002
+
+    def backhaul(result: Any) -> dict[str, Any]:
+        return result.summary["latency"]["perception"]["hops"]["backhaul"]
+
+    assert backhaul(failed)["count"] == backhaul(plain)["count"]
+    assert backhaul(failed)["mean_s"] - backhaul(plain)["mean_s"] == pytest.approx(
+        share * extra_s, rel=1e-6)

@@ -342,7 +342,10 @@ class FaultPlan:
         return delivered & self.drop(book, kind, hit), delay_s
 
     def record_latency(self, key: str, born_s: FloatArray, latency_s: FloatArray) -> None:
-        """Add end-to-end latencies of one message kind, split by "born during a fault"."""
+        """Add end-to-end latencies of one message kind, split by "born during a fault".
+
+        ``born_s``: when each message was sent (a warning: when its hazard began).
+        """
         if not self.of_kind(*FaultKind) or not born_s.size:
             return
         during, outside = self.latency.setdefault(key, (LogHistogram(), LogHistogram()))

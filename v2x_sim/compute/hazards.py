@@ -374,6 +374,9 @@ class HazardLoop:
             self.book.add_hop(kind, Hop.PROCESSING,
                               np.full(n, record.edge_done_s - record.edge_start_s))
         in_time = arrived & (latency <= self._deadline)
+        if flows.faults is not None and arrived.any():  # split by "began in a fault window"
+            flows.faults.record_latency("hazard_warning", np.full(int(arrived.sum()),
+                                        record.start_s), latency[arrived])
         record.delivered = int(arrived.sum())
         record.in_time = int(in_time.sum())
         columns = {
