@@ -207,3 +207,17 @@ def test_an_index_past_the_world_is_one_line(tmp_path, capsys) -> None:  # type:
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if "error" in line]) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_requests_lost_to_a_degraded_uu_go_unanswered() -> None:
+    """at_departure: every route request in a loss-0.6 window is lost (deterministic).
+
+    A request is no message kind of the book: it shows as unanswered, never as a BSM.
+    """
+    result = run([{"kind": "cellular_degradation", "start_s": 0, "end_s": HORIZON_S,
+                   "loss": 0.6}], deterministic=True, control={"policy": "at_departure"},
+                 messages={"bsm": {"enabled": False}})
+    rerouting = result.summary["rerouting"]
+    assert rerouting["unanswered_by_reason"]["request_lost"] > 0
+    assert rerouting["decisions"] == 0  # no request reached the cloud
+    assert "bsm" not in result.summary["resilience"]["lost_outage"]

@@ -21,7 +21,6 @@ from v2x_sim.compute.service import draw_service_s
 from v2x_sim.control.loop import CloudJobs, ControlLoop
 from v2x_sim.control.policy import VehiclesView
 from v2x_sim.control.registry import make_policy
-from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.metrics.records import EventLog
 from v2x_sim.road.network import Network
 from v2x_sim.road.state import LinkState
@@ -129,7 +128,6 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
     deterministic = scenario.simulation.deterministic
     faults = v2x.flows.faults
     advice_kind = int(MessageKind.ROUTE_ADVICE)
-    request_book = LatencyBook(["request"], ["total"], [0.0])  # outage-lost requests
 
     def via_edge(ids: IntArray, wan_s: float) -> Delivery:
         """(Cloud ->) edge -> fibre to the RSU covering the vehicle -> PC5."""
@@ -171,7 +169,7 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
     def uplink() -> tuple[bool, float]:
         ok, up = channels.uu.draw(1, rng_advice, direction="up", deterministic=deterministic)
         if faults is not None:  # a request is no book kind: a lost one goes unanswered
-            ok, up = faults.degrade_uu(request_book, 0, np.array([env.now]), ok, up,
+            ok, up = faults.degrade_uu(None, -1, np.array([env.now]), ok, up,
                                        channels.uu.loss, "request", deterministic=deterministic)
             ok &= faults.cloud_cut(env.now + up + channels.wan.delay_s,
                                    channels.wan.delay_s) < 0

@@ -285,11 +285,14 @@ class FaultPlan:
         return edges[target], record.failover_s
 
     # ------------------------------------------------------------------ accounting
-    def drop(self, book: LatencyBook, kind: int, hit: IntArray) -> BoolArray:
-        """Count the messages a window hit as lost (``outage``); the mask of the rest."""
+    def drop(self, book: LatencyBook | None, kind: int, hit: IntArray) -> BoolArray:
+        """Count the messages a window hit as lost (``outage``); the mask of the rest.
+
+        ``book`` None: a message that is no book kind (a route request); not counted.
+        """
         down = hit >= 0
         n = int(down.sum())
-        if n:
+        if n and book is not None:
             book.count_lost(kind, n, OUTAGE)
             self.lost[:, kind] += np.bincount(hit[down], minlength=len(self.faults))
         return ~down
@@ -300,7 +303,7 @@ class FaultPlan:
             self._streams[name] = self.rng(f"faults.{name}")
         return self._streams[name]
 
-    def degrade_uu(self, book: LatencyBook, kind: int, t_s: FloatArray, delivered: BoolArray,
+    def degrade_uu(self, book: LatencyBook | None, kind: int, t_s: FloatArray, delivered: BoolArray,
                    delay_s: FloatArray, base_loss: float, consumer: str, *,
                    deterministic: bool) -> tuple[BoolArray, FloatArray]:
         """Apply cellular degradation windows to a batch of Uu messages.
