@@ -215,6 +215,8 @@ class ControlLoop:
     def _clearance_report(self, link: int) -> Generator[simpy.Event, Any, None]:
         assert self.jobs is not None  # only scheduled with jobs
         yield self.env.timeout(self.jobs.wan_s)
+        if self.cloud_out(self.env.now):  # lost like a hazard report (no retry)
+            return
         yield from self._cloud_job("hazard_report", 0)
         self.clear_hazard(link)
 
