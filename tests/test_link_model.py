@@ -393,3 +393,25 @@ def test_advice_to_turn_back_away_from_a_dead_end_is_not_followed(tmp_path: Path
         world.env.run(until=5.0)
         assert world.traffic.remaining_route(0) == [link[1, 2]]
         assert world.traffic.reroute(0, back) is followed
+
+
+def test_a_speed_cap_over_a_work_zone_slows_vehicles_over_its_length_only(
+        line_scenario) -> None:
+    """36 km/h (10 m/s) over 200 m of a 1 km, 20 m/s link: 800 / 20 + 200 / 10 = 60 s
+    (over the whole link it would be 100 s); the ground truth says the same to a vehicle
+    about to enter. Without a length the cap still acts along the whole link: 100 s."""
+    for length_m, expected_s in ((200.0, 60.0), (0.0, 100.0)):
+        scenario = line_scenario(
+            [{"lanes": 2}],
+            simulation={"horizon_s": 300, **DETERMINISTIC},
+            demand={"trips": [{"depart_s": 10.0, "origin": 0, "destination": 1}]},
+            incidents=[{"link": 0, "start_s": 0, "end_s": 300, "lanes_closed": 0,
+                        "speed_cap_kmh": 36, "position_m": 300, "length_m": length_m}],
+            v2x=NO_V2X,
+        )
+        world = build_world(scenario)
+        world.env.run(until=5.0)
+        assert world.traffic.travel_time_s()[0] == pytest.approx(expected_s, rel=1e-9)
+        world.env.run(until=300.0)
+        log = world.traversals.to_numpy()
+        assert log["t_out"][0] - log["t_in"][0] == pytest.approx(expected_s, rel=1e-9)

@@ -114,7 +114,7 @@ class LinkTraffic(LinkQueries):
         self._sig_cycle = signals.cycle_s.tolist()
         self._sig_start = signals.green_start_s.tolist()
         self._sig_green = signals.green_s.tolist()
-        self.speed_cap_mps = [INF] * n
+        self.speed_cap_mps, self.speed_cap_zone_m = [INF] * n, [0.0] * n
         self.exit_rate_vps = [q * m for q, m in zip(self._cap, self._lanes, strict=True)]
         self._entry_rate = list(self.exit_rate_vps)
         self._active: list[list[tuple[int, float, float, float]]] = [[] for _ in range(n)]
@@ -187,7 +187,7 @@ class LinkTraffic(LinkQueries):
             capacity_vps_per_lane=self._cap[link], free_speed_mps=self._vf[link],
             jam_density_vpm_per_lane=self._kj[link], wave_speed_mps=self._w[link],
             storage_veh=self._space.base_veh[link])
-        self.speed_cap_mps[link] = now.speed_cap_mps
+        self.speed_cap_mps[link], self.speed_cap_zone_m[link] = now.speed_cap_mps, now.cap_zone_m
         self.exit_rate_vps[link] = now.exit_rate_vps
         self._entry_rate[link] = now.entry_rate_vps
         self._space.storage_veh[link] = now.storage_veh
@@ -318,10 +318,10 @@ class LinkTraffic(LinkQueries):
         k_crit = self._k_crit[link]
         speed = self._speed_fn(density if density < k_crit else k_crit, self._vf[link],
                                self._cap[link], self._kj[link], self._w[link])
-        cap = self.speed_cap_mps[link]
-        if speed > cap:
-            speed = cap
         ready = now + length / speed
+        cap = self.speed_cap_mps[link]
+        if speed > cap:  # slower over the capped zone (0: the whole link)
+            ready += (self.speed_cap_zone_m[link] or length) * (1.0 / cap - 1.0 / speed)
         if len(ready_list) > head:
             last = ready_list[-1]
             if last > ready:

@@ -177,8 +177,12 @@ def true_travel_time_s(traffic: LinkTraffic) -> FloatArray:
     net = traffic.network
     density = np.minimum((count - standing) / (net.length_m * net.lanes),
                          traffic.critical_density)
-    speed = np.minimum(speed_array(traffic, density), np.asarray(traffic.speed_cap_mps))
-    own_ready = now + net.length_m / speed
+    speed = speed_array(traffic, density)
+    cap = np.asarray(traffic.speed_cap_mps)
+    zone_m = np.asarray(traffic.speed_cap_zone_m)  # capped length; 0: the whole link
+    capped_m = np.where(zone_m > 0.0, zone_m, net.length_m)
+    own_ready = now + net.length_m / speed + np.where(
+        cap < speed, capped_m * (1.0 / cap - 1.0 / speed), 0.0)
     last = bounds[1:] - 1
     has = count > 0
     own_ready[has] = np.maximum(own_ready[has], ready[last[has]])
