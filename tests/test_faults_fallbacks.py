@@ -135,6 +135,13 @@ def test_during_a_cloud_outage_no_cloud_advice_is_delivered() -> None:
     assert not inside.any()
     assert not ((advice["delivered_s"] >= 121) & (advice["delivered_s"] < 240)).any()
     assert result.summary["resilience"]["lost_outage"]["status"] > 0
+    # nothing reaches the cloud in [120, 240): at the last measurement inside (210 s)
+    # every sampled link's newest sample is from before 120 s, so the mean age >= 90 s
+    belief = result.summary["resilience"]["faults"][0]["belief"]
+    assert belief["age_mean_max_during_s"] >= 90.0
+    assert belief["age_mean_before_s"] < 60.0
+    assert belief["recover_s"] is not None
+    assert belief["recover_s"] % 30 == 0  # measured once per control period
     for kind, row in result.summary["latency"].items():
         assert row["sent"] == row["delivered"] + row["lost"] + row["in_flight"], kind
 

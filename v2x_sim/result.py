@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim._core.version import __version__
+from v2x_sim.compute.faults import add_belief_effects
 from v2x_sim.metrics.link_series import link_series
 from v2x_sim.metrics.records import Event
 from v2x_sim.metrics.trip_stats import trip_summary
@@ -316,6 +317,8 @@ def collect_result(world: World) -> RunResult:
         tables["advice"] = world.control.advice_table()
     summary["rerouting"] = _clean(world.control.summary() if world.control else
                                   {"policy": world.scenario.control.policy})
+    if world.control is not None:  # fault windows: how the belief aged and recovered
+        add_belief_effects(summary.get("resilience"), world.control.stats.belief_rows)
     _hazard_timing(world, summary)
     summary["simulation"] = {
         "seed": world.seed,

@@ -445,3 +445,37 @@ def _merge_all(streams: list[Stream]) -> Stream:
     for s in streams:
         out = Stream.merged(out, s)
     return out
+
+
+def belief_effect(rows: list[dict[str, float]], start_s: float,
+                  end_s: float) -> dict[str, float | None]:
+    """How a fault window aged the cloud's belief, and how long it took to recover.
+
+    ``rows`` are the control loop's belief measurements (one per control period:
+    ``time_s``, ``age_mean_s``). "Before" is a stretch as long as the window just before
+    it; recovered: the first measurement at or after the window's end whose mean age is
+    within ``max(10 %, 1 s)`` of the level before (so the resolution is the period).
+    """
+    t = np.array([r["time_s"] for r in rows], dtype=np.float64)
+    age = np.array([r["age_mean_s"] for r in rows], dtype=np.float64)
+    inside = (t >= start_s) & (t < end_s) & np.isfinite(age)
+    before = (t < start_s) & (t >= start_s - (end_s - start_s)) & np.isfinite(age)
+    base = float(age[before].mean()) if before.any() else None
+    out: dict[str, float | None] = {
+        "age_mean_before_s": base,
+        "age_mean_max_during_s": float(age[inside].max()) if inside.any() else None,
+        "recover_s": None}
+    if base is not None:
+        back = np.flatnonzero((t >= end_s) & (age <= max(1.1 * base, base + 1.0)))
+        out["recover_s"] = float(t[back[0]] - end_s) if back.size else None
+    return out
+
+
+def add_belief_effects(resilience: dict[str, Any] | None,
+                       rows: list[dict[str, float]]) -> None:
+    """Add ``belief`` (see `belief_effect`) to each open window of a resilience section."""
+    if not resilience:
+        return
+    for window in resilience.get("faults", []):
+        if window["end_s"] > window["start_s"]:
+            window["belief"] = belief_effect(rows, window["start_s"], window["end_s"])
