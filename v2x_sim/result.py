@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim._core.version import __version__
-from v2x_sim.compute.faults import add_belief_effects
+from v2x_sim.compute.resilience import add_belief_effects
 from v2x_sim.metrics.link_series import link_series
 from v2x_sim.metrics.records import Event
 from v2x_sim.metrics.trip_stats import trip_summary

@@ -19,8 +19,9 @@ from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.background import BackgroundFlows, Channels, CloudFeeds, Senders
 from v2x_sim.compute.failover import Failover
-from v2x_sim.compute.faults import FaultPlan, resilience_summary
+from v2x_sim.compute.faults import FaultPlan
 from v2x_sim.compute.hazards import HazardLoop
+from v2x_sim.compute.resilience import resilience_summary
 from v2x_sim.compute.roadside import DEVICE_NAMES, Coverage, Devices, build_coverage, build_devices
 from v2x_sim.compute.servers import ServerPool
 from v2x_sim.metrics.latency import LatencyBook
