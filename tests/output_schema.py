@@ -39,6 +39,9 @@ RUN = {
     "road": {"generator": "grid", "grid": {"rows": 3, "cols": 3, "spacing_m": 300}},
     "demand": {"random": {"rate_vph": 2500}},
     "incidents": [{"link": 4, "start_s": 60, "end_s": 240, "lanes_closed": 2}],
+    # radars (250 m either side) every 150 m: every link watched, so the queue behind the
+    # incident is seen and advice flows in this short run
+    "roadside": {"sensors": [{"kind": "radar", "placement": {"spacing_m": 150}}]},
     "edge": {"nodes": 2, "cores": 2},
     "control": {"policy": "dynamic_shortest", "period_s": 30},
     "output": {"link_bin_s": 60},

@@ -65,16 +65,21 @@ def test_dynamic_shortest_beats_none_on_the_corridor_incident_with_identical_dem
     lowers the mean travel time against no rerouting on the same seed, and the demand (each
     trip's departure, origin, destination, class) is the same in both runs.
 
-    Completed-trip means favour whichever run finishes fewer long trips, so time in system
-    up to the horizon (vehicle-hours over identical demand) must fall too, by at least 3 %
-    (measured: 431.3 -> 399.6 veh-h, 7 %).
+    The mean is taken over the trips that completed in both runs (same demand, so the
+    same trips): the means of each run's own completed trips favour whichever run
+    finishes fewer long trips (with sensors that estimate, dynamic_shortest completes 172
+    more trips than none and its own mean is 382 s against 377 s). Time in system up to
+    the horizon (vehicle-hours over identical demand) must fall too, by at least 3 %.
+    Measured on seed 1: paired mean 352.1 -> 333.4 s; 431.3 -> 407.9 veh-h (5.4 %).
     """
     _, none = incident_run("none", tuple(FULL))
     _, dyn = incident_run("dynamic_shortest", tuple(FULL))
     for column in ("depart_s", "origin", "destination", "class", "connected"):
         np.testing.assert_array_equal(dyn.trips[column], none.trips[column], err_msg=column)
     assert dyn.summary["rerouting"]["followed"] > 0
-    assert dyn.summary["travel_time_mean_s"] < none.summary["travel_time_mean_s"]
+    both = ~np.isnan(dyn.trips["arrive_s"]) & ~np.isnan(none.trips["arrive_s"])
+    assert both.sum() > 2000
+    assert dyn.trips["travel_time_s"][both].mean() < 0.98 * none.trips["travel_time_s"][both].mean()
     assert dyn.summary["vehicle_hours"] < 0.97 * none.summary["vehicle_hours"]
 
 

@@ -17,6 +17,7 @@ from v2x_sim._core.errors import ScenarioError
 from v2x_sim.comms.messages import MessageKind
 from v2x_sim.compute.background import CloudFeeds
 from v2x_sim.compute.cloud import Belief, VehicleRegistry
+from v2x_sim.compute.estimator import RoadFacts
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.control.loop import CloudJobs, ControlLoop
 from v2x_sim.control.policy import VehiclesView
@@ -28,6 +29,7 @@ from v2x_sim.scenario.schema import Scenario
 from v2x_sim.traffic.demand import KINDS
 from v2x_sim.traffic.fleet import VehicleTable
 from v2x_sim.traffic.movement import LinkTraffic
+from v2x_sim.traffic.observation import ExitsSince, vehicle_positions
 from v2x_sim.v2x_model import V2XModel
 
 IntArray = NDArray[np.int64]
@@ -38,7 +40,10 @@ Delivery = tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64],
 
 def build_feeds(scenario: Scenario, network: Network, fleet: VehicleTable,
                 traffic: LinkTraffic) -> CloudFeeds:
-    """The belief and what feeds it: vehicles' last completed link, sensors' view."""
+    """The belief and what feeds it: vehicles' last completed link, what sensors can see.
+
+    The edge also knows each link's signal timing (its RSUs broadcast it).
+    """
     params = scenario.control.belief
     belief = Belief(network.free_flow_time_s, weight=params.weight,
                     stale_after_s=params.stale_after_s,
@@ -48,8 +53,9 @@ def build_feeds(scenario: Scenario, network: Network, fleet: VehicleTable,
         return fleet.last_link[ids], fleet.last_travel_s[ids], fleet.last_exit_s[ids]
 
     registry = VehicleRegistry(scenario.control.forget_vehicle_after_s)
-    return CloudFeeds(belief=belief, probe=probe, observe=traffic.travel_time_s,
-                      observe_density=traffic.density_vpm, registry=registry)
+    road = RoadFacts.of(network, np.asarray(traffic._sig_cycle), np.asarray(traffic._sig_green))
+    return CloudFeeds(belief=belief, probe=probe, positions=lambda: vehicle_positions(traffic),
+                      exits=ExitsSince(traffic), road=road, registry=registry)
 
 
 def build_control(env: simpy.Environment, scenario: Scenario, network: Network,

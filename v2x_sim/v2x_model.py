@@ -18,11 +18,13 @@ from numpy.typing import NDArray
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.background import BackgroundFlows, Channels, CloudFeeds, Senders
+from v2x_sim.compute.estimator import EdgeSensing, RoadFacts
 from v2x_sim.compute.failover import Failover
 from v2x_sim.compute.faults import FaultPlan
 from v2x_sim.compute.hazards import HazardLoop
 from v2x_sim.compute.resilience import resilience_summary
 from v2x_sim.compute.roadside import DEVICE_NAMES, Coverage, Devices, build_coverage, build_devices
+from v2x_sim.compute.sensors import SensorZones, build_zones, watched_length_m
 from v2x_sim.compute.servers import ServerPool
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
@@ -43,6 +45,7 @@ class V2XModel:
     cloud: ServerPool
     flows: BackgroundFlows
     hazards: HazardLoop
+    zones: SensorZones
 
 
 def deadlines_s(scenario: Scenario) -> list[float]:
@@ -56,35 +59,23 @@ def deadlines_s(scenario: Scenario) -> list[float]:
     return [by_kind[k] for k in MessageKind]
 
 
-def sensed_links(network: Network, devices: Devices) -> tuple[NDArray[np.int64],
-                                                              NDArray[np.int64]]:
-    """Links a sensor watches (both directions of its road) and the edge that owns each."""
-    sensors = devices.sensors
-    forward = devices.link[sensors]
-    n = network.n_nodes
-    key = network.from_node * n + network.to_node
-    lookup = dict(zip(key.tolist(), range(network.n_links), strict=True))
-    reverse = np.array([lookup.get(int(network.to_node[lk] * n + network.from_node[lk]), -1)
-                        for lk in forward.tolist()], dtype=np.int64)
-    links = np.concatenate([forward, reverse])
-    edges = np.concatenate([devices.edge[sensors], devices.edge[sensors]])
-    keep = links >= 0
-    links, first = np.unique(links[keep], return_index=True)
-    return links, edges[keep][first]
-
-
 def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, senders: Senders,
               rng: Callable[[str], np.random.Generator],
               feeds: CloudFeeds | None = None) -> V2XModel:
     """Place devices, build channels and queues, start the tick process.
 
     ``feeds`` (optional) connects the cloud's belief to status reports and aggregates;
-    the links the sensors watch are filled in here.
+    the sensors' zones and the edge's estimator are built here (noise from the
+    ``sensors`` stream).
     """
     devices = build_devices(network, scenario.roadside, scenario.edge)
     coverage = build_coverage(network, devices)
-    if feeds is not None:
-        feeds.sensed_link, feeds.sensed_edge = sensed_links(network, devices)
+    zones = build_zones(network, devices)
+    if feeds is not None and feeds.positions is not None:
+        feeds.sensing = EdgeSensing(zones, feeds.road or RoadFacts.of(network),
+                                    feeds.positions, feeds.exits, rng("sensors"),
+                                    deterministic=scenario.simulation.deterministic,
+                                    interval_s=1.0 / scenario.messages.aggregate.rate_hz)
     fibre = FibreLink.from_params(scenario.channels.fibre)
     channels = Channels(pc5=Pc5Channel.from_params(scenario.channels.pc5),
                         uu=UuChannel.from_params(scenario.channels.uu), fibre=fibre,
@@ -116,7 +107,7 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
                          deterministic=deterministic)
     if scenario.v2x.queue_tails:
         env.process(hazards.watch_queue_tails())
-    return V2XModel(devices, coverage, channels, book, edges, cloud, flows, hazards)
+    return V2XModel(devices, coverage, channels, book, edges, cloud, flows, hazards, zones)
 
 
 def v2x_summary(model: V2XModel, warmup_s: float = 0.0) -> dict[str, Any]:
@@ -144,6 +135,8 @@ def v2x_summary(model: V2XModel, warmup_s: float = 0.0) -> dict[str, Any]:
     hazards = model.hazards.records
     link_ids = model.flows.network.link_ids  # records hold link indices; show external ids
     detected = [h for h in hazards if np.isfinite(h.detect_s)]
+    length = model.flows.network.length_m
+    watched_km = float(watched_length_m(model.zones, length).sum()) / 1000.0
     upstream = sum(h.upstream_vehicles for h in hazards)
     return {
         "latency": model.book.summary(),
@@ -153,6 +146,9 @@ def v2x_summary(model: V2XModel, warmup_s: float = 0.0) -> dict[str, Any]:
             "edge_nodes": devices.n_edges,
             "cbr_mean": float(cbr.mean()) if cbr.size else 0.0,
             "cbr_max": float(flows.cbr_max.max()) if cbr.size else 0.0,
+            # road length (each direction counted) inside some sensor's zone
+            "watched_km": watched_km,
+            "watched_share": watched_km / (float(length.sum()) / 1000.0),
         },
         "resilience": resilience_summary(flows.faults, [k.key for k in MessageKind],
                                          [*model.edges, model.cloud], hazards),

@@ -23,9 +23,11 @@ from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.content import ContentStore
+from v2x_sim.compute.estimator import EdgeSensing, RoadFacts
 from v2x_sim.compute.fault_window import fail_over_window, reach_cloud
 from v2x_sim.compute.faults import FaultPlan
 from v2x_sim.compute.roadside import Coverage, Devices
+from v2x_sim.compute.sensors import Exits, Positions
 from v2x_sim.compute.servers import Handover, ServerPool, Stream
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.metrics.histogram import N_BINS, LogHistogram, bin_index
@@ -55,19 +57,20 @@ class CloudFeeds:
     Attributes:
         belief: receives status-report and aggregate samples.
         probe: the content of vehicles' status reports.
-        sensed_link, sensed_edge: links watched by sensors, and the edge node that
-            watches each (its aggregates report them).
-        observe: travel time per link as sensors measure it now.
-        observe_density: vehicles per metre per link as sensors count them now.
+        positions: every vehicle on a link now, as roadside sensors could see it.
+        exits: the links vehicles left since the previous call (stop-line counts).
+        road: what the edge knows without measuring (map, signal timing).
+        sensing: the sensors' readings and each edge node's link estimates (built by
+            `build_v2x` from the devices, ``positions`` and ``road``).
         registry: receives each delivered status report (vehicle, link, time).
     """
 
     belief: Any = None
     probe: Probe | None = None
-    sensed_link: IntArray | None = None
-    sensed_edge: IntArray | None = None
-    observe: Callable[[], FloatArray] | None = None
-    observe_density: Callable[[], FloatArray] | None = None
+    positions: Positions | None = None
+    exits: Exits | None = None
+    road: RoadFacts | None = None
+    sensing: EdgeSensing | None = None
     registry: Any = None
 
 
@@ -348,8 +351,8 @@ class BackgroundFlows:
         """Each edge node's aggregates of the window, as jobs in its own queue.
 
         An aggregate is built when its turn in the edge's FIFO queue comes, from what the
-        edge processed before it: the sensors' view of the links it watches as of the
-        send time (`CloudFeeds.observe`, taken once per window). When the job is done it
+        edge processed before it: its estimates of the links its sensors watch, from their
+        latest readings (`CloudFeeds.sensing`, read at most once per window). When the job is done it
         travels the WAN and waits in the cloud queue (`_edge_to_cloud`).
         """
         spec = self.messages.aggregate
@@ -359,22 +362,21 @@ class BackgroundFlows:
         edge, born = send_times(np.arange(n_edges), 1.0 / spec.rate_hz, start_s, end_s)
         self.book.count_sent(MessageKind.AGGREGATE, born.size)
         feeds = self.feeds
-        watched = (feeds.observe is not None and feeds.sensed_link is not None
-                   and feeds.sensed_edge is not None and born.size > 0)
-        seen = feeds.observe() if watched and feeds.observe is not None else None
-        density = (feeds.observe_density() if watched and feeds.observe_density is not None
-                   else None)
+        sensing = feeds.sensing if born.size > 0 else None
+        # the sensors' latest readings; each edge node estimates the links it watches
+        readings = sensing.snapshot(start_s) if sensing is not None else None
         service = draw_service_s(self.edge_cfg.service["aggregate"], born.size,
                                  self.rng_edge_aggregate, deterministic=self.deterministic)
         payload = np.arange(self._next_aggregate, self._next_aggregate + born.size)
         self._next_aggregate += born.size
         for p, e, at in zip(payload.tolist(), edge.tolist(), born.tolist(), strict=True):
             self._aggregate_born[p] = at
-            if seen is None or feeds.sensed_link is None:
+            if sensing is None or readings is None:
                 continue
-            links = feeds.sensed_link[feeds.sensed_edge == e]
-            self.aggregate_content[p] = (links, seen[links], at,
-                                         None if density is None else density[links])
+            estimate = sensing.estimate(e, readings)
+            links = estimate.links
+            self.aggregate_content[p] = (links, estimate.travel_time_s[links], at,
+                                         estimate.density_vpm[links])
         kind = np.full(born.size, int(MessageKind.AGGREGATE))
         streams = []
         for e in range(n_edges):

@@ -34,6 +34,7 @@ MAX_HEARD = 4
 RSU = 0
 SENSOR_CODES = {SensorKind.CAMERA: 1, SensorKind.RADAR: 2, SensorKind.LIDAR: 3}
 DEVICE_NAMES = ("rsu", "camera", "radar", "lidar")
+_NOISE = ("speed_sigma_mps", "miss_probability", "false_per_hour")
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -122,6 +123,8 @@ class Devices:
         range_m: radio range (RSU) or detection range (sensor).
         detection_probability: per frame, sensors only (1 for RSUs).
         frame_rate_hz: sensors only (0 for RSUs).
+        speed_sigma_mps, miss_probability, false_per_hour: sensors' measurement noise
+            (0 for RSUs; see `sensors`).
         rsu: the RSU a device sends through (an RSU's own index for RSUs).
         edge: the edge node serving the device.
     """
@@ -138,6 +141,9 @@ class Devices:
     edge: IntArray
     edge_x_m: FloatArray
     edge_y_m: FloatArray
+    speed_sigma_mps: FloatArray
+    miss_probability: FloatArray
+    false_per_hour: FloatArray
 
     @property
     def n_rsu(self) -> int:
@@ -183,6 +189,7 @@ def build_devices(network: Network, roadside: RoadsideSection, edge: EdgeSection
     kinds, links, offsets = [np.zeros(rsu_link.size, np.int64)], [rsu_link], [rsu_offset]
     ranges = [np.full(rsu_link.size, roadside.rsu.range_m)]
     probability, rate = [np.ones(rsu_link.size)], [np.zeros(rsu_link.size)]
+    noise = {name: [np.zeros(rsu_link.size)] for name in _NOISE}
     for i, group in enumerate(roadside.sensors):
         link, offset = _place(network, group.placement, f"roadside.sensors[{i}]")
         kinds.append(np.full(link.size, SENSOR_CODES[group.kind], np.int64))
@@ -191,6 +198,8 @@ def build_devices(network: Network, roadside: RoadsideSection, edge: EdgeSection
         ranges.append(np.full(link.size, group.range_m))
         probability.append(np.full(link.size, group.detection_probability))
         rate.append(np.full(link.size, group.frame_rate_hz))
+        for name, values in noise.items():
+            values.append(np.full(link.size, getattr(group, name)))
     kind, link, offset = np.concatenate(kinds), np.concatenate(links), np.concatenate(offsets)
     x, y = point_on_link(network, link, offset)
     n_rsu = rsu_link.size
@@ -209,7 +218,8 @@ def build_devices(network: Network, roadside: RoadsideSection, edge: EdgeSection
     return Devices(kind=kind, link=link, offset_m=offset, x_m=x, y_m=y,
                    range_m=np.concatenate(ranges), detection_probability=np.concatenate(
                        probability), frame_rate_hz=np.concatenate(rate), rsu=rsu,
-                   edge=rsu_edge[rsu], edge_x_m=ex, edge_y_m=ey)
+                   edge=rsu_edge[rsu], edge_x_m=ex, edge_y_m=ey,
+                   **{name: np.concatenate(values) for name, values in noise.items()})
 
 
 @dataclass(frozen=True, eq=False)

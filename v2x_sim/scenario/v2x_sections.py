@@ -92,21 +92,60 @@ class RsuParams(Section):
     )
 
 
+SENSOR_DEFAULTS: dict[SensorKind, dict[str, float]] = {
+    # Assumed from typical data sheets (unconfirmed, scenario parameters): traffic video
+    # detection ~150 m per camera, speeds within ~5 km/h, counts 95-98 % complete;
+    # long-range traffic radar ~250 m, Doppler speed within ~1 km/h; roadside lidar
+    # ~100 m on vehicles, speed from tracks within ~1 km/h, few ghosts.
+    SensorKind.CAMERA: {"range_m": 150.0, "speed_sigma_mps": 1.5, "miss_probability": 0.05,
+                        "false_per_hour": 30.0},
+    SensorKind.RADAR: {"range_m": 250.0, "speed_sigma_mps": 0.3, "miss_probability": 0.03,
+                       "false_per_hour": 10.0},
+    SensorKind.LIDAR: {"range_m": 100.0, "speed_sigma_mps": 0.3, "miss_probability": 0.02,
+                       "false_per_hour": 5.0},
+}
+"""Per-kind defaults of the fields a sensor group leaves out (see `SensorParams`)."""
+
+
 class SensorParams(Section):
-    """One group of roadside sensors of a kind."""
+    """One group of roadside sensors of a kind.
+
+    A sensor watches the road it stands on, both directions, up to ``range_m`` either
+    side of its position (its zone), and reports what it sees there: vehicles counted,
+    their spot speeds, the stopped ones and occupancy. Noise per sensor: each spot speed
+    off by a normal error of ``speed_sigma_mps``, each vehicle missed with
+    ``miss_probability``, and ghost tracks appearing at ``false_per_hour`` (each present
+    for as long as a free-flowing vehicle needs to cross the zone). Left-out range and
+    noise take the kind's defaults (`SENSOR_DEFAULTS`). ``detection_probability`` is per
+    frame, for seeing a hazard (the fast loop).
+    """
 
     kind: SensorKind = SensorKind.CAMERA
     placement: Placement = Field(default_factory=lambda: Placement(spacing_m=400.0))
     range_m: PositiveFloat = 150.0
     detection_probability: Probability = 0.9
     frame_rate_hz: PositiveFloat = 10.0
+    speed_sigma_mps: NonNegativeFloat = 1.5
+    miss_probability: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.05
+    false_per_hour: NonNegativeFloat = 30.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        try:
+            kind = SensorKind(data.get("kind", SensorKind.CAMERA))
+        except ValueError:
+            return data  # the kind field reports it
+        return {**SENSOR_DEFAULTS[kind], **data}
 
 
 def _default_sensors() -> list[SensorParams]:
     # assumed: cameras every 400 m, radars every 600 m of road (each direction shares one)
     return [
         SensorParams(kind=SensorKind.CAMERA, placement=Placement(spacing_m=400.0),
-                     range_m=150.0, detection_probability=0.9, frame_rate_hz=10.0),
+                     detection_probability=0.9, frame_rate_hz=10.0),
         SensorParams(kind=SensorKind.RADAR, placement=Placement(spacing_m=600.0),
                      range_m=200.0, detection_probability=0.95, frame_rate_hz=10.0),
     ]

@@ -194,3 +194,56 @@ def true_travel_time_s(traffic: LinkTraffic) -> FloatArray:
                          np.asarray(traffic._sig_start, np.float64),
                          np.asarray(traffic._sig_green, np.float64))
     return np.where(np.isfinite(exits), exits - now, CLOSED_LINK_S)
+
+
+def vehicle_positions(traffic: LinkTraffic) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Every vehicle on a link now: (link, offset from the link's start in m, speed m/s).
+
+    What a roadside sensor could see. A moving vehicle goes uniformly from its entry to
+    its earliest exit, at ``L / (ready - entered)``; a standing one (past its earliest
+    exit) waits in the exit queue at speed 0, the queue packed from the link's end at
+    jam spacing ``pce / (k_jam * lanes)`` in FIFO order.
+    """
+    now = float(traffic.env.now)
+    fleet = traffic.fleet
+    n = len(fleet)
+    on = np.flatnonzero(fleet.link[:n] >= 0)
+    link = fleet.link[on]
+    entered, ready = fleet.entered_s[on], fleet.ready_s[on]
+    net = traffic.network
+    length = net.length_m[link]
+    duration = ready - entered
+    moving = ready > now
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(duration > 0, (now - entered) / duration, 1.0)
+        speed = np.where(moving, length / np.where(duration > 0, duration, 1.0), 0.0)
+    offset = np.clip(share, 0.0, 1.0) * length
+    standing = np.flatnonzero(~moving)
+    if standing.size:
+        order = standing[np.lexsort((ready[standing], link[standing]))]
+        lk = link[order]
+        spacing = fleet.pce[on][order] / (net.jam_density_vpm_per_lane[lk] * net.lanes[lk])
+        ahead = np.cumsum(spacing) - spacing
+        starts = np.flatnonzero(np.r_[True, lk[1:] != lk[:-1]])
+        ahead -= np.repeat(ahead[starts], np.diff(np.r_[starts, lk.size]))
+        offset[order] = np.maximum(length[order] - ahead - spacing / 2, 0.0)
+    return link, offset, speed
+
+
+class ExitsSince:
+    """Called, the link of every traversal completed since the previous call.
+
+    What detectors at the links' ends count; reads the traversal log from a cursor, so
+    each call costs only the rows added since.
+    """
+
+    def __init__(self, traffic: LinkTraffic) -> None:
+        self._column = traffic._log_link
+        self._cursor = len(self._column)
+
+    def __call__(self) -> IntArray:
+        """Links left since the previous call, in the order vehicles left them."""
+        end = len(self._column)
+        rows = self._column[self._cursor:end]  # a copy: the live buffer keeps growing
+        self._cursor = end
+        return np.frombuffer(rows, dtype=np.int64) if len(rows) else np.zeros(0, np.int64)

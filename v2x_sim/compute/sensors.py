@@ -1,0 +1,243 @@
+"""Roadside sensors: the zone each one watches and what it measures there, with noise.
+
+A sensor stands at a place on a road and watches that road, both directions, up to its
+range either side of where it stands (clipped to the link): each (sensor, directed
+link) pair is a *zone*. It does not see the rest of the link, nor other roads. A
+reading of a zone is a snapshot of the vehicles in it:
+
+* ``count``: vehicles detected (each missed with the sensor's ``miss_probability``)
+  plus ghost tracks (false detections: they appear at ``false_per_hour``; each lasts
+  as long as a free-flowing vehicle needs to cross the zone, so by Little's law a
+  snapshot holds a Poisson number with mean rate x zone length / free speed);
+* ``moving`` and ``speed_sum_mps``: the detected vehicles that move and the sum of
+  their spot speeds, each off by a normal error of ``speed_sigma_mps`` (ghosts move at
+  the free speed, with the same error);
+* ``stopped`` and ``tail_m``: detected vehicles standing (a track that does not move;
+  no speed error) and the position of the one farthest upstream (NaN when none);
+* ``occupancy``: share of the zone's lane length that detected vehicles cover;
+* ``exits``: for a zone reaching the link's end (a stop-line view), the vehicles seen
+  leaving the link since the previous reading (each missed likewise).
+
+No sensor reports a link's travel time: the edge estimates it (`estimator`). In
+deterministic mode every reading is its expected value (counts become fractional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from v2x_sim.compute.roadside import Devices
+from v2x_sim.road.network import Network
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+Positions = Callable[[], tuple[IntArray, FloatArray, FloatArray]]
+"""Every vehicle on a link now: (link, offset along it in m, speed in m/s; 0 standing)."""
+Exits = Callable[[], IntArray]
+"""The link of every traversal completed since the previous call (who left which link)."""
+
+ZONE_CELL_M = 50.0
+"""Cell length of the index from positions along a link to the zones covering them."""
+MIN_SPOT_SPEED_MPS = 0.5
+"""A moving vehicle's measured speed is never reported below this (noise can't reverse it)."""
+
+
+@dataclass(frozen=True, eq=False)
+class SensorZones:
+    """Every zone as arrays, sorted by link.
+
+    Attributes:
+        sensor: device index of the sensor watching the zone.
+        link: the directed link the zone lies on.
+        lo_m, hi_m: the watched stretch, metres from the link's start.
+        edge: edge node that receives the sensor's frames.
+        speed_sigma_mps, miss_probability, false_per_hour: the sensor's noise.
+        free_speed_mps, lanes, vehicle_length_m: of the zone's link (for ghosts, occupancy).
+        at_end: whether the zone reaches the link's end (it sees vehicles leave).
+        first: CSR offsets: zones of link ``l`` are rows ``first[l]:first[l+1]``.
+        cell_first: first `ZONE_CELL_M` cell of each link (and the total at the end).
+        cell_ptr, cell_zone: CSR from each cell to the zones that overlap it, so a
+            vehicle is checked against a few zones, not every zone of its link.
+    """
+
+    sensor: IntArray
+    link: IntArray
+    lo_m: FloatArray
+    hi_m: FloatArray
+    edge: IntArray
+    speed_sigma_mps: FloatArray
+    miss_probability: FloatArray
+    false_per_hour: FloatArray
+    free_speed_mps: FloatArray
+    lanes: FloatArray
+    vehicle_length_m: FloatArray
+    at_end: BoolArray
+    first: IntArray
+    cell_first: IntArray
+    cell_ptr: IntArray
+    cell_zone: IntArray
+
+    @property
+    def length_m(self) -> FloatArray:
+        """Length of road each zone watches."""
+        return self.hi_m - self.lo_m
+
+    def __len__(self) -> int:
+        return int(self.link.size)
+
+
+def reverse_links(network: Network) -> IntArray:
+    """The opposite direction of each link (to -> from), or -1 where there is none."""
+    n = network.n_nodes
+    key = network.from_node.astype(np.int64) * n + network.to_node
+    back = network.to_node.astype(np.int64) * n + network.from_node
+    order = np.argsort(key, kind="stable")
+    at = np.minimum(np.searchsorted(key[order], back), key.size - 1)
+    found = key[order][at] == back
+    return np.where(found, order[at], -1)
+
+
+def build_zones(network: Network, devices: Devices) -> SensorZones:
+    """The zones of every sensor: its range either side of it, on both directions."""
+    sensors = devices.sensors
+    link = devices.link[sensors]
+    at = devices.offset_m[sensors]
+    reach = devices.range_m[sensors]
+    rev = reverse_links(network)[link]
+    has_rev = rev >= 0
+    rev_at = network.length_m[np.maximum(rev, 0)] - at
+    zone_sensor = np.concatenate([sensors, sensors[has_rev]])
+    zone_link = np.concatenate([link, rev[has_rev]])
+    centre = np.concatenate([at, rev_at[has_rev]])
+    radius = np.concatenate([reach, reach[has_rev]])
+    length = network.length_m[zone_link]
+    lo = np.clip(centre - radius, 0.0, length)
+    hi = np.clip(centre + radius, 0.0, length)
+    keep = hi > lo
+    order = np.argsort(zone_link[keep], kind="stable")
+    zone_sensor, zone_link = zone_sensor[keep][order], zone_link[keep][order]
+    lo, hi = lo[keep][order], hi[keep][order]
+    first = np.concatenate(([0], np.cumsum(np.bincount(zone_link, minlength=network.n_links))))
+    jam = network.jam_density_vpm_per_lane[zone_link]
+    n_cells = np.maximum(1, np.ceil(network.length_m / ZONE_CELL_M).astype(np.int64))
+    cell_first = np.concatenate(([0], np.cumsum(n_cells))).astype(np.int64)
+    top = n_cells[zone_link] - 1
+    c_lo = np.minimum((lo / ZONE_CELL_M).astype(np.int64), top)
+    c_hi = np.minimum((hi / ZONE_CELL_M).astype(np.int64), top)
+    span = c_hi - c_lo + 1
+    owner = np.repeat(np.arange(zone_link.size), span)
+    step = np.arange(owner.size) - np.repeat(np.cumsum(span) - span, span)
+    cell = cell_first[zone_link][owner] + c_lo[owner] + step
+    order_c = np.argsort(cell, kind="stable")
+    cell_ptr = np.concatenate(([0], np.cumsum(np.bincount(cell, minlength=cell_first[-1]))))
+    return SensorZones(
+        sensor=zone_sensor, link=zone_link, lo_m=lo, hi_m=hi, edge=devices.edge[zone_sensor],
+        speed_sigma_mps=devices.speed_sigma_mps[zone_sensor],
+        miss_probability=devices.miss_probability[zone_sensor],
+        false_per_hour=devices.false_per_hour[zone_sensor],
+        free_speed_mps=network.free_speed_mps[zone_link],
+        lanes=network.lanes[zone_link].astype(np.float64), vehicle_length_m=1.0 / jam,
+        at_end=hi >= network.length_m[zone_link] - 1e-6, first=first.astype(np.int64),
+        cell_first=cell_first, cell_ptr=cell_ptr.astype(np.int64),
+        cell_zone=owner[order_c].astype(np.int64))
+
+
+def watched_links(zones: SensorZones, n_links: int) -> tuple[IntArray, IntArray]:
+    """Links some zone lies on, and the edge node of the first zone on each."""
+    links = np.flatnonzero(np.diff(zones.first) > 0)
+    return links, zones.edge[zones.first[links]]
+
+
+def watched_length_m(zones: SensorZones, length_m: FloatArray) -> FloatArray:
+    """Road length each link has inside at least one zone (overlaps counted once)."""
+    watched = np.zeros(length_m.size)
+    for lk in np.flatnonzero(np.diff(zones.first) > 0).tolist():
+        rows = slice(zones.first[lk], zones.first[lk + 1])
+        lo, hi = zones.lo_m[rows], zones.hi_m[rows]
+        order = np.argsort(lo)
+        end = -np.inf
+        for a, b in zip(lo[order].tolist(), hi[order].tolist(), strict=True):
+            start = max(a, end)
+            if b > start:
+                watched[lk] += b - start
+            end = max(end, b)
+    return watched
+
+
+@dataclass(frozen=True, eq=False)
+class ZoneReadings:
+    """One snapshot of every zone (see the module docstring); arrays over zones."""
+
+    count: FloatArray
+    moving: FloatArray
+    speed_sum_mps: FloatArray
+    stopped: FloatArray
+    tail_m: FloatArray
+    occupancy: FloatArray
+    exits: FloatArray
+
+
+def read_zones(zones: SensorZones, link: IntArray, offset_m: FloatArray, speed_mps: FloatArray,
+               rng: np.random.Generator | None,
+               exit_link: IntArray | None = None) -> ZoneReadings:
+    """What every zone sees of the vehicles given; ``rng=None`` gives expected values.
+
+    Args:
+        zones: the sensors' zones.
+        link: the link of every vehicle on a link.
+        offset_m: its position, metres from the link's start.
+        speed_mps: its speed (0: standing in the exit queue).
+        rng: the sensors' random stream, or None for the deterministic mode.
+        exit_link: the link of each vehicle that left one since the previous reading.
+    """
+    n = len(zones)
+    span = np.diff(zones.cell_first)[link]
+    cell = zones.cell_first[link] + np.clip((offset_m / ZONE_CELL_M).astype(np.int64), 0,
+                                            span - 1)
+    per_vehicle = zones.cell_ptr[cell + 1] - zones.cell_ptr[cell]
+    vehicle = np.repeat(np.arange(link.size), per_vehicle)
+    start = np.repeat(zones.cell_ptr[cell] - np.cumsum(per_vehicle) + per_vehicle, per_vehicle)
+    zone = zones.cell_zone[start + np.arange(vehicle.size)]
+    pos = offset_m[vehicle]
+    inside = (pos >= zones.lo_m[zone]) & (pos <= zones.hi_m[zone])
+    zone, vehicle, pos = zone[inside], vehicle[inside], pos[inside]
+    speed = speed_mps[vehicle]
+    if rng is None:
+        seen = 1.0 - zones.miss_probability[zone]
+        measured = speed
+    else:
+        seen = (rng.random(zone.size) >= zones.miss_probability[zone]).astype(np.float64)
+        measured = speed + zones.speed_sigma_mps[zone] * rng.standard_normal(zone.size)
+    standing = speed <= 0.0
+    measured = np.where(standing, 0.0, np.maximum(measured, MIN_SPOT_SPEED_MPS))
+    ghost_mean = zones.false_per_hour / 3600.0 * zones.length_m / zones.free_speed_mps
+    if rng is None:
+        ghosts = ghost_mean
+        ghost_speed = ghosts * zones.free_speed_mps
+    else:
+        ghosts = rng.poisson(ghost_mean).astype(np.float64)
+        ghost_speed = (ghosts * zones.free_speed_mps + zones.speed_sigma_mps * np.sqrt(ghosts)
+                       * rng.standard_normal(n))
+    count = np.bincount(zone, weights=seen, minlength=n) + ghosts
+    moving = np.bincount(zone[~standing], weights=seen[~standing], minlength=n) + ghosts
+    speed_sum = (np.bincount(zone[~standing], weights=(seen * measured)[~standing], minlength=n)
+                 + ghost_speed)
+    stopped = np.bincount(zone[standing], weights=seen[standing], minlength=n)
+    tail = np.full(n, np.inf)
+    spotted = standing & (seen > 0)
+    np.minimum.at(tail, zone[spotted], pos[spotted])
+    tail[np.isinf(tail)] = np.nan
+    occupancy = count * zones.vehicle_length_m / (zones.length_m * zones.lanes)
+    exits = np.zeros(n)
+    if exit_link is not None and exit_link.size:
+        left = np.bincount(exit_link, minlength=zones.first.size - 1)[zones.link]
+        kept = 1.0 - zones.miss_probability
+        exits = np.where(zones.at_end, left * kept if rng is None else rng.binomial(
+            left, kept).astype(np.float64), 0.0)
+    return ZoneReadings(count=count, moving=moving, speed_sum_mps=speed_sum, stopped=stopped,
+                        tail_m=tail, occupancy=occupancy, exits=exits)
