@@ -352,8 +352,8 @@ class BackgroundFlows:
 
         An aggregate is built when its turn in the edge's FIFO queue comes, from what the
         edge processed before it: its estimates of the links its sensors watch, from their
-        latest readings (`CloudFeeds.sensing`, read at most once per window). When the job is done it
-        travels the WAN and waits in the cloud queue (`_edge_to_cloud`).
+        latest readings (`CloudFeeds.sensing`, read at most once per window). When the job
+        is done it travels the WAN and waits in the cloud queue (`_edge_to_cloud`).
         """
         spec = self.messages.aggregate
         n_edges = self.devices.n_edges
