@@ -125,6 +125,9 @@ def test_a_report_lost_on_uu_never_reaches_the_belief() -> None:
 
 # ---------------------------------------------------------------- the loop under overload
 AGGREGATES_ONLY = ("messages.aggregate.rate_hz=1",)
+# radars 300 m apart, 250 m either side: every link watched, as incident_reroute's sensors
+# were when these runs were measured (the bundled scenario now watches half the road)
+WATCH_EVERY_LINK = "roadside.sensors=[{kind: radar, placement: {spacing_m: 300}}]"
 LOOP_RUNS = {
     "healthy": (),
     "none": ("control.policy=none",),
@@ -148,7 +151,7 @@ def loop_runs() -> dict[str, tuple[Any, dict[str, Any]]]:
     for name, sets in LOOP_RUNS.items():
         world = build_world(load_scenario("incident_reroute", [
             "simulation.horizon_s=2400", "simulation.drain=false", "v2x.background=off",
-            *sets]))
+            WATCH_EVERY_LINK, *sets]))
         if "aggregate" in name or "edge" in name:
             feeds = world.v2x.flows.feeds
             feeds.probe = lambda ids: (np.full(ids.size, -1), np.zeros(ids.size),

@@ -18,6 +18,7 @@ from v2x_sim.compute.estimator import EdgeSensing, RoadFacts, estimate_links
 from v2x_sim.compute.roadside import build_devices
 from v2x_sim.compute.sensors import build_zones, read_zones, watched_length_m
 from v2x_sim.road.io import read_network_csv
+from v2x_sim.road.network import RoadClass
 from v2x_sim.scenario import scenario_from_dict
 from v2x_sim.scenario.v2x_sections import EdgeSection, RoadsideSection
 from v2x_sim.traffic.observation import vehicle_positions
@@ -270,3 +271,97 @@ def test_links_no_sensor_watches_are_known_only_from_vehicles(tmp_path: Path,
     assert not measured[1]
     assert measured[2]
     assert measured[3]
+
+
+# ---------------------------------------------------------------- realistic placement
+def devices_of(roadside: dict[str, Any], road: dict[str, Any]):  # type: ignore[no-untyped-def]
+    scenario = scenario_from_dict({"simulation": {"horizon_s": 10.0, **QUIET}, "road": road,
+                                   "roadside": roadside, "demand": {"random": {"rate_vph": 10}}})
+    world = build_world(scenario)
+    return world.network, world.v2x.devices, world.v2x.zones
+
+
+def test_cameras_at_signalised_approaches_stand_at_every_stop_line() -> None:
+    """Rule: ``signalised_approaches`` puts one device at the end of every link that ends
+    at a signal. A 3x3 grid (signals at junctions with at least 3 approaches in both
+    phases): the centre has 4 approaches, each of the 4 edge-middle nodes 3, the corners
+    (2) none: 4 + 4 * 3 = 16 cameras, each at its link's full length (500 m), so each
+    zone on its approach reaches the stop line (it sees vehicles leave)."""
+    _, devices, zones = devices_of(
+        {"sensors": [{"kind": "camera", "placement": {"mode": "signalised_approaches"}}]},
+        {"generator": "grid", "grid": {"rows": 3, "cols": 3, "spacing_m": 500}})
+    cameras = devices.sensors
+    assert cameras.size == 16
+    np.testing.assert_allclose(devices.offset_m[cameras], 500.0)
+    approach = zones.sensor == cameras[:, None]
+    on_own = (zones.link == devices.link[cameras][:, None]) & approach
+    assert on_own.sum() == 16
+    assert zones.at_end[on_own.any(axis=0)].all()
+    np.testing.assert_allclose(zones.lo_m[on_own.any(axis=0)], 350.0)  # 500 - 150
+
+
+def test_radars_along_the_expressway_only() -> None:
+    """Rule: ``road_classes`` limits spacing placement to roads of those classes. The
+    corridor's expressway is 6 segments of 1 km: 6,000 m / 500 m = 12 radars, all on
+    expressway links; with range 250 m either side they watch the whole expressway both
+    ways (12,000 m of 32,400 m of directed road in this corridor)."""
+    network, devices, zones = devices_of(
+        {"sensors": [{"kind": "radar", "placement": {"mode": "spacing", "spacing_m": 500,
+                                                     "road_classes": ["expressway"]}}]},
+        {"generator": "corridor", "corridor": {"segments": 6, "segment_length_m": 1000,
+                                                "offset_m": 600}})
+    radars = devices.sensors
+    assert radars.size == 12
+    assert (network.road_class[devices.link[radars]] == RoadClass.EXPRESSWAY).all()
+    watched = watched_length_m(zones, network.length_m)
+    expressway = network.road_class == RoadClass.EXPRESSWAY
+    np.testing.assert_allclose(watched[expressway], network.length_m[expressway])
+    assert watched[~expressway].sum() == 0.0
+    assert float(network.length_m.sum()) == pytest.approx(32_400.0)
+
+
+@pytest.mark.parametrize(("placement", "path", "words"), [
+    ({"mode": "list", "positions": [{"x_m": 0, "y_m": 0}], "road_classes": ["ramp"]},
+     "roadside.sensors[0].placement", "applies to modes spacing and count"),
+    ({"mode": "spacing", "road_classes": ["motorway"]},
+     "roadside.sensors[0].placement.road_classes", "arterial"),
+])
+def test_bad_placement_is_a_one_line_error(placement: dict[str, Any], path: str,
+                                           words: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_dict({"roadside": {"sensors": [{"kind": "radar",
+                                                      "placement": placement}]}})
+    assert caught.value.path.startswith(path)
+    assert words in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_road_class_the_network_lacks_is_named() -> None:
+    """A grid has no expressway: asking radars along it is an error naming the field."""
+    with pytest.raises(ScenarioError) as caught:
+        devices_of({"sensors": [{"kind": "radar", "placement": {
+            "road_classes": ["expressway"]}}]},
+            {"generator": "grid", "grid": {"rows": 2, "cols": 2, "spacing_m": 500}})
+    assert caught.value.path == "roadside.sensors[0].placement.road_classes"
+    assert "no road of these classes" in str(caught.value)
+
+
+def test_nominal_drain_is_no_faster_than_the_links_downstream_take(tmp_path: Path) -> None:
+    """Rule: without a measured drain, a queue seen drains at the saturation flow or at
+    what the next links take in, whichever is less. A two-lane link (1.0 veh/s) into a
+    one-lane link (0.5 veh/s): ten vehicles standing at its end, the queue from the tail
+    at 1000 - 9 * 7 = 937 m: 63 m * 2 lanes * 0.14 = 17.64 vehicles, drained at 0.5 veh/s
+    (35.28 s, not 17.64 s at its own 1.0 veh/s), after 1000 / 20 = 50 s of running."""
+    from tests.conftest import write_line_network
+
+    write_line_network(tmp_path, [{"lanes": 2}, {"lanes": 1}])
+    network = read_network_csv(tmp_path / "nodes.csv", tmp_path / "links.csv")
+    devices = build_devices(network, RoadsideSection.model_validate(one_radar(0, 900.0,
+                            **NOISELESS)), EdgeSection(nodes=1))
+    zones = build_zones(network, devices)
+    facts = RoadFacts.of(network)
+    np.testing.assert_allclose(facts.onward_vps, [0.5, np.inf])
+    at = 1000.0 - 7.0 * np.arange(10)
+    r = read_zones(zones, np.zeros(10, np.int64), at, np.zeros(10), rng=None)
+    est = estimate_links(zones, r, facts)
+    assert est.travel_time_s[0] == pytest.approx(50.0 + 63.0 * 2 * 0.14 / 0.5, rel=1e-9)

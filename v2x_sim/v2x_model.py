@@ -68,7 +68,8 @@ def build_v2x(env: simpy.Environment, scenario: Scenario, network: Network, send
     the sensors' zones and the edge's estimator are built here (noise from the
     ``sensors`` stream).
     """
-    devices = build_devices(network, scenario.roadside, scenario.edge)
+    signalised = feeds.road.cycle_s > 0 if feeds is not None and feeds.road is not None else None
+    devices = build_devices(network, scenario.roadside, scenario.edge, signalised)
     coverage = build_coverage(network, devices)
     zones = build_zones(network, devices)
     if feeds is not None and feeds.positions is not None:

@@ -15,7 +15,8 @@ rate). From the zone readings of one snapshot it estimates, per watched link:
 * the rate the queue drains: where a zone reaches the link's end, the vehicles it saw
   leave while a queue stood there over the time it stood (fading over a minute;
   `EdgeSensing`), which takes in lanes closed, the green share and downstream
-  blocking as they are; elsewhere the nominal saturation flow times the green share;
+  blocking as they are; elsewhere the nominal saturation flow times the green share,
+  or what the links leaving its end can take in if that is less (a lane drop);
 * travel time ``T = L / v + wait``: running time over the whole link at the speed seen
   on the watched part, plus ``queue / drain`` when a queue is seen, else (at a signal)
   the mean wait for green of a vehicle arriving at a random instant, ``(C - g)^2 /
@@ -38,7 +39,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from v2x_sim.compute.sensors import Exits, Positions, SensorZones, ZoneReadings, read_zones
+from v2x_sim.compute.sensors import (
+    Exits,
+    Positions,
+    SensorZones,
+    ZoneReadings,
+    read_zones,
+    reverse_links,
+)
 from v2x_sim.road.network import Network
 
 IntArray = NDArray[np.int64]
@@ -53,7 +61,11 @@ MIN_QUEUE_TIME_S = 10.0
 
 @dataclass(frozen=True, eq=False)
 class RoadFacts:
-    """What the edge knows of each link without measuring it (map and signal timing)."""
+    """What the edge knows of each link without measuring it (map and signal timing).
+
+    ``onward_vps`` is the capacity of the links leaving a link's end (U-turns left
+    out; inf at a dead end): a queue cannot drain faster than they take vehicles in.
+    """
 
     length_m: FloatArray
     lanes: FloatArray
@@ -62,6 +74,7 @@ class RoadFacts:
     jam_density_vpm_per_lane: FloatArray
     cycle_s: FloatArray
     green_s: FloatArray
+    onward_vps: FloatArray
 
     @classmethod
     def of(cls, network: Network, cycle_s: FloatArray | None = None,
@@ -69,12 +82,18 @@ class RoadFacts:
         """From the network and the signal plan's cycle and effective green (0: none)."""
         n = network.n_links
         lanes = network.lanes.astype(np.float64)
+        capacity = network.capacity_vps_per_lane * lanes
+        # what the links leaving each link's end can take in (U-turns back left out)
+        leaving = np.bincount(network.from_node, weights=capacity, minlength=network.n_nodes)
+        back = reverse_links(network)
+        onward = leaving[network.to_node] - np.where(back >= 0, capacity[np.maximum(back, 0)],
+                                                     0.0)
         return cls(length_m=network.length_m, lanes=lanes,
-                   free_speed_mps=network.free_speed_mps,
-                   saturation_vps=network.capacity_vps_per_lane * lanes,
+                   free_speed_mps=network.free_speed_mps, saturation_vps=capacity,
                    jam_density_vpm_per_lane=network.jam_density_vpm_per_lane,
                    cycle_s=np.zeros(n) if cycle_s is None else np.asarray(cycle_s, np.float64),
-                   green_s=np.zeros(n) if green_s is None else np.asarray(green_s, np.float64))
+                   green_s=np.zeros(n) if green_s is None else np.asarray(green_s, np.float64),
+                   onward_vps=np.where(onward > 0, onward, np.inf))
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,7 +163,8 @@ def estimate_grouped(zones: SensorZones, readings: ZoneReadings, road: RoadFacts
                      * road.lanes * road.jam_density_vpm_per_lane, 0.0)
     signalised = road.cycle_s > 0
     share = np.where(signalised, road.green_s / np.where(signalised, road.cycle_s, 1.0), 1.0)
-    drain = np.broadcast_to(road.saturation_vps * share, (n_groups, n))
+    drain = np.broadcast_to(np.minimum(road.saturation_vps * share, road.onward_vps),
+                            (n_groups, n))
     if drain_vps is not None:
         seen = np.full(size, np.inf)
         np.fmin.at(seen, key, np.where(np.isnan(drain_vps[rows]), np.inf, drain_vps[rows]))

@@ -26,7 +26,7 @@ from v2x_sim.road.geometry import (
     point_on_link,
     undirected_roads,
 )
-from v2x_sim.road.network import Network
+from v2x_sim.road.network import Network, RoadClass
 from v2x_sim.scenario.v2x_sections import EdgeSection, Placement, RoadsideSection, SensorKind
 
 CELL_M = 25.0
@@ -44,9 +44,16 @@ def place_along_roads(network: Network, placement: Placement, path: str) -> tupl
         IntArray, FloatArray]:
     """(link, offset) of devices every ``spacing`` metres, or ``count`` evenly spread.
 
-    The roads are taken end to end, so a road shorter than the spacing may get none.
+    The roads (of ``placement.road_classes`` only, when given) are taken end to end, so
+    a road shorter than the spacing may get none.
     """
     roads = undirected_roads(network)
+    if placement.road_classes:
+        wanted = [int(RoadClass[name.upper()]) for name in placement.road_classes]
+        roads = roads[np.isin(network.road_class[roads], wanted)]
+        if roads.size == 0:
+            raise ScenarioError(f"{path}.placement.road_classes", placement.road_classes,
+                                "the network has no road of these classes")
     lengths = network.length_m[roads]
     total = float(lengths.sum())
     if placement.mode == "count":
@@ -83,9 +90,13 @@ def snap_to_links(network: Network, x_m: FloatArray, y_m: FloatArray) -> tuple[
     return road, np.minimum(start_m[seg] + t * piece_m, network.length_m[road])
 
 
-def _place(network: Network, placement: Placement, path: str) -> tuple[IntArray, FloatArray]:
+def _place(network: Network, placement: Placement, path: str,
+           signalised: NDArray[np.bool_] | None) -> tuple[IntArray, FloatArray]:
     if placement.mode == "list":
         return _listed(network, placement, path)
+    if placement.mode == "signalised_approaches":
+        links = np.flatnonzero(signalised) if signalised is not None else np.zeros(0, np.int64)
+        return links.astype(np.int64), network.length_m[links].astype(np.float64)
     return place_along_roads(network, placement, path)
 
 
@@ -180,9 +191,13 @@ def _kmeans(x: FloatArray, y: FloatArray, k: int, rounds: int = 20) -> tuple[
     return cx, cy
 
 
-def build_devices(network: Network, roadside: RoadsideSection, edge: EdgeSection) -> Devices:
-    """Place RSUs and sensors, wire sensors to their nearest RSU, split RSUs into regions."""
-    rsu_link, rsu_offset = _place(network, roadside.rsu.placement, "roadside.rsu")
+def build_devices(network: Network, roadside: RoadsideSection, edge: EdgeSection,
+                  signalised: NDArray[np.bool_] | None = None) -> Devices:
+    """Place RSUs and sensors, wire sensors to their nearest RSU, split RSUs into regions.
+
+    ``signalised`` marks the links that end at a signal (for ``signalised_approaches``).
+    """
+    rsu_link, rsu_offset = _place(network, roadside.rsu.placement, "roadside.rsu", signalised)
     if rsu_link.size == 0:
         raise ScenarioError("roadside.rsu.placement", roadside.rsu.placement.model_dump(),
                             "places no RSU; the communication model needs at least one")
@@ -191,7 +206,8 @@ def build_devices(network: Network, roadside: RoadsideSection, edge: EdgeSection
     probability, rate = [np.ones(rsu_link.size)], [np.zeros(rsu_link.size)]
     noise = {name: [np.zeros(rsu_link.size)] for name in _NOISE}
     for i, group in enumerate(roadside.sensors):
-        link, offset = _place(network, group.placement, f"roadside.sensors[{i}]")
+        link, offset = _place(network, group.placement, f"roadside.sensors[{i}]",
+                              signalised)
         kinds.append(np.full(link.size, SENSOR_CODES[group.kind], np.int64))
         links.append(link)
         offsets.append(offset)

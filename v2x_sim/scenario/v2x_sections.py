@@ -61,23 +61,33 @@ class DevicePosition(Section):
         return self
 
 
+RoadClassName = Literal["arterial", "expressway", "ramp"]
+"""A road's functional class as written in YAML (`v2x_sim.road.network.RoadClass`)."""
+
+
 class Placement(Section):
     """Where devices go.
 
     Every ``spacing_m`` along the roads, ``count`` spread over the network in proportion
-    to road length, or at explicit ``positions`` (points snapped to the nearest road, or
-    places on named links).
+    to road length, at explicit ``positions`` (points snapped to the nearest road, or
+    places on named links), or ``signalised_approaches``: one at the stop line (the end)
+    of every link that ends at a signal. ``road_classes`` limits ``spacing`` and
+    ``count`` to roads of those classes (e.g. ``[expressway]``; empty: every road).
     """
 
-    mode: Literal["spacing", "count", "list"] = "spacing"
+    mode: Literal["spacing", "count", "list", "signalised_approaches"] = "spacing"
     spacing_m: PositiveFloat = 300.0
     count: Annotated[int, Field(strict=True, ge=0)] = 0
     positions: list[DevicePosition] = Field(default_factory=list)
+    road_classes: list[RoadClassName] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _list_given(self) -> Placement:
         if self.mode == "list" and not self.positions:
             raise ValueError("mode 'list' needs positions: [{x_m: ..., y_m: ...}, ...]")
+        if self.road_classes and self.mode not in ("spacing", "count"):
+            raise ValueError(f"road_classes applies to modes spacing and count, not "
+                             f"{self.mode!r}")
         return self
 
 
