@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim._core.version import __version__
-from v2x_sim.compute.resilience import add_belief_effects
+from v2x_sim.compute.resilience import add_advice_latency, add_belief_effects
 from v2x_sim.metrics.link_series import link_series
 from v2x_sim.metrics.records import Event
 from v2x_sim.metrics.trip_stats import trip_summary
@@ -319,6 +319,9 @@ def collect_result(world: World) -> RunResult:
                                   {"policy": world.scenario.control.policy})
     if world.control is not None:  # fault windows: how the belief aged and recovered
         add_belief_effects(summary.get("resilience"), world.control.stats.belief_rows)
+        if "advice" in tables:
+            add_advice_latency(summary.get("resilience"), tables["advice"]["decided_s"],
+                               tables["advice"]["latency_s"])
     _hazard_timing(world, summary)
     summary["simulation"] = {
         "seed": world.seed,

@@ -123,3 +123,24 @@ def add_belief_effects(resilience: dict[str, Any] | None,
     for window in resilience.get("faults", []):
         if window["end_s"] > window["start_s"]:
             window["belief"] = belief_effect(rows, window["start_s"], window["end_s"])
+
+
+def add_advice_latency(resilience: dict[str, Any] | None, decided_s: np.ndarray,
+                       latency_s: np.ndarray) -> None:
+    """Add ``latency.route_advice``: advice decided inside any open window vs outside.
+
+    From the run's delivered advice (``advice.csv``: decision instant and latency to
+    delivery), like the other kinds in ``resilience.latency``.
+    """
+    windows = [w for w in (resilience or {}).get("faults", []) if w["end_s"] > w["start_s"]]
+    if resilience is None or not windows:
+        return
+    decided = np.asarray(decided_s, dtype=np.float64)
+    inside = np.zeros(decided.shape, bool)
+    for w in windows:
+        inside |= (decided >= w["start_s"]) & (decided < w["end_s"])
+    during, outside = LogHistogram(), LogHistogram()
+    latency = np.asarray(latency_s, dtype=np.float64)
+    during.add(latency[inside])
+    outside.add(latency[~inside])
+    resilience.setdefault("latency", {})["route_advice"] = latency_split(during, outside)
