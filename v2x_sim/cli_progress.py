@@ -222,7 +222,7 @@ def habitual_routes_first(scenario: Any, *, quiet: bool) -> None:
     routing = scenario.routing
     if routing.background != Background.EQUILIBRIUM or not routing.cache:
         return
-    from v2x_sim.equilibrium import habitual_routes
+    from v2x_sim.equilibrium import ensure_cached
     from v2x_sim.scenario.scale import scaled_scenario
     from v2x_sim.world import build_network_from
 
@@ -230,7 +230,7 @@ def habitual_routes_first(scenario: Any, *, quiet: bool) -> None:
 
     bar = EquilibriumBar(sys.stderr, mode=progress_mode(sys.stderr, quiet=quiet))
     try:
-        habitual_routes(scenario, build_network_from(scenario), progress=bar)
+        ensure_cached(scenario, build_network_from(scenario), progress=bar)
     finally:
         bar.close()
 

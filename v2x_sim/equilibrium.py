@@ -166,6 +166,21 @@ def habitual_routes(scenario: Scenario, network: Network, *,
         with tempfile.TemporaryDirectory(prefix="v2x-sim-routes-") as temporary:
             routes, report = _compute_into(scenario, network, Path(temporary), progress)
         return routes, {**report, "key": key, "cache": "off"}
+    folder, report = ensure_cached(scenario, network, progress=progress)
+    routes = read_route_files(folder / "routes.csv", folder / "route_times.csv", network)
+    return routes, {**report, "folder": str(folder)}
+
+
+def ensure_cached(scenario: Scenario, network: Network, *,
+                  progress: EquilibriumProgress | None = None,
+                  ) -> tuple[Path, dict[str, Any]]:
+    """Compute and store the scenario's habitual routes unless the cache has them.
+
+    Returns the cache folder and the report (``cache``: hit or miss) without reading
+    the route files, so a caller that only warms the cache (the command line, before a
+    run or a study) does not parse them twice.
+    """
+    key = cache_key(scenario)
     root = cache_root(scenario) / "routes"
     folder = root / key[:32]
     if not (folder / "equilibrium.json").exists():
@@ -181,13 +196,9 @@ def habitual_routes(scenario: Scenario, network: Network, *,
                 except BaseException:
                     shutil.rmtree(scratch, ignore_errors=True)
                     raise
-                routes = read_route_files(folder / "routes.csv", folder / "route_times.csv",
-                                          network)
-                return routes, {**report, "key": key, "cache": "miss",
-                                "folder": str(folder)}
+                return folder, {**report, "key": key, "cache": "miss"}
     report = json.loads((folder / "equilibrium.json").read_text(encoding="utf-8"))
-    routes = read_route_files(folder / "routes.csv", folder / "route_times.csv", network)
-    return routes, {**report, "cache": "hit", "folder": str(folder)}
+    return folder, {**report, "cache": "hit"}
 
 
 def export_routes(scenario: Scenario, folder: Path, *,
