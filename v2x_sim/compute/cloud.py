@@ -14,10 +14,38 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim._core.jit import njit
 from v2x_sim.road.state import LinkState
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+
+@njit(cache=True)
+def _apply_samples(link: IntArray, value: FloatArray, measured: FloatArray,
+                   received: FloatArray, w: float, estimate: FloatArray, stamp: FloatArray,
+                   area: FloatArray, since: FloatArray, first: FloatArray) -> int:
+    """Smooth each sample into its link in order; integrate the age of information.
+
+    In place on the belief's arrays: ``estimate`` (smoothed travel time), ``stamp``
+    (newest measurement instant), ``area``/``since``/``first`` (the age integral, see
+    `Belief.age_time_mean_s`). Compiled: the cloud applies ~10^5-10^6 samples a run,
+    one by one since each depends on the last of its link. Returns how many it applied.
+    """
+    for i in range(link.size):
+        lk, got = link[i], received[i]
+        if np.isnan(stamp[lk]):
+            estimate[lk] = value[i]
+            since[lk] = got
+            first[lk] = got
+        else:
+            estimate[lk] = (1.0 - w) * estimate[lk] + w * value[i]
+            got = max(got, since[lk])
+            area[lk] += (got - since[lk]) * ((got + since[lk]) / 2.0 - stamp[lk])
+            since[lk] = got
+        if not measured[i] <= stamp[lk]:
+            stamp[lk] = measured[i]
+    return link.size
 
 
 class Belief:
@@ -74,23 +102,10 @@ class Belief:
         order = np.argsort(receive[due], kind="stable")
         counted = ~np.isnan(density[due][order])
         self._density[link[due][order][counted]] = density[due][order][counted]
-        w = self.weight
-        estimate, stamp = self._estimate, self._measured
-        area, since = self._age_area, self._age_since
-        for lk, value, at, got in zip(link[due][order].tolist(), travel[due][order].tolist(),
-                                      measured[due][order].tolist(),
-                                      receive[due][order].tolist(), strict=True):
-            if np.isnan(stamp[lk]):
-                estimate[lk] = value
-                since[lk] = self._age_from[lk] = got
-            else:
-                estimate[lk] = (1.0 - w) * estimate[lk] + w * value
-                got = max(got, since[lk])
-                area[lk] += (got - since[lk]) * ((got + since[lk]) / 2.0 - stamp[lk])
-                since[lk] = got
-            if not at <= stamp[lk]:
-                stamp[lk] = at
-            self.samples += 1
+        self.samples += _apply_samples(
+            link[due][order], travel[due][order], measured[due][order], receive[due][order],
+            self.weight, self._estimate, self._measured, self._age_area, self._age_since,
+            self._age_from)
 
     def age_time_mean_s(self, now_s: float) -> float:
         """Age of information averaged over time, over every link since its first sample.
