@@ -124,7 +124,7 @@ def test_serve_streams_matches_the_reference_message_by_message(data: st.DataObj
 
     assert used_a == int((a[0] < window_end).sum())
     assert used_b == int((b[0] < window_end).sum())
-    assert kernel_free.tolist() == free_after
+    assert sorted(kernel_free.tolist()) == sorted(free_after)  # identical cores: a multiset
     assert np.isclose(busy, math.fsum(m[1] for m in messages), rtol=1e-12, atol=1e-12)
     assert np.isclose(waited, sum(t[0] - m[0] for t, m in zip(times, messages, strict=True)),
                       rtol=1e-12, atol=1e-12)
@@ -299,7 +299,7 @@ def test_server_pool_with_both_streams_matches_the_reference(run: dict, cores: i
     last_end = float(run["ends"][-1])
     messages = reference_order(run["parts"], last_end)
     times, free_after = reference_fifo([m[:3] for m in messages], [0.0] * cores)
-    assert pool.free_s.tolist() == free_after
+    assert sorted(pool.free_s.tolist()) == sorted(free_after)
     for (arrival, service, born, k), (begin, done) in zip(messages, times, strict=True):
         assert_message(k, pool.counts, pool.stats, pool.hist, arrival=arrival,
                        service=service, born=born, begin=begin, done=done, horizon_s=horizon,

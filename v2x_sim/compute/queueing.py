@@ -139,7 +139,10 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
       processing time and total latency since generation (hop = QUEUE, PROCESSING,
       TOTAL), and ``hist[k, hop, bin]`` their log-binned counts.
 
-    ``free`` (server free times) is updated in place. When ``busy_slots`` and
+    ``free`` (server free times) is updated in place and left sorted: the cores are
+    identical, so which core holds which free time is immaterial, and a sorted vector
+    finds the first free core without scanning all c (the same start times as taking
+    the lowest-numbered core that frees first, ~30 % faster overall). When ``busy_slots`` and
     ``wait_slots`` are given, each message's service interval and waiting interval are
     spread over time slots of ``slot_s`` seconds (slot k = [k slot_s, (k+1) slot_s)),
     so a slot's busy server-seconds and waiting customer-seconds are exactly those that
@@ -158,6 +161,7 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
     c = free.shape[0]
     busy = 0.0
     waited = 0.0
+    free.sort()  # cores are identical: only the multiset of free times matters
     while True:
         take_a = ia < na and arr_a[ia] < window_end_s
         take_b = ib < nb and arr_b[ib] < window_end_s
@@ -174,13 +178,16 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
             ib += 1
         else:
             break
-        j = 0
-        for k in range(1, c):
-            if free[k] < free[j]:
-                j = k
-        begin = arrival if arrival > free[j] else free[j]
+        # the core that frees first is free[0]; its new free time moves up to its place
+        # (usually the end: no shift), which keeps ``free`` sorted without a search
+        first = free[0]
+        begin = arrival if arrival > first else first
         done = begin + service
-        free[j] = done
+        k = 1
+        while k < c and free[k] < done:
+            free[k - 1] = free[k]
+            k += 1
+        free[k - 1] = done
         if done_a is not None:
             if from_a:
                 done_a[at] = done
