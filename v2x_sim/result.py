@@ -25,6 +25,7 @@ from v2x_sim.road.signal_file import signal_table
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.tables import SCHEMA_VERSION, to_pandas, to_polars
 from v2x_sim.traffic.demand import KINDS
+from v2x_sim.traffic.kerbside import kerbside_results
 from v2x_sim.v2x_model import v2x_summary, v2x_tables
 
 if TYPE_CHECKING:
@@ -323,6 +324,8 @@ def collect_result(world: World) -> RunResult:
             add_advice_latency(summary.get("resilience"), tables["advice"]["decided_s"],
                                tables["advice"]["latency_s"])
     _hazard_timing(world, summary)
+    summary["kerbside"], tables["kerbside"] = kerbside_results(  # actors (kerbside.py)
+        world.traffic.kerbside, [k.value for k in KINDS], world.fleet.kind, world.network.link_ids)
     summary["simulation"] = {
         "seed": world.seed,
         "horizon_s": world.scenario.simulation.horizon_s,

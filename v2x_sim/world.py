@@ -428,6 +428,8 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
         moved_on_after_s=scenario.simulation.moved_on_after_s,
         u_turns_anywhere=scenario.road.u_turns == "anywhere",
         traversals=traversals, events=events)
+    if scenario.vehicles.classes.delivery.kerbside:
+        traffic.kerbside_kinds = frozenset({KINDS.index(VehicleKind.DELIVERY)})
     v2x = feeds = None
     if scenario.v2x.enabled:
         feeds = build_feeds(scenario, network, fleet, traffic)

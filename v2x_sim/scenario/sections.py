@@ -287,6 +287,9 @@ class DeliveryParams(VehicleClassParams):
     stops: Annotated[int, Field(strict=True, ge=0, le=20)] = 2
     dwell_s: NonNegativeFloat = 60.0
     radius_m: PositiveFloat = 1500.0
+    kerbside: bool = Field(
+        default=True, description="Dwell at the kerb, closing one lane of the link "
+        "stopped on for the dwell (false: off the road, blocking nothing).")
 
 
 class ShuttleParams(VehicleClassParams):

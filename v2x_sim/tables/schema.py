@@ -37,6 +37,7 @@ TEXT: dict[str, frozenset[str]] = {
     "devices": frozenset({"kind", "edge_node"}),
     "signals": frozenset({"node", "link", "to_link"}),
     "advice": frozenset({"outcome"}),
+    "kerbside": frozenset({"vehicle_class", "link"}),
 }
 """Columns holding text (ids and names), whatever their cells look like."""
 
@@ -58,7 +59,7 @@ EXACT: frozenset[str] = frozenset({"network", "latency_hist"})
 """Tables whose floats CSV keeps at full precision (read back as input; bin edges)."""
 
 RUN_TABLES = ("trips", "links", "events", "network", "signals", "latency", "latency_hist",
-              "edges", "rsus", "devices", "warnings", "advice")
+              "edges", "rsus", "devices", "warnings", "advice", "kerbside")
 """Every table a run's folder may hold, by file stem."""
 
 STUDY_TEXT = frozenset({"metric", "arm"})

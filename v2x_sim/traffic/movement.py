@@ -55,6 +55,7 @@ from v2x_sim.road.network import Network
 from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
 from v2x_sim.traffic.incidents import under_incidents
+from v2x_sim.traffic.kerbside import Stops
 from v2x_sim.traffic.lane_groups import exit_movement, first_free_movement
 from v2x_sim.traffic.link_queries import LinkQueries
 from v2x_sim.traffic.moving_on import MoveOn
@@ -64,7 +65,7 @@ from v2x_sim.traffic.timers import Wake
 INF = math.inf
 
 
-class LinkTraffic(LinkQueries):
+class LinkTraffic(Stops, LinkQueries):
     """Moves vehicles through the network; the road's ground truth.
 
     Args:
@@ -141,6 +142,7 @@ class LinkTraffic(LinkQueries):
         self.arrived = 0
         self.moved_on = 0
         self.dwelling = 0
+        self._init_stops()  # kerbside stops and stop hooks (`kerbside`)
         self._log_vehicle, self._log_link = traversals.column("vehicle"), traversals.column("link")
         self._log_in, self._log_out = traversals.column("t_in"), traversals.column("t_out")
 
@@ -437,7 +439,7 @@ class LinkTraffic(LinkQueries):
             else:
                 route_pos[vehicle] = pos
                 if dwell > 0.0:
-                    self._dwell(vehicle, nxt, dwell)
+                    self._dwell(vehicle, link, pos, nxt, dwell)
                 else:
                     self._enter(nxt, vehicle, now)
 
@@ -465,18 +467,6 @@ class LinkTraffic(LinkQueries):
         ready_list.pop(i)
         ready_list.insert(head, ready_list[head])  # keeps the list sorted: both are <= now
         return True
-
-    def _dwell(self, vehicle: int, next_link: int, dwell_s: float) -> None:
-        fleet = self.fleet
-        fleet.link[vehicle] = NOT_ON_LINK
-        fleet.dwell_s[vehicle] += dwell_s
-        self.dwelling += 1
-        timer = self.env.timeout(dwell_s)
-        timer.callbacks.append(lambda _ev: self._end_dwell(next_link, vehicle))
-
-    def _end_dwell(self, next_link: int, vehicle: int) -> None:
-        self.dwelling -= 1
-        self._queue_at_origin(next_link, vehicle)
 
     def _arrive(self, vehicle: int, now: float) -> None:
         fleet = self.fleet

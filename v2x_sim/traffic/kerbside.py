@@ -1,0 +1,132 @@
+"""Stops between two links of a route: the dwell, and the lane a kerbside stop blocks.
+
+A vehicle with a stop leaves its link at the exit (it pulls up at the kerb just before
+the junction) and dwells there before it enters its next link. Shuttles dwell off the
+road (a bus bay at each stop). Delivery and vending vehicles dwell at the kerb: for the
+whole dwell one lane of the link they stop on is closed over the stopped vehicle's own
+length, ``pce / k_jam`` (the work-zone mechanism of `incidents`: storage and exit rate
+of the link follow), so on a one-lane link nothing passes until the dwell ends, and on
+a wider link the exit discharges at ``(lanes - 1) / lanes`` of its rate meanwhile.
+
+Delay behind a kerbside stop (``KerbsideLog.delay_behind_s``): when the stop ends, the
+time each vehicle still queued at that link's exit has stood there since the stop
+began (``t_end - max(ready, t_start)``), summed. On a one-lane link that is the time the
+stop held traffic behind it; the queue's discharge afterwards is not counted, and on a
+signalised approach the red within the stop is counted too.
+
+A stop hook (`StopHook`, e.g. a shuttle's holding rule) may lengthen a dwell when it
+starts. The engine (`movement.LinkTraffic`) inherits this class and calls `_dwell`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import simpy
+
+from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
+
+StopHook = Callable[[int, int, float, float], float]
+"""(vehicle, route position of its next link, now, planned dwell) -> dwell to use."""
+
+INF = math.inf
+
+
+class KerbsideLog:
+    """One row per kerbside stop, as lists (a few thousand an hour at most)."""
+
+    COLUMNS = ("vehicle", "link", "start_s", "end_s", "lanes", "delay_behind_s")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[float]] = {c: [] for c in self.COLUMNS}
+
+    def __len__(self) -> int:
+        return len(self.rows["vehicle"])
+
+    def add(self, **row: float) -> None:
+        """Append one finished stop (every column by name)."""
+        for name in self.COLUMNS:
+            self.rows[name].append(row[name])
+
+
+class Stops:
+    """Dwells and kerbside lane blocks (the engine sets the attributes used here)."""
+
+    env: simpy.Environment
+    fleet: VehicleTable
+    dwelling: int
+    _lanes: list[int]
+    _kj: list[float]
+    _pce: list[float]
+    _q_ready: list[list[float]]
+    _head: list[int]
+    exit_rate_vps: list[float]
+    set_incident: Callable[..., None]
+    _queue_at_origin: Callable[[int, int], None]
+
+    def _init_stops(self) -> None:
+        self.kerbside_kinds: frozenset[int] = frozenset()
+        self.stop_hooks: dict[int, StopHook] = {}
+        self.kerbside = KerbsideLog()
+
+    def _dwell(self, vehicle: int, link: int, pos: int, next_link: int, dwell_s: float) -> None:
+        """``vehicle`` left ``link`` and dwells before ``next_link`` (route position pos)."""
+        hook = self.stop_hooks.get(vehicle)
+        now = self.env.now
+        if hook is not None:
+            dwell_s = hook(vehicle, pos, now, dwell_s)
+        fleet = self.fleet
+        fleet.link[vehicle] = NOT_ON_LINK
+        fleet.dwell_s[vehicle] += dwell_s
+        self.dwelling += 1
+        # a kerbside stop closes one lane over the vehicle's own length (0: off the road)
+        kerb_m = (self._pce[vehicle] / self._kj[link]
+                  if int(fleet.kind[vehicle]) in self.kerbside_kinds else 0.0)
+        if kerb_m:
+            self.set_incident(link, -1, lanes_closed=1, speed_cap_mps=INF,
+                              capacity_factor=1.0, active=True, length_m=kerb_m)
+        timer = self.env.timeout(dwell_s)
+        timer.callbacks.append(
+            lambda _ev: self._end_dwell(vehicle, link, next_link, now, kerb_m))
+
+    def _end_dwell(self, vehicle: int, link: int, next_link: int, start_s: float,
+                   kerb_m: float) -> None:
+        self.dwelling -= 1
+        self._queue_at_origin(next_link, vehicle)  # it goes first, then the lane reopens
+        if kerb_m:
+            now = self.env.now
+            ready = self._q_ready[link][self._head[link]:]
+            behind = sum(now - max(r, start_s) for r in ready if r < now)
+            self.kerbside.add(vehicle=vehicle, link=link, start_s=start_s, end_s=now,
+                              lanes=self._lanes[link], delay_behind_s=behind)
+            self.set_incident(link, -1, lanes_closed=1, speed_cap_mps=INF,
+                              capacity_factor=1.0, active=False, length_m=kerb_m)
+
+
+def kerbside_results(log: KerbsideLog, kind_names: list[str], fleet_kind: Any,
+                     link_ids: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``kerbside`` summary section and ``kerbside.csv`` (one row per stop).
+
+    Summary: ``stops``, ``lane_blocked_s`` (dwell summed), ``full_blocks`` (stops on a
+    one-lane link: nothing passed), ``delay_behind_s`` (summed) and its mean per stop.
+    """
+    rows = {k: np.asarray(v) for k, v in log.rows.items()}
+    vehicle = rows["vehicle"].astype(np.int64)
+    link = rows["link"].astype(np.int64)
+    names = np.asarray(kind_names, dtype=object)
+    table = {"vehicle": vehicle, "vehicle_class": names[np.asarray(fleet_kind)[vehicle]]
+             if vehicle.size else np.zeros(0, dtype=object),
+             "link": np.asarray(link_ids, dtype=object)[link] if link.size
+             else np.zeros(0, dtype=object),
+             "start_s": rows["start_s"].astype(float), "end_s": rows["end_s"].astype(float),
+             "lanes": rows["lanes"].astype(np.int64),
+             "delay_behind_s": rows["delay_behind_s"].astype(float)}
+    n = int(vehicle.size)
+    behind = float(table["delay_behind_s"].sum())
+    summary = {"stops": n, "lane_blocked_s": float((table["end_s"] - table["start_s"]).sum()),
+               "full_blocks": int((table["lanes"] == 1).sum()),
+               "delay_behind_s": behind, "delay_behind_mean_s": behind / n if n else None}
+    return summary, table
