@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -307,9 +308,12 @@ class BackgroundFlows:
         service = draw_service_s(self.edge_cfg.service["bsm"], born.size, self.rng_edge,
                                  deterministic=self.deterministic)
         order, bounds = group_by(self.devices.edge[rsu], arrival, n_edges, start_s)
+        # one gather per array, then each edge node's messages are a slice of it
+        arrival, service, born = arrival[order], service[order], born[order]
         kind = np.full(born.size, int(MessageKind.BSM))
-        return [Stream(arrival[part], service[part], kind[part], born[part])
-                for part in (order[bounds[e]:bounds[e + 1]] for e in range(n_edges))]
+        cut = bounds.tolist()
+        return [Stream(arrival[a:b], service[a:b], kind[a:b], born[a:b])
+                for a, b in pairwise(cut)]
 
     def _status(self, ids: IntArray, link: IntArray, start_s: float, end_s: float) -> Stream:
         """Status reports of the window over Uu and the WAN, queued for the cloud.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim._core.jit import njit
 from v2x_sim.compute.queueing import serve_streams
 from v2x_sim.metrics.histogram import N_BINS
 
@@ -61,14 +62,22 @@ class Stream:
         """Both (sorted) streams in one arrival-sorted stream, in linear time.
 
         Each message of ``second`` lands after the messages of ``first`` that arrive no
-        later than it: positions from one searchsorted, no sort.
+        later than it: positions from one searchsorted, no sort. The arrays are
+        interleaved by one compiled pass (`_interleave`: a few microseconds where a
+        numpy mask per array cost ~20 per merge, tens of thousands of merges an hour).
         """
         if not len(first):
             return second
         if not len(second):
             return first
-        n = len(first) + len(second)
         at_second = np.searchsorted(first.arrival_s, second.arrival_s, side="right")
+        if first.payload is None and second.payload is None:
+            joined = _interleave(at_second, first.arrival_s, first.service_s, first.kind,
+                                 first.born_s, second.arrival_s, second.service_s,
+                                 second.kind, second.born_s)
+            if joined is not None:
+                return Stream(*joined)
+        n = len(first) + len(second)
         at_second += np.arange(len(second))
         at_first = np.ones(n, dtype=bool)
         at_first[at_second] = False
@@ -84,6 +93,48 @@ class Stream:
         return Stream(join(first.arrival_s, second.arrival_s),
                       join(first.service_s, second.service_s), join(first.kind, second.kind),
                       join(first.born_s, second.born_s), payload)
+
+
+@njit(cache=True)
+def _interleave(at_second, fa, fs, fk, fb, sa, ss, sk, sb):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Place ``second[i]`` at ``at_second[i] + i`` and ``first`` in order around them.
+
+    Returns None when ``at_second`` decreases somewhere (inputs not sorted): the caller
+    then takes the numpy path, so the result never depends on which path ran.
+    """
+    n_first = fa.shape[0]
+    n_second = sa.shape[0]
+    for i in range(1, n_second):
+        if at_second[i] < at_second[i - 1]:
+            return None
+    n = n_first + n_second
+    arrival = np.empty(n)
+    service = np.empty(n)
+    kind = np.empty(n, fk.dtype)
+    born = np.empty(n)
+    i_first = 0
+    out = 0
+    for i in range(n_second):
+        while i_first < at_second[i]:
+            arrival[out] = fa[i_first]
+            service[out] = fs[i_first]
+            kind[out] = fk[i_first]
+            born[out] = fb[i_first]
+            i_first += 1
+            out += 1
+        arrival[out] = sa[i]
+        service[out] = ss[i]
+        kind[out] = sk[i]
+        born[out] = sb[i]
+        out += 1
+    while i_first < n_first:
+        arrival[out] = fa[i_first]
+        service[out] = fs[i_first]
+        kind[out] = fk[i_first]
+        born[out] = fb[i_first]
+        i_first += 1
+        out += 1
+    return arrival, service, kind, born
 
 
 @dataclass(frozen=True)
