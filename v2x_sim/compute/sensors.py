@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim.compute.roadside import Devices
+from v2x_sim.compute.sensor_kernel import read_kernel
 from v2x_sim.road.network import Network
 
 IntArray = NDArray[np.int64]
@@ -196,48 +197,40 @@ def read_zones(zones: SensorZones, link: IntArray, offset_m: FloatArray, speed_m
         exit_link: the link of each vehicle that left one since the previous reading.
     """
     n = len(zones)
+    link = np.asarray(link, np.int64)
     span = np.diff(zones.cell_first)[link]
     cell = zones.cell_first[link] + np.clip((offset_m / ZONE_CELL_M).astype(np.int64), 0,
                                             span - 1)
-    per_vehicle = zones.cell_ptr[cell + 1] - zones.cell_ptr[cell]
-    vehicle = np.repeat(np.arange(link.size), per_vehicle)
-    start = np.repeat(zones.cell_ptr[cell] - np.cumsum(per_vehicle) + per_vehicle, per_vehicle)
-    zone = zones.cell_zone[start + np.arange(vehicle.size)]
-    pos = offset_m[vehicle]
-    inside = (pos >= zones.lo_m[zone]) & (pos <= zones.hi_m[zone])
-    zone, vehicle, pos = zone[inside], vehicle[inside], pos[inside]
-    speed = speed_mps[vehicle]
-    if rng is None:
-        seen = 1.0 - zones.miss_probability[zone]
-        measured = speed
-    else:
-        seen = (rng.random(zone.size) >= zones.miss_probability[zone]).astype(np.float64)
-        measured = speed + zones.speed_sigma_mps[zone] * rng.standard_normal(zone.size)
-    standing = speed <= 0.0
-    measured = np.where(standing, 0.0, np.maximum(measured, MIN_SPOT_SPEED_MPS))
+    pairs = int((zones.cell_ptr[cell + 1] - zones.cell_ptr[cell]).sum())
+    uniform = rng.random(pairs) if rng is not None else np.zeros(0)
+    normal = rng.standard_normal(pairs) if rng is not None else np.zeros(0)
+    count, moving, speed_sum, stopped, tail = read_kernel(
+        rng is not None, MIN_SPOT_SPEED_MPS, cell, zones.cell_ptr, zones.cell_zone,
+        zones.lo_m, zones.hi_m, zones.miss_probability, zones.speed_sigma_mps,
+        np.asarray(offset_m, np.float64), np.asarray(speed_mps, np.float64), uniform, normal)
+    # ghosts: one Poisson total over the zones, each placed with probability proportional
+    # to its zone's rate (the same law as an independent Poisson count per zone)
     ghost_mean = zones.false_per_hour / 3600.0 * zones.length_m / zones.free_speed_mps
     if rng is None:
-        ghosts = ghost_mean
-        ghost_speed = ghosts * zones.free_speed_mps
+        ghosts, ghost_speed = ghost_mean, ghost_mean * zones.free_speed_mps
     else:
-        ghosts = rng.poisson(ghost_mean).astype(np.float64)
-        ghost_speed = (ghosts * zones.free_speed_mps + zones.speed_sigma_mps * np.sqrt(ghosts)
-                       * rng.standard_normal(n))
-    count = np.bincount(zone, weights=seen, minlength=n) + ghosts
-    moving = np.bincount(zone[~standing], weights=seen[~standing], minlength=n) + ghosts
-    speed_sum = (np.bincount(zone[~standing], weights=(seen * measured)[~standing], minlength=n)
-                 + ghost_speed)
-    stopped = np.bincount(zone[standing], weights=seen[standing], minlength=n)
-    tail = np.full(n, np.inf)
-    spotted = standing & (seen > 0)
-    np.minimum.at(tail, zone[spotted], pos[spotted])
-    tail[np.isinf(tail)] = np.nan
-    occupancy = count * zones.vehicle_length_m / (zones.length_m * zones.lanes)
+        cum = np.cumsum(ghost_mean)
+        total = float(cum[-1]) if n else 0.0
+        where = np.minimum(np.searchsorted(cum, rng.random(
+            rng.poisson(total) if total > 0 else 0) * total, side="right"), max(n - 1, 0))
+        ghosts = np.bincount(where, minlength=n).astype(np.float64)
+        ghost_speed = np.bincount(where, weights=zones.free_speed_mps[where] + zones.
+                                  speed_sigma_mps[where] * rng.standard_normal(where.size),
+                                  minlength=n)
+    count += ghosts
+    moving += ghosts
+    speed_sum += ghost_speed
     exits = np.zeros(n)
     if exit_link is not None and exit_link.size:
         left = np.bincount(exit_link, minlength=zones.first.size - 1)[zones.link]
         kept = 1.0 - zones.miss_probability
         exits = np.where(zones.at_end, left * kept if rng is None else rng.binomial(
             left, kept).astype(np.float64), 0.0)
+    occupancy = count * zones.vehicle_length_m / (zones.length_m * zones.lanes)
     return ZoneReadings(count=count, moving=moving, speed_sum_mps=speed_sum, stopped=stopped,
                         tail_m=tail, occupancy=occupancy, exits=exits)
