@@ -71,12 +71,13 @@ class Stream:
         if not len(second):
             return first
         at_second = np.searchsorted(first.arrival_s, second.arrival_s, side="right")
-        if first.payload is None and second.payload is None:
-            joined = _interleave(at_second, first.arrival_s, first.service_s, first.kind,
-                                 first.born_s, second.arrival_s, second.service_s,
-                                 second.kind, second.born_s)
-            if joined is not None:
-                return Stream(*joined)
+        no_payload = first.payload is None and second.payload is None
+        joined = _interleave(at_second, first.arrival_s, first.service_s, first.kind,
+                             first.born_s, EMPTY_I if first.payload is None else first.payload,
+                             second.arrival_s, second.service_s, second.kind, second.born_s,
+                             EMPTY_I if second.payload is None else second.payload)
+        if joined is not None:
+            return Stream(*joined[:4], None if no_payload else joined[4])
         n = len(first) + len(second)
         at_second += np.arange(len(second))
         at_first = np.ones(n, dtype=bool)
@@ -96,14 +97,17 @@ class Stream:
 
 
 @njit(cache=True)
-def _interleave(at_second, fa, fs, fk, fb, sa, ss, sk, sb):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _interleave(at_second, fa, fs, fk, fb, fp, sa, ss, sk, sb, sp):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Place ``second[i]`` at ``at_second[i] + i`` and ``first`` in order around them.
 
     Returns None when ``at_second`` decreases somewhere (inputs not sorted): the caller
-    then takes the numpy path, so the result never depends on which path ran.
+    then takes the numpy path, so the result never depends on which path ran. A
+    payload array shorter than its stream (empty) means no content: -1.
     """
     n_first = fa.shape[0]
     n_second = sa.shape[0]
+    first_has = fp.shape[0] == n_first
+    second_has = sp.shape[0] == n_second
     for i in range(1, n_second):
         if at_second[i] < at_second[i - 1]:
             return None
@@ -112,29 +116,27 @@ def _interleave(at_second, fa, fs, fk, fb, sa, ss, sk, sb):  # type: ignore[no-u
     service = np.empty(n)
     kind = np.empty(n, fk.dtype)
     born = np.empty(n)
+    payload = np.empty(n, fp.dtype)
     i_first = 0
     out = 0
-    for i in range(n_second):
-        while i_first < at_second[i]:
+    for i in range(n_second + 1):
+        stop = at_second[i] if i < n_second else n_first
+        while i_first < stop:
             arrival[out] = fa[i_first]
             service[out] = fs[i_first]
             kind[out] = fk[i_first]
             born[out] = fb[i_first]
+            payload[out] = fp[i_first] if first_has else -1
             i_first += 1
             out += 1
-        arrival[out] = sa[i]
-        service[out] = ss[i]
-        kind[out] = sk[i]
-        born[out] = sb[i]
-        out += 1
-    while i_first < n_first:
-        arrival[out] = fa[i_first]
-        service[out] = fs[i_first]
-        kind[out] = fk[i_first]
-        born[out] = fb[i_first]
-        i_first += 1
-        out += 1
-    return arrival, service, kind, born
+        if i < n_second:
+            arrival[out] = sa[i]
+            service[out] = ss[i]
+            kind[out] = sk[i]
+            born[out] = sb[i]
+            payload[out] = sp[i] if second_has else -1
+            out += 1
+    return arrival, service, kind, born, payload
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,10 @@ class ServerPool:
             self.free_s, window_end_s, self.horizon_s, self.deadline_s,
             self.counts, self.stats, self.hist, self.slot_s, self.busy_slots,
             self.wait_slots, done_a, done_b)
-        self.carry = Stream.merged(fixed.tail(used_a), other.tail(used_b))
+        carry = Stream.merged(fixed.tail(used_a), other.tail(used_b))
+        if carry.payload is not None and not (carry.payload >= 0).any():
+            carry.payload = None  # no content left to hand over: the cheaper path
+        self.carry = carry
         if not content:
             return Handover()
         assert done_a is not None
