@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim._core.jit import njit
+
 GOLDEN = 0.6180339887498949
 
 FloatArray = NDArray[np.float64]
@@ -60,11 +62,54 @@ def group_by(keys: IntArray, times_s: FloatArray, n_groups: int,
     """A permutation sorting by (key, time), and each key's [start, end) bounds.
 
     One stable sort of integer bucket keys ``key * 2**40 + nanoseconds since origin``
-    (about five times faster than a two-key lexsort on floats); times closer than a
-    nanosecond keep their input order. The bounds come from a bincount, so splitting tens
+    (about five times faster than a two-key lexsort on floats; `stable_argsort`, a
+    radix sort, about three times faster again); times closer than a nanosecond keep
+    their input order. The bounds come from a bincount, so splitting tens
     of thousands of messages by edge node costs no Python loop.
     """
     ticks = np.round((times_s - origin_s) * 1e9).astype(np.int64)
-    order = np.argsort(keys.astype(np.int64) * (1 << 40) + ticks, kind="stable")
+    order = stable_argsort(keys.astype(np.int64) * (1 << 40) + ticks)
     bounds = np.concatenate(([0], np.cumsum(np.bincount(keys, minlength=n_groups))))
     return order, bounds
+
+
+_RADIX_BITS = 11
+
+
+def stable_argsort(keys: IntArray) -> IntArray:
+    """``np.argsort(keys, kind="stable")`` for int64 keys, by a compiled LSD radix sort.
+
+    A stable sort's permutation is unique, so this returns exactly numpy's; it runs
+    ``ceil(bits / 11)`` counting passes over ``max - min`` (four for a window's BSMs
+    keyed by edge node and nanosecond) instead of a merge sort.
+    """
+    if keys.size < 256:
+        return np.argsort(keys, kind="stable")
+    low = keys.min()
+    span = int(keys.max()) - int(low)
+    passes = max(1, -(-span.bit_length() // _RADIX_BITS))
+    return _radix_argsort((keys - low).astype(np.uint64), passes)
+
+
+@njit(cache=True)
+def _radix_argsort(keys, passes):  # type: ignore[no-untyped-def]  # pragma: no cover
+    n = keys.shape[0]
+    buckets = 1 << _RADIX_BITS
+    mask = np.uint64(buckets - 1)
+    order = np.arange(n)
+    scratch = np.empty(n, np.int64)
+    count = np.empty(buckets + 1, np.int64)
+    for p in range(passes):
+        shift = np.uint64(p * _RADIX_BITS)
+        count[:] = 0
+        for i in range(n):
+            count[((keys[i] >> shift) & mask) + 1] += 1
+        for b in range(buckets):
+            count[b + 1] += count[b]
+        for i in range(n):
+            j = order[i]
+            d = (keys[j] >> shift) & mask
+            scratch[count[d]] = j
+            count[d] += 1
+        order, scratch = scratch, order
+    return order
