@@ -29,7 +29,7 @@ from v2x_sim.compute.fault_window import fail_over_window, reach_cloud
 from v2x_sim.compute.faults import FaultPlan
 from v2x_sim.compute.roadside import Coverage, Devices
 from v2x_sim.compute.sensors import Exits, Positions
-from v2x_sim.compute.servers import Handover, ServerPool, Stream
+from v2x_sim.compute.servers import Handover, ServerPool, Stream, kernel_threads, serve_pools
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.metrics.histogram import N_BINS, LogHistogram, bin_index
 from v2x_sim.metrics.latency import LatencyBook
@@ -139,6 +139,7 @@ class BackgroundFlows:
         self.cbr_max = np.zeros(n_rsu)
         self.bsm_received = np.zeros(n_rsu, np.int64)
         self.windows = 0
+        self.kernel_threads = kernel_threads()
         self._pattern = self._sensor_pattern()
 
     # ------------------------------------------------------------------ sensors
@@ -240,14 +241,16 @@ class BackgroundFlows:
             frames, bsm, aggregates, failed_over = fail_over_window(
                 self.faults, self.book, (frames, bsm, aggregates), (start_s, end_s),
                 self._forget_aggregate)
-        left_edge: list[tuple[FloatArray, IntArray]] = []
         for e in range(n_edges):
             if not patterned and len(frames[e]):  # frames' backhaul one by one
                 self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
                                   frames[e].arrival_s - frames[e].born_s)
-            handed = self.edges[e].serve(frames[e], Stream.merged(bsm[e], aggregates[e]),
-                                         start_s, start_s + self.tick_s)
-            left_edge.append(handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s))
+        # the edge nodes are independent queues: their kernels may run at once
+        handed_edges = serve_pools(self.edges, frames, [Stream.merged(bsm[e], aggregates[e])
+                                                        for e in range(n_edges)],
+                                   start_s + self.tick_s, self.kernel_threads)
+        left_edge = [handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s)
+                     for handed in handed_edges]
         if load:
             self._full_windows += int(patterned)
         batch = Stream.merged(Stream.merged(status, self._edge_to_cloud(left_edge)), failed_over)

@@ -12,7 +12,10 @@ approximation).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -163,6 +166,66 @@ class Handover:
         return self.done_s[keep], self.payload[keep]
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One pool's kernel call for one window: its streams, outputs and arguments."""
+
+    fixed: Stream
+    other: Stream
+    done_a: FloatArray | None
+    done_b: FloatArray | None
+    args: tuple[Any, ...]
+
+
+def _run_kernel(job: _Job) -> tuple[int, int]:
+    """The compiled kernel on one job (releases the GIL while it runs)."""
+    used_a, used_b, _, _ = serve_streams(*job.args)
+    return int(used_a), int(used_b)
+
+
+def kernel_threads() -> int:
+    """Threads that serve independent pools at once (``V2X_SIM_KERNEL_THREADS``, default 1).
+
+    Two threads halve the kernels' share of a window on two idle cores, but on a shared
+    machine whose cores are busy they cost more than they give (measured: +9 % wall at
+    a load of ~3 on two cores), so the default is one; results are the same either way.
+    Study workers always use one (their processes already fill the CPUs).
+    """
+    value = os.environ.get("V2X_SIM_KERNEL_THREADS", "1").strip()
+    return max(1, min(int(value), 64)) if value.isdigit() else 1
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_threads = 0
+
+
+def serve_pools(pools: list[ServerPool], fixed: list[Stream], batch: list[Stream],
+                window_end_s: float, threads: int = 1) -> list[Handover]:
+    """`ServerPool.serve` for several independent pools, the kernels on ``threads``.
+
+    The pools share nothing (each its own queue, accumulators and carry), so serving
+    them at once gives exactly what serving them one after another gives. Only the
+    compiled kernel runs in the threads (it releases the GIL); preparing and finishing
+    stay in this thread, in pool order.
+    """
+    global _executor, _executor_threads
+    jobs = [pool._prepare(f, b, window_end_s) for pool, f, b in zip(pools, fixed, batch,
+                                                                    strict=True)]
+    if threads <= 1 or len(jobs) <= 1:
+        used = [_run_kernel(job) for job in jobs]
+    else:
+        if _executor is None or _executor_threads < threads:
+            _executor = ThreadPoolExecutor(max_workers=threads,
+                                           thread_name_prefix="v2x-kernel")
+            _executor_threads = threads
+        share = [jobs[k::threads] for k in range(threads)]
+        futures = [_executor.submit(lambda part: [_run_kernel(j) for j in part], part)
+                   for part in share[1:]]
+        results = [[_run_kernel(j) for j in share[0]]] + [f.result() for f in futures]
+        used = [results[i % threads][i // threads] for i in range(len(jobs))]
+    return [pool._finish(job, u) for pool, job, u in zip(pools, jobs, used, strict=True)]
+
+
 class ServerPool:
     """c identical cores, one FIFO queue, per-kind latency accumulators.
 
@@ -202,31 +265,39 @@ class ServerPool:
         window's vehicle messages); the carry from the last window joins ``batch``.
         Returns the departures of the served messages that carry content.
         """
+        job = self._prepare(fixed, batch, window_end_s)
+        return self._finish(job, _run_kernel(job))
+
+    def _prepare(self, fixed: Stream, batch: Stream, window_end_s: float) -> _Job:
+        """The window's kernel call (arguments only; nothing served yet)."""
         other = Stream.merged(self.carry, batch)
         self._window = (fixed, other, self.free_s.copy())
         content = fixed.payload is not None or other.payload is not None
         done_a = np.full(len(fixed), np.nan) if content else None
         done_b = np.full(len(other), np.nan) if content else None
-        used_a, used_b, _, _ = serve_streams(
+        return _Job(fixed, other, done_a, done_b, (
             fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
             other.arrival_s, other.service_s, other.kind, other.born_s,
             self.free_s, window_end_s, self.horizon_s, self.deadline_s,
             self.counts, self.stats, self.hist, self.slot_s, self.busy_slots,
-            self.wait_slots, done_a, done_b)
+            self.wait_slots, done_a, done_b))
+
+    def _finish(self, job: _Job, used: tuple[int, int]) -> Handover:
+        """After the kernel: the new carry and the content-carrying departures."""
+        fixed, other, done_a, done_b = job.fixed, job.other, job.done_a, job.done_b
+        used_a, used_b = used
         carry = Stream.merged(fixed.tail(used_a), other.tail(used_b))
         if carry.payload is not None and not (carry.payload >= 0).any():
             carry.payload = None  # no content left to hand over: the cheaper path
         self.carry = carry
-        if not content:
+        if done_a is None or done_b is None:
             return Handover()
-        assert done_a is not None
-        assert done_b is not None
         parts = []
-        for stream, done, used in ((fixed, done_a, used_a), (other, done_b, used_b)):
+        for stream, done, n in ((fixed, done_a, used_a), (other, done_b, used_b)):
             if stream.payload is not None:
-                ids = stream.payload[:used]
+                ids = stream.payload[:n]
                 has = ids >= 0
-                parts.append((done[:used][has], ids[has], stream.kind[:used][has]))
+                parts.append((done[:n][has], ids[has], stream.kind[:n][has]))
         return Handover(*(np.concatenate(c) for c in zip(*parts, strict=True)))
 
     def start_time(self, arrival_s: float) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +29,11 @@ def default_jobs() -> int:
     return usable_cpus()
 
 
+def _one_kernel_thread() -> None:
+    """In a study's worker: serve edge nodes on one thread (the workers fill the CPUs)."""
+    os.environ["V2X_SIM_KERNEL_THREADS"] = "1"
+
+
 def run_local(function: Callable[[Task], Result], tasks: list[Task],
               jobs: int) -> Iterator[tuple[Task, Result]]:
     """(task, result) pairs as they finish, on ``jobs`` worker processes (1: inline).
@@ -39,7 +45,8 @@ def run_local(function: Callable[[Task], Result], tasks: list[Task],
         for task in tasks:
             yield task, function(task)
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                             initializer=_one_kernel_thread) as pool:
         futures = {pool.submit(function, task): task for task in tasks}
         try:
             for future in as_completed(futures):
