@@ -45,6 +45,8 @@ RUN = {
     "edge": {"nodes": 2, "cores": 2},
     "control": {"policy": "dynamic_shortest", "period_s": 30},
     "output": {"link_bin_s": 60},
+    "vehicles": {"shuttle_lines": [{"name": "loop", "stops": [0, 2, 8, 6], "vehicles": 2,
+                                    "headway_s": 100, "dwell_s": 20}]},
 }
 STUDY = {**RUN, "simulation": {"horizon_s": 120, "seed": 2},
          "sweep": {"mode": "grid", "parameters": {"demand.random.rate_vph": [1000, 2000]},

@@ -26,6 +26,7 @@ from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.tables import SCHEMA_VERSION, to_pandas, to_polars
 from v2x_sim.traffic.demand import KINDS
 from v2x_sim.traffic.kerbside import kerbside_results
+from v2x_sim.traffic.shuttle import transit_results
 from v2x_sim.v2x_model import v2x_summary, v2x_tables
 
 if TYPE_CHECKING:
@@ -326,6 +327,9 @@ def collect_result(world: World) -> RunResult:
     _hazard_timing(world, summary)
     summary["kerbside"], tables["kerbside"] = kerbside_results(  # actors (kerbside.py)
         world.traffic.kerbside, [k.value for k in KINDS], world.fleet.kind, world.network.link_ids)
+    if world.lines:  # shuttle lines: headways, bunching, on-time (shuttle.py)
+        summary["transit"], tables["stops"] = transit_results(
+            world.lines, world.scenario.simulation.warmup_s)
     summary["simulation"] = {
         "seed": world.seed,
         "horizon_s": world.scenario.simulation.horizon_s,

@@ -52,7 +52,7 @@ from v2x_sim.traffic.habitual import (
 from v2x_sim.traffic.itinerary import itinerary, itinerary_cost
 from v2x_sim.traffic.movement import LinkTraffic
 from v2x_sim.traffic.route_file import read_route_files
-from v2x_sim.traffic.shuttle import shuttle_vehicle
+from v2x_sim.traffic.shuttle import LineControl, start_shuttle_lines
 from v2x_sim.v2x_model import V2XModel, build_v2x
 from v2x_sim.warmup import restart_at_warmup
 
@@ -99,6 +99,7 @@ class World:
         end_s: when the run ended (the horizon; later when it drained).
         signals: the signal plan in force.
         routing: how departure routes were chosen (``routing`` section of the summary).
+        lines: the shuttle lines' controls (holding, stop departures).
         departure_routes: per planned trip, the (route, dwell points) it departs on, when
             drawn before the run (habitual routes, or free-flow paths for Webster plans);
             None when routes are found at departure (free-flow shortest paths).
@@ -119,6 +120,7 @@ class World:
     departure_routes: TripRoutes | None = None
     v2x: V2XModel | None = None
     control: ControlLoop | None = None
+    lines: list[LineControl] = field(default_factory=list)
     wall_s: float = 0.0
     end_s: float = math.nan  # when the run ended: the horizon, or later after a drain
     _ran: bool = field(default=False, repr=False)
@@ -324,40 +326,6 @@ def build_signal_plan(scenario: Scenario, network: Network,
     return fixed_time_plan(network, config)
 
 
-def _start_shuttles(env: simpy.Environment, scenario: Scenario, network: Network,
-                    fleet: VehicleTable, traffic: LinkTraffic, routes: RouteTables,
-                    rng: np.random.Generator) -> None:
-    params = scenario.vehicles.classes.shuttle
-    kind = KINDS.index(VehicleKind.SHUTTLE)
-    horizon = scenario.simulation.horizon_s
-    for line_no, line in enumerate(scenario.vehicles.shuttle_lines):
-        path = f"vehicles.shuttle_lines[{line_no}]"
-        stops = [network.node_index(s, field_path=f"{path}.stops[{j}]")
-                 for j, s in enumerate(line.stops)]
-        terminal = stops[0]
-        route, dwell = itinerary(routes, terminal, stops[1:], terminal, line.dwell_s)
-        if not route:
-            raise ScenarioError(f"{path}.stops", line.stops,
-                                "no path runs through these stops in order and back")
-        shortest_s = float(network.free_flow_time_s[route].sum())  # the line is the shortest
-        for k in range(line.vehicles):
-            connected = bool(rng.random() < params.connected_share)
-
-            def start_round(on_arrive: Callable[[int, float], None], connected: bool = connected,
-                            line_no: int = line_no, route: list[int] = route,
-                            dwell: dict[int, float] = dwell, terminal: int = terminal,
-                            shortest_s: float = shortest_s) -> None:
-                row = fleet.add(kind=kind, connected=connected, origin=terminal,
-                                destination=terminal, depart_s=env.now, pce=params.pce,
-                                line=line_no)
-                fleet.shortest_s[row] = shortest_s
-                traffic.depart(row, list(route), stops=dict(dwell), on_arrive=on_arrive)
-
-            env.process(shuttle_vehicle(env, first_departure_s=line.first_departure_s
-                                        + k * line.headway_s, layover_s=line.layover_s,
-                                        horizon_s=horizon, start_round=start_round))
-
-
 def _connected_on_links(fleet: VehicleTable) -> Senders:
     """The view the compute side gets of the traffic: connected vehicles on links."""
 
@@ -440,7 +408,11 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
                         v2x.hazards.report if v2x else None,
                         v2x.hazards.clear if v2x else None,
                         control.clocks if control else None)
-    _start_shuttles(env, scenario, network, fleet, traffic, free_flow, streams.get("shuttles"))
+    lines = start_shuttle_lines(
+        env, scenario.vehicles.shuttle_lines, network=network, fleet=fleet, traffic=traffic,
+        routes=free_flow, params=scenario.vehicles.classes.shuttle,
+        kind=KINDS.index(VehicleKind.SHUTTLE), horizon_s=scenario.simulation.horizon_s,
+        rng=streams.get("shuttles"))
     on_departure = control.on_departure if control is not None else None
     restart_at_warmup(env, scenario.simulation.warmup_s, v2x, control)
     compliant = draw_compliant(plan, scenario, streams.get("drivers.compliance"))
@@ -449,4 +421,4 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
     return World(scenario=scenario, seed=seed, env=env, network=network, plan=plan,
                  fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
                  events=events, signals=signals, routing=routing, departure_routes=planned,
-                 v2x=v2x, control=control, end_s=scenario.simulation.horizon_s)
+                 v2x=v2x, control=control, end_s=scenario.simulation.horizon_s, lines=lines)

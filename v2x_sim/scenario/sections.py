@@ -301,8 +301,20 @@ class ShuttleParams(VehicleClassParams):
     compliance: Probability = 0.0  # a shuttle keeps its line
 
 
+class Holding(StrEnum):
+    """How a shuttle line holds its vehicles at stops (`traffic.shuttle`)."""
+
+    NONE = "none"
+    HEADWAY = "headway"
+    TIMETABLE = "timetable"
+
+
 class ShuttleLine(Section):
-    """A fixed line served repeatedly: stop nodes in order, dwell at each."""
+    """A fixed line served repeatedly: stop nodes in order, dwell at each.
+
+    ``headway_s`` is the line's target headway (vehicle k first departs at
+    ``first_departure_s + k * headway_s``); ``holding`` keeps it (`traffic.shuttle`).
+    """
 
     name: str
     stops: Annotated[list[NodeId], Field(min_length=2)]
@@ -311,6 +323,25 @@ class ShuttleLine(Section):
     first_departure_s: NonNegativeFloat = 0.0
     dwell_s: NonNegativeFloat = 30.0
     layover_s: NonNegativeFloat = 60.0
+    holding: Holding = Field(
+        default=Holding.HEADWAY, description="none; headway: leave a stop no earlier than "
+        "the headway after the line's previous departure from it; timetable: no earlier "
+        "than the scheduled time (capped by max_hold_s except at the first stop).")
+    max_hold_s: NonNegativeFloat = Field(
+        default=120.0, description="Longest hold beyond the dwell at a stop other than the "
+        "first (the terminal, where rounds start, holds as long as needed).")
+    running_time_factor: Annotated[float, Field(strict=True, ge=1, le=5)] = Field(
+        default=1.25, description="Timetable running time between stops: free-flow time "
+        "times this factor (plus the dwells).")
+    bunching_share: Annotated[float, Field(strict=True, gt=0, lt=1)] = Field(
+        default=0.5, description="A departure whose headway is below this share of "
+        "headway_s is a bunching event.")
+    on_time_early_s: NonNegativeFloat = Field(
+        default=60.0, description="A departure up to this much before its scheduled time "
+        "is on time.")
+    on_time_late_s: NonNegativeFloat = Field(
+        default=300.0, description="A departure up to this much after its scheduled time "
+        "is on time.")
 
 
 class ClassTable(Section):

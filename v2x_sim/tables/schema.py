@@ -38,6 +38,7 @@ TEXT: dict[str, frozenset[str]] = {
     "signals": frozenset({"node", "link", "to_link"}),
     "advice": frozenset({"outcome"}),
     "kerbside": frozenset({"vehicle_class", "link"}),
+    "stops": frozenset({"line", "stop"}),
 }
 """Columns holding text (ids and names), whatever their cells look like."""
 
@@ -59,7 +60,7 @@ EXACT: frozenset[str] = frozenset({"network", "latency_hist"})
 """Tables whose floats CSV keeps at full precision (read back as input; bin edges)."""
 
 RUN_TABLES = ("trips", "links", "events", "network", "signals", "latency", "latency_hist",
-              "edges", "rsus", "devices", "warnings", "advice", "kerbside")
+              "edges", "rsus", "devices", "warnings", "advice", "kerbside", "stops")
 """Every table a run's folder may hold, by file stem."""
 
 STUDY_TEXT = frozenset({"metric", "arm"})
