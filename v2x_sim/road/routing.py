@@ -78,15 +78,18 @@ class RouteTables:
         self._to_node: list[int] = network.to_node.tolist()
 
     def prepare(self, destinations: NDArray[np.int64] | list[int]) -> None:
-        """Compute tables for all these destinations in one batched Dijkstra."""
+        """Distances to all these destinations in one batched Dijkstra.
+
+        A destination's next-hop table is derived from its distances when a path to it
+        is first asked for (most destinations a policy looks at need only distances).
+        """
         todo = np.unique(np.asarray([d for d in np.unique(destinations)
-                                     if int(d) not in self._tables], dtype=np.int64))
+                                     if int(d) not in self._dist], dtype=np.int64))
         if todo.size == 0:
             return
         dist = distances_to(self.network, self.cost_s, todo)
         for row, dest in enumerate(todo):
             self._dist[int(dest)] = dist[row]
-            self._tables[int(dest)] = next_hop_table(self.network, self.cost_s, dist[row])
 
     def distance(self, origin: int, destination: int) -> float:
         """Shortest cost from ``origin`` to ``destination`` (inf if unreachable)."""
@@ -102,8 +105,8 @@ class RouteTables:
         """Next link from every node towards ``destination``."""
         table = self._tables.get(destination)
         if table is None:
-            self.prepare([destination])
-            table = self._tables[destination]
+            table = next_hop_table(self.network, self.cost_s, self.distances_to(destination))
+            self._tables[destination] = table
         return table
 
     def path(self, origin: int, destination: int) -> list[int]:
