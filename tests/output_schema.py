@@ -30,7 +30,7 @@ from typing import Any
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SUFFIX = ".schema.json"
 MAPS = {"latency", "latency.*.hops", "latency.*.lost_by_reason", "by_class", "edges",
-        "hazards.by_cause", "rerouting.unanswered_by_reason"}
+        "hazards.by_cause", "rerouting.unanswered_by_reason", "transit.priority.by_outcome"}
 """JSON paths whose keys are data, not names: their entries share one schema."""
 
 RUN = {
@@ -46,7 +46,8 @@ RUN = {
     "control": {"policy": "dynamic_shortest", "period_s": 30},
     "output": {"link_bin_s": 60},
     "vehicles": {"shuttle_lines": [{"name": "loop", "stops": [0, 2, 8, 6], "vehicles": 2,
-                                    "headway_s": 100, "dwell_s": 20}]},
+                                    "headway_s": 100, "dwell_s": 20}],
+                 "transit_priority": {"enabled": True, "max_extension_s": 30}},
 }
 STUDY = {**RUN, "simulation": {"horizon_s": 120, "seed": 2},
          "sweep": {"mode": "grid", "parameters": {"demand.random.rate_vph": [1000, 2000]},

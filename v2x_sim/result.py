@@ -330,6 +330,9 @@ def collect_result(world: World) -> RunResult:
     if world.lines:  # shuttle lines: headways, bunching, on-time (shuttle.py)
         summary["transit"], tables["stops"] = transit_results(
             world.lines, world.scenario.simulation.warmup_s)
+        if world.priority is not None:  # transit signal priority (compute/priority.py)
+            summary["transit"]["priority"] = world.priority.summary()
+            tables["priority"] = world.priority.table()
     summary["simulation"] = {
         "seed": world.seed,
         "horizon_s": world.scenario.simulation.horizon_s,

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim._core.streams import RandomStreams
 from v2x_sim.compute.background import Senders
+from v2x_sim.compute.priority import PriorityLoop
 from v2x_sim.control.loop import ControlLoop
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.metrics.reroute_clock import RerouteClocks
@@ -100,6 +101,7 @@ class World:
         signals: the signal plan in force.
         routing: how departure routes were chosen (``routing`` section of the summary).
         lines: the shuttle lines' controls (holding, stop departures).
+        priority: transit signal priority requests and grants (None: off or no V2X).
         departure_routes: per planned trip, the (route, dwell points) it departs on, when
             drawn before the run (habitual routes, or free-flow paths for Webster plans);
             None when routes are found at departure (free-flow shortest paths).
@@ -121,6 +123,7 @@ class World:
     v2x: V2XModel | None = None
     control: ControlLoop | None = None
     lines: list[LineControl] = field(default_factory=list)
+    priority: PriorityLoop | None = None
     wall_s: float = 0.0
     end_s: float = math.nan  # when the run ended: the horizon, or later after a drain
     _ran: bool = field(default=False, repr=False)
@@ -326,6 +329,28 @@ def build_signal_plan(scenario: Scenario, network: Network,
     return fixed_time_plan(network, config)
 
 
+def _signal_priority(env: simpy.Environment, scenario: Scenario, network: Network,
+                     traffic: LinkTraffic, v2x: V2XModel | None,
+                     streams: RandomStreams) -> PriorityLoop | None:
+    """Transit signal priority: shuttles' requests to the edge, grants to the signals."""
+    config = scenario.vehicles.transit_priority
+    if not config.enabled or v2x is None or not scenario.vehicles.shuttle_lines:
+        return None
+    signals = traffic.priority
+
+    def decide(link: int, eta_s: float, now: float) -> tuple[str, float, Any]:
+        d = signals.decide(link, eta_s, now, max_extension_s=config.max_extension_s,
+                           max_early_s=config.max_early_s, margin_s=config.margin_s)
+        return d.outcome, d.seconds, d
+
+    loop = PriorityLoop(env, flows=v2x.flows, edge=scenario.edge,
+                        junction_xy=(network.x_m[network.to_node], network.y_m[network.to_node]),
+                        decide=decide, apply=signals.apply, rng=streams.get("priority"),
+                        deterministic=scenario.simulation.deterministic,
+                        approaches=signals.node_of)
+    return loop
+
+
 def _connected_on_links(fleet: VehicleTable) -> Senders:
     """The view the compute side gets of the traffic: connected vehicles on links."""
 
@@ -408,11 +433,12 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
                         v2x.hazards.report if v2x else None,
                         v2x.hazards.clear if v2x else None,
                         control.clocks if control else None)
+    priority = _signal_priority(env, scenario, network, traffic, v2x, streams)
     lines = start_shuttle_lines(
         env, scenario.vehicles.shuttle_lines, network=network, fleet=fleet, traffic=traffic,
         routes=free_flow, params=scenario.vehicles.classes.shuttle,
         kind=KINDS.index(VehicleKind.SHUTTLE), horizon_s=scenario.simulation.horizon_s,
-        rng=streams.get("shuttles"))
+        rng=streams.get("shuttles"), on_approach=priority.on_approach if priority else None)
     on_departure = control.on_departure if control is not None else None
     restart_at_warmup(env, scenario.simulation.warmup_s, v2x, control)
     compliant = draw_compliant(plan, scenario, streams.get("drivers.compliance"))
@@ -421,4 +447,5 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
     return World(scenario=scenario, seed=seed, env=env, network=network, plan=plan,
                  fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
                  events=events, signals=signals, routing=routing, departure_routes=planned,
-                 v2x=v2x, control=control, end_s=scenario.simulation.horizon_s, lines=lines)
+                 v2x=v2x, control=control, end_s=scenario.simulation.horizon_s, lines=lines,
+                 priority=priority)

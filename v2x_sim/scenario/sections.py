@@ -366,11 +366,26 @@ class ClassTable(Section):
         return self
 
 
+class TransitPriority(Section):
+    """Transit signal priority for connected shuttles (`traffic.transit_priority`).
+
+    A shuttle entering a signalised approach requests priority over PC5; the edge
+    grants a green extension or an early green within these limits (needs ``v2x``).
+    """
+
+    enabled: bool = False
+    max_extension_s: Annotated[float, Field(strict=True, ge=0, le=60)] = 10.0
+    max_early_s: Annotated[float, Field(strict=True, ge=0, le=60)] = 10.0
+    margin_s: Annotated[float, Field(strict=True, ge=0, le=10)] = Field(
+        default=2.0, description="Green granted beyond the shuttle's expected arrival.")
+
+
 class VehiclesSection(Section):
-    """Vehicle classes and shuttle lines."""
+    """Vehicle classes, shuttle lines and their signal priority."""
 
     classes: ClassTable = Field(default_factory=ClassTable)
     shuttle_lines: list[ShuttleLine] = Field(default_factory=list)
+    transit_priority: TransitPriority = Field(default_factory=TransitPriority)
 
 
 class IncidentEntry(Section):

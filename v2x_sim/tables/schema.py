@@ -39,6 +39,7 @@ TEXT: dict[str, frozenset[str]] = {
     "advice": frozenset({"outcome"}),
     "kerbside": frozenset({"vehicle_class", "link"}),
     "stops": frozenset({"line", "stop"}),
+    "priority": frozenset({"outcome", "link"}),
 }
 """Columns holding text (ids and names), whatever their cells look like."""
 
@@ -60,7 +61,8 @@ EXACT: frozenset[str] = frozenset({"network", "latency_hist"})
 """Tables whose floats CSV keeps at full precision (read back as input; bin edges)."""
 
 RUN_TABLES = ("trips", "links", "events", "network", "signals", "latency", "latency_hist",
-              "edges", "rsus", "devices", "warnings", "advice", "kerbside", "stops")
+              "edges", "rsus", "devices", "warnings", "advice", "kerbside", "stops",
+              "priority")
 """Every table a run's folder may hold, by file stem."""
 
 STUDY_TEXT = frozenset({"metric", "arm"})

@@ -8,11 +8,12 @@ length, ``pce / k_jam`` (the work-zone mechanism of `incidents`: storage and exi
 of the link follow), so on a one-lane link nothing passes until the dwell ends, and on
 a wider link the exit discharges at ``(lanes - 1) / lanes`` of its rate meanwhile.
 
-Delay behind a kerbside stop (``KerbsideLog.delay_behind_s``): when the stop ends, the
-time each vehicle still queued at that link's exit has stood there since the stop
-began (``t_end - max(ready, t_start)``), summed. On a one-lane link that is the time the
-stop held traffic behind it; the queue's discharge afterwards is not counted, and on a
-signalised approach the red within the stop is counted too.
+Delay behind a kerbside stop (``KerbsideLog.delay_behind_s``), for a stop that blocks
+every lane (a one-lane link): when it ends, the time each vehicle then queued at that
+link's exit has stood there since the stop began (``t_end - max(ready, t_start)``),
+summed: the hold itself; the queue's discharge afterwards is not counted, and on a
+signalised approach the red within the stop is. On a wider link a stop takes a lane's
+capacity (``lane_blocked_s``); the delay that causes is not measured (0).
 
 A stop hook (`StopHook`, e.g. a shuttle's holding rule) may lengthen a dwell when it
 starts. The engine (`movement.LinkTraffic`) inherits this class and calls `_dwell`.
@@ -70,6 +71,8 @@ class Stops:
     def _init_stops(self) -> None:
         self.kerbside_kinds: frozenset[int] = frozenset()
         self.stop_hooks: dict[int, StopHook] = {}
+        # (vehicle, link entered, expected exit) for the vehicles listed (shuttles)
+        self.enter_hooks: dict[int, Callable[[int, int, float], None]] = {}
         self.kerbside = KerbsideLog()
 
     def _dwell(self, vehicle: int, link: int, pos: int, next_link: int, dwell_s: float) -> None:
@@ -98,8 +101,10 @@ class Stops:
         self._queue_at_origin(next_link, vehicle)  # it goes first, then the lane reopens
         if kerb_m:
             now = self.env.now
-            ready = self._q_ready[link][self._head[link]:]
-            behind = sum(now - max(r, start_s) for r in ready if r < now)
+            behind = 0.0
+            if self.exit_rate_vps[link] <= 0.0:  # every lane blocked: nothing passed
+                ready = self._q_ready[link][self._head[link]:]
+                behind = sum(now - max(r, start_s) for r in ready if r < now)
             self.kerbside.add(vehicle=vehicle, link=link, start_s=start_s, end_s=now,
                               lanes=self._lanes[link], delay_behind_s=behind)
             self.set_incident(link, -1, lanes_closed=1, speed_cap_mps=INF,

@@ -61,6 +61,7 @@ from v2x_sim.traffic.link_queries import LinkQueries
 from v2x_sim.traffic.moving_on import MoveOn
 from v2x_sim.traffic.storage import LinkStorage
 from v2x_sim.traffic.timers import Wake
+from v2x_sim.traffic.transit_priority import SignalOverrides
 
 INF = math.inf
 
@@ -115,6 +116,8 @@ class LinkTraffic(Stops, LinkQueries):
         self._sig_cycle = signals.cycle_s.tolist()
         self._sig_start = signals.green_start_s.tolist()
         self._sig_green = signals.green_s.tolist()
+        self.priority = SignalOverrides(signals, network.to_node)
+        self._forced = self.priority.windows
         self.speed_cap_mps, self.speed_cap_zone_m = [INF] * n, [0.0] * n
         self.exit_rate_vps = [q * m for q, m in zip(self._cap, self._lanes, strict=True)]
         self._entry_rate = list(self.exit_rate_vps)
@@ -342,6 +345,8 @@ class LinkTraffic(Stops, LinkQueries):
         fleet.link[vehicle] = link
         fleet.entered_s[vehicle] = now
         fleet.ready_s[vehicle] = ready
+        if vehicle in self.enter_hooks:  # a shuttle asking for signal priority
+            self.enter_hooks[vehicle](vehicle, link, ready)
 
     def _serve_exit(self, link: int) -> None:
         now = self.env.now
@@ -365,7 +370,13 @@ class LinkTraffic(Stops, LinkQueries):
                 phase = (now - self._sig_start[link]) % cycle
                 # a phase within a microsecond of the cycle's end counts as the next green:
                 # float rounding must not produce a wake-up at the same instant forever
-                if phase >= self._sig_green[link] and cycle - phase > 1e-6:
+                red = phase >= self._sig_green[link] and cycle - phase > 1e-6
+                if link in self._forced:  # transit priority grants (`transit_priority`)
+                    at = self.priority.wait(link, now, red, now + cycle - phase)
+                    if at > 0.0:
+                        self._wake(link, at)
+                        break
+                elif red:
                     self._wake(link, now + cycle - phase)
                     break
             vehicle = vehicles[head]

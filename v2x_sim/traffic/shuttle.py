@@ -187,8 +187,13 @@ def transit_results(controls: list[LineControl], warmup_s: float,
 def start_shuttle_lines(env: simpy.Environment, lines: list[ShuttleLine], *,
                         network: Network, fleet: VehicleTable, traffic: LinkTraffic,
                         routes: RouteTables, params: VehicleClassParams, kind: int,
-                        horizon_s: float, rng: np.random.Generator) -> list[LineControl]:
+                        horizon_s: float, rng: np.random.Generator,
+                        on_approach: Callable[[int, int, float], None] | None = None,
+                        ) -> list[LineControl]:
     """Put every line's vehicles on the road (as processes); returns the line controls.
+
+    ``on_approach(vehicle, link, expected_exit_s)`` is called as a connected shuttle
+    enters a link (transit signal priority requests).
 
     Raises:
         ScenarioError: a stop is not a node, or no path runs through the stops and back.
@@ -225,9 +230,12 @@ def start_shuttle_lines(env: simpy.Environment, lines: list[ShuttleLine], *,
                                 line=line_no)
                 fleet.shortest_s[row] = shortest_s
                 traffic.stop_hooks[row] = control.stop_hook(bus, round_no, stop_at)
+                if connected and on_approach is not None:
+                    traffic.enter_hooks[row] = on_approach
 
                 def arrive(vehicle: int, t: float) -> None:
                     traffic.stop_hooks.pop(vehicle, None)
+                    traffic.enter_hooks.pop(vehicle, None)
                     on_arrive(vehicle, t)
 
                 traffic.depart(row, list(route), stops=dict(dwell), on_arrive=arrive)
