@@ -35,3 +35,14 @@ def test_group_by_sorts_by_key_then_time_with_bounds() -> None:
     # key 1: the 0.1 s messages (positions 2, 7, ...) before the 0.3 s ones (0, 5, ...)
     assert order[200:202].tolist() == [2, 7]
     assert order[300:302].tolist() == [0, 5]
+
+
+def test_group_by_equals_the_stable_sort_of_the_wide_key() -> None:
+    rng = np.random.default_rng(4)
+    for origin, spread in ((100.0, 1.05), (0.0, 0.002), (5.0, 3000.0)):
+        keys = rng.integers(0, 8, 5000)
+        times = origin + rng.random(5000) * spread
+        times[::7] = times[1::7][: times[::7].size]  # ties within a nanosecond keep order
+        order, _ = group_by(keys, times, 8, origin)
+        wide = keys * (1 << 40) + np.round((times - origin) * 1e9).astype(np.int64)
+        assert np.array_equal(order, np.argsort(wide, kind="stable"))
