@@ -47,7 +47,9 @@ RUN = {
     "output": {"link_bin_s": 60},
     "vehicles": {"shuttle_lines": [{"name": "loop", "stops": [0, 2, 8, 6], "vehicles": 2,
                                     "headway_s": 100, "dwell_s": 20}],
-                 "transit_priority": {"enabled": True, "max_extension_s": 30}},
+                 "transit_priority": {"enabled": True, "max_extension_s": 30},
+                 "vending": [{"name": "centre", "centre": 4, "radius_m": 400,
+                              "hails_per_km_h": 120, "speed_kmh": 30}]},
 }
 STUDY = {**RUN, "simulation": {"horizon_s": 120, "seed": 2},
          "sweep": {"mode": "grid", "parameters": {"demand.random.rate_vph": [1000, 2000]},

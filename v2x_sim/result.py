@@ -27,6 +27,7 @@ from v2x_sim.tables import SCHEMA_VERSION, to_pandas, to_polars
 from v2x_sim.traffic.demand import KINDS
 from v2x_sim.traffic.kerbside import kerbside_results
 from v2x_sim.traffic.shuttle import transit_results
+from v2x_sim.traffic.vending import vending_results
 from v2x_sim.v2x_model import v2x_summary, v2x_tables
 
 if TYPE_CHECKING:
@@ -333,6 +334,10 @@ def collect_result(world: World) -> RunResult:
         if world.priority is not None:  # transit signal priority (compute/priority.py)
             summary["transit"]["priority"] = world.priority.summary()
             tables["priority"] = world.priority.table()
+    if world.vending:  # vending vehicles: hails, sales, hail-to-stop (vending.py)
+        summary["vending"], tables["hails"] = vending_results(
+            world.vending, tables["kerbside"], world.network.link_ids,
+            world.scenario.simulation.warmup_s)
     summary["simulation"] = {
         "seed": world.seed,
         "horizon_s": world.scenario.simulation.horizon_s,

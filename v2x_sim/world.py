@@ -54,6 +54,7 @@ from v2x_sim.traffic.itinerary import itinerary, itinerary_cost
 from v2x_sim.traffic.movement import LinkTraffic
 from v2x_sim.traffic.route_file import read_route_files
 from v2x_sim.traffic.shuttle import LineControl, start_shuttle_lines
+from v2x_sim.traffic.vending import ServiceArea, start_vending
 from v2x_sim.v2x_model import V2XModel, build_v2x
 from v2x_sim.warmup import restart_at_warmup
 
@@ -102,6 +103,7 @@ class World:
         routing: how departure routes were chosen (``routing`` section of the summary).
         lines: the shuttle lines' controls (holding, stop departures).
         priority: transit signal priority requests and grants (None: off or no V2X).
+        vending: the vending vehicles' service areas (hails and what was served).
         departure_routes: per planned trip, the (route, dwell points) it departs on, when
             drawn before the run (habitual routes, or free-flow paths for Webster plans);
             None when routes are found at departure (free-flow shortest paths).
@@ -124,6 +126,7 @@ class World:
     control: ControlLoop | None = None
     lines: list[LineControl] = field(default_factory=list)
     priority: PriorityLoop | None = None
+    vending: list[ServiceArea] = field(default_factory=list)
     wall_s: float = 0.0
     end_s: float = math.nan  # when the run ended: the horizon, or later after a drain
     _ran: bool = field(default=False, repr=False)
@@ -378,7 +381,7 @@ def warn_about_demand(scenario: Scenario, plan: TripPlan) -> None:
             f"{late_lines} of {len(lines)} shuttle lines" if late_lines else "") if part)
         log.warning("%s depart at or after the horizon (simulation.horizon_s = %g s) and "
                     "will never start", what, horizon)
-    if len(plan) == late and late_lines == len(lines):
+    if len(plan) == late and late_lines == len(lines) and not scenario.vehicles.vending:
         log.warning("the scenario plans no trips within the horizon (demand and "
                     "vehicles.shuttle_lines are empty, zero or late): the run will be empty")
 
@@ -421,8 +424,10 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
         moved_on_after_s=scenario.simulation.moved_on_after_s,
         u_turns_anywhere=scenario.road.u_turns == "anywhere",
         traversals=traversals, events=events)
-    if scenario.vehicles.classes.delivery.kerbside:
-        traffic.kerbside_kinds = frozenset({KINDS.index(VehicleKind.DELIVERY)})
+    traffic.kerbside_kinds = frozenset(
+        {KINDS.index(VehicleKind.VENDING)} | ({KINDS.index(VehicleKind.DELIVERY)}
+                                              if scenario.vehicles.classes.delivery.kerbside
+                                              else set()))
     v2x = feeds = None
     if scenario.v2x.enabled:
         feeds = build_feeds(scenario, network, fleet, traffic)
@@ -439,6 +444,11 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
         routes=free_flow, params=scenario.vehicles.classes.shuttle,
         kind=KINDS.index(VehicleKind.SHUTTLE), horizon_s=scenario.simulation.horizon_s,
         rng=streams.get("shuttles"), on_approach=priority.on_approach if priority else None)
+    vending = start_vending(
+        env, scenario.vehicles.vending, network=network, fleet=fleet, traffic=traffic,
+        routes=free_flow, params=scenario.vehicles.classes.vending,
+        kind=KINDS.index(VehicleKind.VENDING), horizon_s=scenario.simulation.horizon_s,
+        rng=streams.get("vending"), deterministic=scenario.simulation.deterministic)
     on_departure = control.on_departure if control is not None else None
     restart_at_warmup(env, scenario.simulation.warmup_s, v2x, control)
     compliant = draw_compliant(plan, scenario, streams.get("drivers.compliance"))
@@ -448,4 +458,4 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
                  fleet=fleet, traffic=traffic, free_flow=free_flow, traversals=traversals,
                  events=events, signals=signals, routing=routing, departure_routes=planned,
                  v2x=v2x, control=control, end_s=scenario.simulation.horizon_s, lines=lines,
-                 priority=priority)
+                 priority=priority, vending=vending)

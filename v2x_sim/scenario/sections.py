@@ -33,6 +33,7 @@ class VehicleKind(StrEnum):
     TRUCK = "truck"
     SHUTTLE = "shuttle"
     DELIVERY = "delivery"
+    VENDING = "vending"
 
 
 class SimulationSection(Section):
@@ -292,6 +293,14 @@ class DeliveryParams(VehicleClassParams):
         "stopped on for the dwell (false: off the road, blocking nothing).")
 
 
+class VendingParams(VehicleClassParams):
+    """Unmanned vending vehicles (always in service areas, never from random demand)."""
+
+    share: Annotated[float, Field(strict=True, ge=0, le=0)] = 0.0
+    connected_share: Probability = 1.0
+    compliance: Probability = 0.0  # it cruises its area
+
+
 class ShuttleParams(VehicleClassParams):
     """Autonomous shuttle buses (always on lines, never from random demand)."""
 
@@ -351,6 +360,7 @@ class ClassTable(Section):
     truck: VehicleClassParams = Field(default_factory=_truck)
     delivery: DeliveryParams = Field(default_factory=DeliveryParams)
     shuttle: ShuttleParams = Field(default_factory=ShuttleParams)
+    vending: VendingParams = Field(default_factory=VendingParams)
 
     def params(self, kind: VehicleKind) -> VehicleClassParams:
         """Parameters of one class."""
@@ -380,12 +390,32 @@ class TransitPriority(Section):
         default=2.0, description="Green granted beyond the shuttle's expected arrival.")
 
 
+class VendingArea(Section):
+    """Unmanned vending vehicles serving one area (`traffic.vending`).
+
+    The area: the non-expressway links with both ends within ``radius_m`` of ``centre``.
+    People hail a vehicle as a Poisson process of ``hails_per_km_h`` per km of the
+    area's roads and hour, at links drawn in proportion to their length.
+    """
+
+    name: str
+    centre: NodeId
+    radius_m: PositiveFloat = 800.0
+    vehicles: Annotated[int, Field(strict=True, ge=1, le=50)] = 1
+    speed_kmh: Annotated[float, Field(strict=True, gt=0, le=60)] = 15.0
+    hails_per_km_h: Annotated[float, Field(strict=True, ge=0, le=1000)] = 2.0
+    sale_s: PositiveFloat = 90.0
+    patience_s: PositiveFloat = 600.0
+    start_s: NonNegativeFloat = 0.0
+
+
 class VehiclesSection(Section):
     """Vehicle classes, shuttle lines and their signal priority."""
 
     classes: ClassTable = Field(default_factory=ClassTable)
     shuttle_lines: list[ShuttleLine] = Field(default_factory=list)
     transit_priority: TransitPriority = Field(default_factory=TransitPriority)
+    vending: list[VendingArea] = Field(default_factory=list)
 
 
 class IncidentEntry(Section):

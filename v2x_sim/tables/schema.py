@@ -40,6 +40,7 @@ TEXT: dict[str, frozenset[str]] = {
     "kerbside": frozenset({"vehicle_class", "link"}),
     "stops": frozenset({"line", "stop"}),
     "priority": frozenset({"outcome", "link"}),
+    "hails": frozenset({"area", "link", "outcome"}),
 }
 """Columns holding text (ids and names), whatever their cells look like."""
 
@@ -62,7 +63,7 @@ EXACT: frozenset[str] = frozenset({"network", "latency_hist"})
 
 RUN_TABLES = ("trips", "links", "events", "network", "signals", "latency", "latency_hist",
               "edges", "rsus", "devices", "warnings", "advice", "kerbside", "stops",
-              "priority")
+              "priority", "hails")
 """Every table a run's folder may hold, by file stem."""
 
 STUDY_TEXT = frozenset({"metric", "arm"})

@@ -75,6 +75,15 @@ class Stops:
         self.enter_hooks: dict[int, Callable[[int, int, float], None]] = {}
         self.kerbside = KerbsideLog()
 
+    def hold_ready(self, vehicle: int, link: int, ready_s: float) -> None:
+        """Make ``vehicle``, just entered ``link`` (last on it), reach its end later.
+
+        For a vehicle slower than the traffic (a cruising vending vehicle): the link is
+        FIFO, so those entering after it reach the end no earlier.
+        """
+        self._q_ready[link][-1] = ready_s
+        self.fleet.ready_s[vehicle] = ready_s
+
     def _dwell(self, vehicle: int, link: int, pos: int, next_link: int, dwell_s: float) -> None:
         """``vehicle`` left ``link`` and dwells before ``next_link`` (route position pos)."""
         hook = self.stop_hooks.get(vehicle)
