@@ -16,23 +16,23 @@ from v2x_sim._core.errors import ScenarioError
 from v2x_sim.world import build_world
 
 
-def _ring(folder: Path) -> dict:
+def _ring(folder: Path, lanes: int = 1) -> dict:
     xy = [(0, 0), (1000, 0), (1000, 1000), (0, 1000)]
     (folder / "nodes.csv").write_text(
         "id,x_m,y_m\n" + "".join(f"{i},{x},{y}\n" for i, (x, y) in enumerate(xy)))
     (folder / "links.csv").write_text(
         "id,from,to,length_m,lanes,free_speed_mps,capacity_vph_per_lane\n"
-        + "".join(f"{i},{i},{(i + 1) % 4},1000,1,20,1800\n" for i in range(4)))
+        + "".join(f"{i},{i},{(i + 1) % 4},1000,{lanes},20,1800\n" for i in range(4)))
     return {"generator": "file", "file": {"nodes": "nodes.csv", "links": "links.csv"},
             "signals": {"enabled": False}}
 
 
 def _run(tmp_path: Path, *, deterministic: bool, seed: int = 1, horizon_s: float = 3600,
-         **area: object):
+         lanes: int = 1, demand: dict | None = None, **area: object):
     spec = {"name": "ring", "centre": 0, "radius_m": 2000, "hails_per_km_h": 6,
             "sale_s": 60, "patience_s": 100000, **area}
     scenario = make_scenario(
-        tmp_path, road=_ring(tmp_path), v2x={"enabled": False},
+        tmp_path, road=_ring(tmp_path, lanes), v2x={"enabled": False}, demand=demand or {},
         simulation={"horizon_s": horizon_s, "deterministic": deterministic, "seed": seed},
         vehicles={"vending": [spec]})
     world = build_world(scenario)
@@ -85,6 +85,37 @@ def test_it_cruises_at_its_speed(tmp_path: Path) -> None:
     log = world.traversals.to_numpy()
     assert (log["t_out"] - log["t_in"]) == pytest.approx(np.full(len(log["t_in"]), 240.0))
     assert len(log["t_in"]) == 4  # exits at 240, 480, 720, 960 s
+
+
+def test_on_one_lane_traffic_stays_behind_it_on_two_lanes_it_is_passed(
+        tmp_path: Path) -> None:
+    """Cars from node 0 to node 2 every 36 s. On one lane those entering a link behind
+    the vending vehicle (which needs 240 s for it) leave it no earlier than it does;
+    on two lanes every car takes its free-flow 50 s, and the vending vehicle still
+    reaches each link's end 240 s after entering it (moving with the flow, then off it)."""
+    flows = {"flows": [{"origin": 0, "destination": 2, "rate_vph": 100,
+                        "vehicle_class": "car"}]}
+    for lanes in (1, 2):
+        world, _ = _run(tmp_path, deterministic=True, hails_per_km_h=0, horizon_s=1000,
+                             lanes=lanes, demand=flows)
+        log = world.traversals.to_numpy()
+        vending = int(np.flatnonzero(world.fleet.column("kind") == 4)[0])
+        mine = log["vehicle"] == vending
+        t_in, t_out = log["t_in"][mine], log["t_out"][mine]
+        cars = ~mine
+        behind = np.zeros(len(cars), dtype=bool)
+        left = np.zeros(len(cars))  # when the vending vehicle left the car's link
+        for link, a, b in zip(log["link"][mine], t_in, t_out, strict=True):
+            on = cars & (log["link"] == link) & (log["t_in"] > a) & (log["t_in"] < b)
+            behind |= on
+            left[on] = b
+        assert behind.any()  # cars entered a link while it was on it
+        if lanes == 1:
+            assert t_out - t_in == pytest.approx(np.full(t_in.size, 240.0))
+            assert (log["t_out"][behind] >= left[behind]).all()  # none passed it
+        else:
+            assert np.diff(t_in) == pytest.approx(np.full(t_in.size - 1, 240.0))
+            assert (log["t_out"][cars] - log["t_in"][cars]) == pytest.approx(50.0)
 
 
 def test_areas_are_validated(tmp_path: Path) -> None:

@@ -74,15 +74,24 @@ class Stops:
         # (vehicle, link entered, expected exit) for the vehicles listed (shuttles)
         self.enter_hooks: dict[int, Callable[[int, int, float], None]] = {}
         self.kerbside = KerbsideLog()
+        # extra seconds a slow vehicle spends on a multi-lane link, passed by the flow
+        self.cruise_s: dict[int, float] = {}
 
     def hold_ready(self, vehicle: int, link: int, ready_s: float) -> None:
         """Make ``vehicle``, just entered ``link`` (last on it), reach its end later.
 
-        For a vehicle slower than the traffic (a cruising vending vehicle): the link is
-        FIFO, so those entering after it reach the end no earlier.
+        For a vehicle slower than the traffic (a cruising vending vehicle). On a
+        one-lane link nobody passes it: its later arrival holds those entering after
+        it (the link is FIFO). On a wider link the flow passes it: it moves with the
+        flow and spends the extra time off it at the link's end (`cruise_s`, before
+        any stop there); the caller gives it a stop at its next route position whose
+        dwell includes that time.
         """
-        self._q_ready[link][-1] = ready_s
-        self.fleet.ready_s[vehicle] = ready_s
+        if self._lanes[link] == 1:
+            self._q_ready[link][-1] = ready_s
+            self.fleet.ready_s[vehicle] = ready_s
+        else:
+            self.cruise_s[vehicle] = ready_s - self._q_ready[link][-1]
 
     def _dwell(self, vehicle: int, link: int, pos: int, next_link: int, dwell_s: float) -> None:
         """``vehicle`` left ``link`` and dwells before ``next_link`` (route position pos)."""
@@ -94,9 +103,22 @@ class Stops:
         fleet.link[vehicle] = NOT_ON_LINK
         fleet.dwell_s[vehicle] += dwell_s
         self.dwelling += 1
+        slow = self.cruise_s.pop(vehicle, 0.0)  # overtaken while cruising: off the flow
+        if slow > 0.0:
+            self.env.timeout(slow).callbacks.append(
+                lambda _ev: self._kerb(vehicle, link, next_link, dwell_s - slow))
+        else:
+            self._kerb(vehicle, link, next_link, dwell_s)
+
+    def _kerb(self, vehicle: int, link: int, next_link: int, dwell_s: float) -> None:
+        now = self.env.now
+        if dwell_s <= 0.0:  # only the slow cruise, no sale
+            self.dwelling -= 1
+            self._queue_at_origin(next_link, vehicle)
+            return
         # a kerbside stop closes one lane over the vehicle's own length (0: off the road)
         kerb_m = (self._pce[vehicle] / self._kj[link]
-                  if int(fleet.kind[vehicle]) in self.kerbside_kinds else 0.0)
+                  if int(self.fleet.kind[vehicle]) in self.kerbside_kinds else 0.0)
         if kerb_m:
             self.set_incident(link, -1, lanes_closed=1, speed_cap_mps=INF,
                               capacity_factor=1.0, active=True, length_m=kerb_m)

@@ -8,11 +8,13 @@ proportion to its length. A hail waits ``patience_s``, then gives up (abandoned)
 
 Each vehicle (``vehicles`` per area) is one trip: it starts at ``start_s`` at an area
 node (drawn) and extends its route one link at a time as it enters a link, cruising at
-``speed_kmh`` at most (links are FIFO: traffic behind it on the same link cannot pass
-it, on any number of lanes). The next link: the first link of the free-flow shortest
-path towards the link of the oldest hail still waiting (and not claimed by another
-vehicle), or, with none waiting, a link out of the area node it reached drawn at random
-(no U-turn unless a dead end; leaving the area only where no area link leads on).
+``speed_kmh`` at most: on a one-lane link traffic behind it cannot pass (the link is
+FIFO); on a wider link the flow passes it (it spends its extra time off the flow at
+the link's end, `kerbside.Stops.hold_ready`). The next link: the first link of the
+free-flow shortest path towards the link of the oldest hail still waiting (and not
+claimed by another vehicle), or, with none waiting, a link out of the area node it
+reached drawn at random (no U-turn unless a dead end; leaving the area only where no
+area link leads on).
 Entering a link with waiting hails it serves all of them: it stops at the kerb at the
 link's end (`kerbside`: one lane closed) for ``sale_s`` per hail. So a hail is served
 when a vehicle next enters its link after it was made; the hail-to-stop time runs to
@@ -214,8 +216,11 @@ def _vehicle(env: simpy.Environment, service: ServiceArea, first: int, *,
         sales = service.serve(vehicle, link, max(slow, ready))
         if env.now < horizon_s:
             route.append(service.next_link(vehicle, link, now, rng))
-            if sales:
-                traffic.stops[vehicle][pos + 1] = sales * area.sale_s
+            dwell = sales * area.sale_s + traffic.cruise_s.get(vehicle, 0.0)
+            if dwell > 0.0:
+                traffic.stops[vehicle][pos + 1] = dwell
+        else:
+            traffic.cruise_s.pop(vehicle, None)  # its last link: it arrives
 
     traffic.enter_hooks[row] = on_enter
     traffic.stops[row] = {}  # before departing: its first link's hook may add a stop
