@@ -300,6 +300,16 @@ def _compare_mode(args: argparse.Namespace) -> str:
                             "compare policies on one scenario (SCENARIO --policies) or "
                             "scenarios with their own control.policy (--scenarios); for one "
                             "policy in every scenario add --set control.policy=NAME")
+    if getattr(args, "without_faults", False):
+        if args.scenarios is not None or args.policies is not None:
+            flag = "--scenarios" if args.scenarios is not None else "--policies"
+            raise ScenarioError(flag, args.scenarios or args.policies, "cannot go with "
+                                "--without-faults: it compares SCENARIO with its faults "
+                                "against the same scenario without them")
+        if args.scenario is None:
+            raise ScenarioError("SCENARIO", "(missing)", "--without-faults needs the "
+                                "scenario whose faults: section to compare against none")
+        return "faults"
     if args.scenarios is not None:
         if args.scenario is not None:
             raise ScenarioError("SCENARIO", args.scenario, "cannot go with --scenarios: "
@@ -330,8 +340,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from v2x_sim.control.registry import resolve_policy_class
     from v2x_sim.experiment.compare import compare
 
-    if _compare_mode(args) == "scenarios":
+    mode = _compare_mode(args)
+    if mode == "scenarios":
         return _compare_scenarios(args)
+    if mode == "faults":
+        return _compare_without_faults(args)
     policies = _comma_list("--policies", args.policies)
     baseline = "none" if args.baseline is None else args.baseline
     if baseline not in policies:
@@ -352,20 +365,49 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _compare_scenarios(args: argparse.Namespace) -> int:
     """``compare --scenarios a,b,...``: whole scenarios on common seeds."""
-    from v2x_sim.experiment.output import default_study_folder
-    from v2x_sim.experiment.scenarios import compare_scenarios, scenario_arms
+    from v2x_sim.experiment.scenarios import scenario_arms
 
     _check_study_numbers(args)
     files = _comma_list("--scenarios", args.scenarios)
     if len(files) < 2:
         raise ScenarioError("--scenarios", args.scenarios, "expected at least two scenarios")
     arms = scenario_arms(files, args.overrides)
-    names = [arm.name for arm in arms]
+    items: list[Any] = [arm.source or arm.scenario for arm in arms]
+    return _run_scenario_comparison(args, items, [arm.name for arm in arms],
+                                    [arm.scenario for arm in arms], args.overrides)
+
+
+def _compare_without_faults(args: argparse.Namespace) -> int:
+    """``compare SCENARIO --without-faults``: the scenario against its fault-free twin.
+
+    The twin is the same scenario with ``faults: []`` (named ``<name>-no-faults``, the
+    baseline): on common seeds every other stream, the demand above all, is the same
+    (faults draw from their own streams), so the paired differences are what the fault
+    windows cost: vehicle-hours, delay, warnings in time, latency.
+    """
+    from v2x_sim.scenario.loader import load_scenario
+    from v2x_sim.scenario.presets import resolve_scenario_path
+
+    _check_study_numbers(args)
+    scenario = load_scenario(resolve_scenario_path(args.scenario), args.overrides)
+    if not scenario.faults:
+        raise ScenarioError("faults", "[]", f"{args.scenario} has no fault windows: "
+                            "nothing to compare --without-faults against")
+    twin = scenario.model_copy(update={"faults": [], "name": f"{scenario.name}-no-faults"})
+    return _run_scenario_comparison(args, [twin, scenario], [twin.name, scenario.name],
+                                    [twin, scenario], [])
+
+
+def _run_scenario_comparison(args: argparse.Namespace, items: list[Any], names: list[str],
+                             scenarios: list[Any], overrides: list[str]) -> int:
+    """Run a comparison of whole scenarios (the first is the default baseline), print it."""
+    from v2x_sim.experiment.output import default_study_folder
+    from v2x_sim.experiment.scenarios import compare_scenarios
+
     baseline = names[0] if args.baseline is None else args.baseline
     if baseline not in names:
         raise ScenarioError("--baseline", baseline,
                             f"must be one of the compared scenarios ({', '.join(names)})")
-    scenarios = [arm.scenario for arm in arms]
     first = scenarios[0]
     assert first is not None  # scenario_arms loads every one
     out = args.output or default_study_folder(first.model_copy(
@@ -376,9 +418,9 @@ def _compare_scenarios(args: argparse.Namespace) -> int:
     try:
         with _compile_notices(bar):
             table = compare_scenarios(
-                [arm.source or arm.scenario for arm in arms], replications=args.replications,
-                baseline=baseline, overrides=args.overrides, out_dir=out, jobs=args.jobs,
-                dask=args.dask, progress=bar, finish=_report_builder(args, bar))
+                items, replications=args.replications, baseline=baseline,
+                overrides=overrides, out_dir=out, jobs=args.jobs, dask=args.dask,
+                progress=bar, finish=_report_builder(args, bar))
     finally:
         bar.close()
     _print_comparison(args, table, baseline, "scenarios")

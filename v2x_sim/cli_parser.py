@@ -221,7 +221,8 @@ def _study_parsers(sub: Any) -> None:
   v2x-sim compare incident_reroute --policies none,dynamic_shortest,oracle -n 10
   v2x-sim compare my.yaml --policies none,my_policies:Mine --baseline none -j 2
   v2x-sim compare --scenarios phase1_connect,phase2_optimise,phase3_scale -n 5
-  v2x-sim compare --scenarios before.yaml,after.yaml --set simulation.horizon_s=1800""",
+  v2x-sim compare --scenarios before.yaml,after.yaml --set simulation.horizon_s=1800
+  v2x-sim compare edge_outage --without-faults -n 5""",
         description="Compare policies on one scenario (SCENARIO --policies), or whole "
                     "scenarios, each with its own control.policy (--scenarios), on common "
                     "seeds: every arm runs on the same replication seeds, and the table "
@@ -236,6 +237,10 @@ def _study_parsers(sub: Any) -> None:
                          help="comma-separated scenario files or bundled names (instead of "
                               "SCENARIO --policies), e.g. a.yaml,b.yaml; seeds count up "
                               "from the first one's simulation.seed")
+    compare.add_argument("--without-faults", action="store_true",
+                         help="compare SCENARIO with its faults: windows against the same "
+                              "scenario without them (the baseline, <name>-no-faults) on "
+                              "common seeds: what the faults cost")
     compare.add_argument("-n", "--replications", type=int, default=10, metavar="N",
                          help="seeds per policy or scenario")
     compare.add_argument("--baseline", default=None, metavar="ARM",
