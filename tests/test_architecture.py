@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "equilibrium": 5,
     "cli_progress": 7,
     "cli_parser": 7,
+    "cli_studies": 7,
     "experiment": 6,
     "report": 6,
     "cli": 7,
@@ -94,7 +95,7 @@ STREAMS_MODULE = "v2x_sim._core.streams"
 PRINT_OR_EXIT = frozenset(
     {"print", "exit", "quit", "sys.exit", "os._exit", "SystemExit", "builtins.print"}
 )
-CLI_MODULES = frozenset({"v2x_sim.cli", "v2x_sim.__main__"})
+CLI_MODULES = frozenset({"v2x_sim.cli", "v2x_sim.cli_studies", "v2x_sim.__main__"})
 
 
 @dataclass(frozen=True)
@@ -375,7 +376,7 @@ def test_no_global_random_state() -> None:
 
 
 def test_library_does_not_print_or_exit() -> None:
-    """Only v2x_sim/cli.py and v2x_sim/__main__.py call print(), exit() or sys.exit().
+    """Only the command line (cli.py, cli_studies.py, __main__.py) prints or exits.
 
     The library reports through logging and its own exceptions; output and exit codes
     belong to the command line.
