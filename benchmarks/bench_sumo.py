@@ -51,7 +51,8 @@ def prepare(folder: Path) -> dict[str, list[str]]:
     subprocess.run([sys.executable, sumo_tool("randomTrips.py"), "-n", str(net), "-o",
                     str(trips), "-b", "0", "-e", str(HORIZON_S), "-p",
                     f"{HORIZON_S / TRIPS:.4f}", "--seed", "1", "--validate",
-                    "--min-distance", "400"], check=True, capture_output=True)
+                    "--min-distance", "400", "-r", str(folder / "routes.rou.xml")],
+                   check=True, capture_output=True, cwd=folder)
     imported = folder / "v2x"
     subprocess.run([sys.executable, "-m", "v2x_sim.cli", "import", "sumo", str(net), "-o",
                     str(imported), "-q"], check=True, capture_output=True)

@@ -186,9 +186,10 @@ def _run_kernel(job: _Job) -> tuple[int, int]:
 def kernel_threads() -> int:
     """Threads that serve independent pools at once (``V2X_SIM_KERNEL_THREADS``, default 1).
 
-    Two threads halve the kernels' share of a window on two idle cores, but on a shared
-    machine whose cores are busy they cost more than they give (measured: +9 % wall at
-    a load of ~3 on two cores), so the default is one; results are the same either way.
+    Two threads run the kernels of different pools on two cores at once, which can only
+    pay where a core is idle (not measured on an idle machine); on a shared machine
+    whose cores are busy they cost more than they give (measured: +9 % wall at a load
+    of ~3 on two cores), so the default is one; results are the same either way.
     Study workers always use one (their processes already fill the CPUs).
     """
     value = os.environ.get("V2X_SIM_KERNEL_THREADS", "1").strip()

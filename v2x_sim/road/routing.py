@@ -2,9 +2,8 @@
 
 Instead of searching a path per vehicle, we run Dijkstra once per distinct destination
 on the reversed graph (``scipy.sparse.csgraph``) and derive, for every node, the link to
-take next (in one compiled pass over the links, `_next_hop_tables`). A
-vehicle at node ``u`` heading to ``d`` takes ``next_link[d][u]``. Parallel links between
-the same nodes are handled: the next link is the cheapest out-link by
+take next. A vehicle at node ``u`` heading to ``d`` takes ``next_link[d][u]``. Parallel
+links between the same nodes are handled: the next link is the cheapest out-link by
 ``cost[l] + dist[to[l]]``.
 """
 
@@ -15,7 +14,6 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from v2x_sim._core.jit import njit
 from v2x_sim.road.network import Network
 
 NO_LINK = -1
@@ -63,32 +61,6 @@ def next_hop_table(network: Network, cost_s: NDArray[np.float64],
     return table
 
 
-@njit(cache=True)
-def _next_hop_tables(dist, cost_s, from_node, to_node):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """`next_hop_table` for every row of ``dist``, in one compiled pass (no lexsort).
-
-    Per node the out-link with the least ``cost + dist[to]``, ties to the lowest link
-    index and NaN last: exactly the first of `next_hop_table`'s lexsort.
-    """
-    n_dest, n_nodes = dist.shape
-    n_links = cost_s.shape[0]
-    tables = np.full((n_dest, n_nodes), NO_LINK, np.int64)
-    best = np.empty(n_nodes)
-    for r in range(n_dest):
-        row = tables[r]
-        d = dist[r]
-        for lk in range(n_links):
-            via = cost_s[lk] + d[to_node[lk]]
-            u = from_node[lk]
-            if row[u] == NO_LINK or via < best[u] or (best[u] != best[u] and via == via):
-                row[u] = lk
-                best[u] = via
-        for u in range(n_nodes):
-            if not np.isfinite(d[u]) or d[u] == 0.0:
-                row[u] = NO_LINK
-    return tables
-
-
 class RouteTables:
     """Next-hop tables for a set of destinations under one link cost, built lazily in batches.
 
@@ -133,9 +105,7 @@ class RouteTables:
         """Next link from every node towards ``destination``."""
         table = self._tables.get(destination)
         if table is None:
-            net = self.network
-            table = _next_hop_tables(self.distances_to(destination)[None, :], self.cost_s,
-                                     net.from_node, net.to_node)[0]
+            table = next_hop_table(self.network, self.cost_s, self.distances_to(destination))
             self._tables[destination] = table
         return table
 
