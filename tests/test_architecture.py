@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "result": 5,
     "v2x_model": 5,
     "slow_loop": 5,
+    "fast_loop": 5,
     "warmup": 5,
     "equilibrium": 5,
     "cli_progress": 7,

@@ -45,10 +45,14 @@ QUIET = {"v2x": {"background": "off"},
 
 
 def first_warning(result: Any) -> tuple[int, float]:
-    """(home edge node, latency of the first delivered warning) of the first hazard."""
+    """(home edge node, latency of the first delivered warning) of the first hazard.
+
+    Of its first broadcast: a repetition leaves the edge later and pays no uplink.
+    """
     hazard = result.summary["hazards"]["by_hazard"][0]
     warnings = result.all_tables()["warnings"]
-    delivered = (warnings["hazard"] == 0) & warnings["delivered"].astype(bool)
+    delivered = ((warnings["hazard"] == 0) & warnings["delivered"].astype(bool)
+                 & (warnings["repetition"] == 0))
     return int(hazard["edge"]), float(np.min(warnings["latency_s"][delivered]))
 
 

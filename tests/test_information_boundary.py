@@ -149,9 +149,10 @@ def loop_runs() -> dict[str, tuple[Any, dict[str, Any]]]:
 
     out = {}
     for name, sets in LOOP_RUNS.items():
+        # warned vehicles do not react: the edge's local detours would blur the cloud's part
         world = build_world(load_scenario("incident_reroute", [
             "simulation.horizon_s=2400", "simulation.drain=false", "v2x.background=off",
-            WATCH_EVERY_LINK, *sets]))
+            "v2x.warning_reaction=false", WATCH_EVERY_LINK, *sets]))
         if "aggregate" in name or "edge" in name:
             feeds = world.v2x.flows.feeds
             feeds.probe = lambda ids: (np.full(ids.size, -1), np.zeros(ids.size),

@@ -45,8 +45,13 @@ TRAVEL_KEYS = ("trips_started", "trips_completed", "trips_on_road", "travel_time
 @cache
 def incident_run(policy: str, overrides: tuple[str, ...] = (),
                  horizon_s: float = 2400) -> tuple[World, RunResult]:
-    """``incident_reroute`` (seed 1) with ``policy``, ``overrides`` and a shorter horizon."""
-    scenario = load_scenario(INCIDENT, [*overrides, f"simulation.horizon_s={horizon_s}",
+    """``incident_reroute`` (seed 1) with ``policy``, ``overrides`` and a shorter horizon.
+
+    Warned vehicles do not react here (the edge's local detours would blur the cloud's
+    part: these runs measure the slow loop; the fast loop's reactions: test_warnings).
+    """
+    scenario = load_scenario(INCIDENT, ["v2x.warning_reaction=false", *overrides,
+                                        f"simulation.horizon_s={horizon_s}",
                                         f"control.policy={policy}"])
     world = build_world(scenario)
     return world, world.run()

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from v2x_sim._core.version import __version__
 from v2x_sim.compute.resilience import add_advice_latency, add_belief_effects
+from v2x_sim.compute.warning_metrics import warning_effects
 from v2x_sim.metrics.link_series import link_series
 from v2x_sim.metrics.records import Event
 from v2x_sim.metrics.trip_stats import trip_summary
@@ -302,6 +303,20 @@ def _hazard_timing(world: World, summary: dict[str, Any]) -> None:
     rerouting["time_to_detection_s"] = float(np.mean(found)) if found else None
 
 
+def _warning_effects(world: World, hazards: dict[str, Any], travel_time_s: Any) -> None:
+    """Warned before reaching each hazard, reactions and their travel times (hazards)."""
+    assert world.v2x is not None  # only called with V2X
+    log = world.traversals.to_numpy()
+    open_veh, open_link, open_in = world.traffic.open_traversals()
+    hazards.update(_clean(warning_effects(
+        world.v2x.hazards.records, world.v2x.hazards.warnings,
+        vehicle=np.concatenate([log["vehicle"], open_veh]),
+        link_of=np.concatenate([log["link"], open_link]),
+        t_in_s=np.concatenate([log["t_in"], open_in]),
+        connected=world.fleet.column("connected"), travel_time_s=travel_time_s,
+        by_hazard=hazards["by_hazard"])))
+
+
 def collect_result(world: World) -> RunResult:
     """Gather the tables and summary of a finished run."""
     trips = _trip_table(world)
@@ -315,6 +330,7 @@ def collect_result(world: World) -> RunResult:
     summary["routing"] = _clean(_routing_summary(world.routing))
     if world.v2x is not None:
         summary.update(_clean(v2x_summary(world.v2x, world.scenario.simulation.warmup_s)))
+        _warning_effects(world, summary["hazards"], trips["travel_time_s"])  # fast loop
         tables.update(v2x_tables(world.v2x))
     if world.control is not None and world.control.policy.name != "none":
         tables["advice"] = world.control.advice_table()

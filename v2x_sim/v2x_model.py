@@ -165,6 +165,7 @@ def v2x_summary(model: V2XModel, warmup_s: float = 0.0) -> dict[str, Any]:
             "warned_in_time": sum(h.in_time for h in hazards),
             "warned_in_time_share": (sum(h.in_time for h in hazards) / upstream
                                      if upstream else None),
+            "broadcasts": sum(h.broadcasts for h in hazards),
             "by_hazard": [_hazard_record(h.__dict__, str(link_ids[h.link])) for h in hazards],
         },
     }

@@ -23,6 +23,7 @@ from v2x_sim._core.streams import RandomStreams
 from v2x_sim.compute.background import Senders
 from v2x_sim.compute.priority import PriorityLoop
 from v2x_sim.control.loop import ControlLoop
+from v2x_sim.fast_loop import wire_warnings
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.metrics.reroute_clock import RerouteClocks
 from v2x_sim.result import RunResult, collect_result
@@ -178,7 +179,7 @@ class World:
 
 def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, network: Network,
                         traffic: LinkTraffic, events: EventLog,
-                        on_hazard: Callable[[int, float], None] | None,
+                        on_hazard: Callable[[int, float, int], None] | None,
                         on_clear: Callable[[int, float], None] | None = None,
                         clocks: RerouteClocks | None = None) -> None:
     for i, incident in enumerate(scenario.incidents):
@@ -220,7 +221,7 @@ def _schedule_incidents(world_env: simpy.Environment, scenario: Scenario, networ
             if clocks is not None:
                 clocks.start(link, world_env.now)
             if on_hazard is not None:
-                on_hazard(link, position)
+                on_hazard(link, position, int(settings["lanes_closed"]))
             yield world_env.timeout(end - start)
             traffic.set_incident(link, i, active=False, **settings)
             events.add(world_env.now, "incident_end", link=ext, detail=detail)
@@ -432,6 +433,7 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
     if scenario.v2x.enabled:
         feeds = build_feeds(scenario, network, fleet, traffic)
         v2x = build_v2x(env, scenario, network, _connected_on_links(fleet), streams.get, feeds)
+        wire_warnings(scenario, network, v2x, traffic, fleet)
     control = build_control(env, scenario, network, fleet, traffic, v2x, feeds, streams.get,
                             events)
     _schedule_incidents(env, scenario, network, traffic, events,

@@ -250,6 +250,16 @@ class EdgeSensing:
         left = np.maximum(self._left / (1.0 - self.zones.miss_probability), 0.5)
         return np.where(seen, left / np.where(seen, self._queue_s, 1.0), np.nan)
 
+    def latest(self, edge: int) -> tuple[ZoneReadings, FloatArray] | None:
+        """``edge``'s travel-time estimates from the last snapshot, with that snapshot.
+
+        NaN where its sensors watch nothing; None before the first snapshot. Takes no
+        new snapshot (the fast loop reads what the edge already has).
+        """
+        if self._readings is None:
+            return None
+        return self._readings, self.estimate(edge, self._readings).travel_time_s
+
     def estimate(self, edge: int, readings: ZoneReadings) -> LinkEstimates:
         """The links that ``edge``'s sensors watch, estimated from ``readings``.
 

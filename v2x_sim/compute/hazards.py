@@ -7,8 +7,11 @@ in deterministic mode). Where no sensor looks, the edge infers the hazard from B
 connected vehicle standing on the link for ``bsm_confirm_s``. The report travels to the
 edge node (sensor link + fibre, or PC5 + fibre), waits behind the background backlog of
 that node's queue, is processed, and the warning goes back over fibre to the RSUs and
-over PC5 to every connected vehicle within ``warning_distance_m`` upstream. These are
-foreground messages: a few simpy events per hazard, each delivery recorded per hop.
+over PC5 to the connected vehicles whose route reaches the hazard within
+``warning_distance_m``, repeated while the edge believes the hazard active
+(`warning_dissemination`); warned vehicles react (`warning_reaction`). These are
+foreground messages: a few simpy events per hazard and broadcast, each delivery recorded
+per hop.
 """
 
 from __future__ import annotations
@@ -21,22 +24,24 @@ from typing import Any
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from v2x_sim.comms.flows import offsets_on_link, phases_s
-from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.background import BackgroundFlows, Senders
 from v2x_sim.compute.roadside import DEVICE_NAMES, point_on_link
 from v2x_sim.compute.service import draw_service_s
+from v2x_sim.compute.warning_dissemination import (
+    WARNING_COLUMNS,
+    Broadcaster,
+    HazardWarnings,
+    WarningTable,
+)
+from v2x_sim.compute.warning_reaction import Reaction, VehicleHooks, WarningReaction
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.scenario.v2x_sections import EdgeSection, V2XSection
 
 FloatArray = NDArray[np.float64]
 
-WARNING_COLUMNS = ("hazard", "vehicle", "distance_m", "rsu", "delivered", "t_hazard_s",
-                   "t_detect_s", "t_edge_arrival_s", "t_edge_start_s", "t_edge_done_s",
-                   "t_rsu_s", "t_delivered_s", "latency_s", "in_time")
+__all__ = ["WARNING_COLUMNS", "HazardLoop", "HazardRecord"]
 
 
 @dataclass
@@ -47,6 +52,10 @@ class HazardRecord:
     link: int
     start_s: float
     cause: str = "incident"
+    position_m: float = math.nan
+    lanes_closed: int = 0
+    blocking: bool = False
+    closed: bool = False
     detected_by: str = "none"
     detect_s: float = math.nan
     edge: int = -1
@@ -62,6 +71,9 @@ class HazardRecord:
     clear_done_s: float = math.nan
     failover: str = ""
     failover_s: float = 0.0
+    broadcasts: int = 0
+    detoured: int = 0
+    slowed: int = 0
 
 
 class HazardLoop:
@@ -87,15 +99,21 @@ class HazardLoop:
         self.on_cleared: Callable[[int], None] | None = None
         self._open: dict[int, list[HazardRecord]] = {}
         self.records: list[HazardRecord] = []
-        self.deliveries: dict[str, list[float]] = {c: [] for c in WARNING_COLUMNS}
-        self._deadline = float(book.deadline_s[MessageKind.HAZARD_WARNING])
-        net = flows.network
-        self._reverse = csr_matrix((net.length_m, (net.to_node, net.from_node)),
-                                   shape=(net.n_nodes, net.n_nodes))
+        self.table = WarningTable()
+        self.warnings: dict[int, HazardWarnings] = {}  # by hazard index, once broadcast
+        self.vehicles: VehicleHooks | None = None  # the traffic side (wired by the world)
+        self.reaction: WarningReaction | None = None  # None: warned vehicles do nothing
+        self._broadcaster: Broadcaster | None = None
 
-    def report(self, link: int, position_m: float) -> None:
-        """A hazard (an incident) starts now at ``position_m`` along ``link``."""
-        record = HazardRecord(hazard=len(self.records), link=link, start_s=self.env.now)
+    def report(self, link: int, position_m: float, lanes_closed: int = 0) -> None:
+        """A hazard (an incident) starts now at ``position_m`` along ``link``.
+
+        ``lanes_closed``: how many of the link's lanes it closes (the sensor sees it).
+        """
+        lanes = int(self.flows.network.lanes[link])
+        record = HazardRecord(hazard=len(self.records), link=link, start_s=self.env.now,
+                              position_m=position_m, lanes_closed=lanes_closed,
+                              blocking=lanes_closed > 0, closed=lanes_closed >= lanes)
         self.records.append(record)
         self._open.setdefault(link, []).append(record)
         self.env.process(self._lifecycle(record, position_m))
@@ -114,19 +132,28 @@ class HazardLoop:
 
         A link where ``queue_tail_vehicles`` connected vehicles have stood for
         ``queue_tail_standing_s`` (longer than a red light) holds a queue tail: a hazard
-        warned like an incident, at most once per ``queue_tail_cooldown_s`` per link.
+        at the tail of the standing queue, warned like an incident, at most one at a time
+        and one per ``queue_tail_cooldown_s`` per link. It ends (its warnings stop) at the
+        first look that no longer finds that many standing.
         """
         flows, cov, v2x = self.flows, self.flows.coverage, self.v2x
         last: dict[int, float] = {}
-        length = flows.network.length_m
+        tails: dict[int, HazardRecord] = {}  # link -> its open queue-tail hazard
         while self.env.now < flows.horizon_s:
+            now = self.env.now
             ids, links, _, ready = self.senders()
-            standing = ready <= self.env.now - v2x.queue_tail_standing_s
+            standing = ready <= now - v2x.queue_tail_standing_s
             counts = np.bincount(links[standing], minlength=flows.network.n_links)
+            for link, record in list(tails.items()):  # the queue went: the hazard ends
+                if counts[link] < v2x.queue_tail_vehicles:
+                    record.end_s = record.clear_detect_s = record.clear_done_s = now
+                    record.cleared_by = "bsm"
+                    del tails[link]
             for link in np.flatnonzero(counts >= v2x.queue_tail_vehicles).tolist():
-                if self.env.now < last.get(link, -np.inf) + v2x.queue_tail_cooldown_s:
+                if link in tails or now < last.get(link, -np.inf) + v2x.queue_tail_cooldown_s:
                     continue
-                cell = cov.cell_of(np.array([link]), np.array([length[link]]))
+                tail_m = self._queue_tail_m(ids, links, ready, link)
+                cell = cov.cell_of(np.array([link]), np.array([tail_m]))
                 rsu = int(cov.nearest[cell[0]])
                 if rsu < 0 or self._rsu_silent(rsu):
                     continue
@@ -134,14 +161,27 @@ class HazardLoop:
                                                   self.rng, deterministic=self.deterministic)
                 if not ok[0]:
                     continue
-                last[link] = self.env.now
-                record = HazardRecord(hazard=len(self.records), link=link,
-                                      start_s=self.env.now, cause="queue_tail")
+                last[link] = now
+                record = HazardRecord(hazard=len(self.records), link=link, start_s=now,
+                                      cause="queue_tail", position_m=tail_m, blocking=True)
                 self.records.append(record)
-                self.env.process(self._lifecycle(record, float(length[link]),
-                                                 known=(rsu, float(air[0]))))
-            del ids
+                tails[link] = record
+                self.env.process(self._lifecycle(record, tail_m, known=(rsu, float(air[0]))))
             yield self.env.timeout(flows.tick_s)
+
+    def _queue_tail_m(self, ids: NDArray[np.int64], links: NDArray[np.int64],
+                      ready: FloatArray, link: int) -> float:
+        """Where the standing queue on ``link`` ends, as its connected vehicles' BSMs say.
+
+        The upstream-most connected vehicle standing in the exit queue marks the tail
+        (vehicles behind it that send nothing are not seen); without the traffic side's
+        positions, the link's end.
+        """
+        length = float(self.flows.network.length_m[link])
+        queued = (links == link) & (ready <= self.env.now)
+        if self.vehicles is None or not queued.any():
+            return length
+        return float(np.clip(self.vehicles.queue_offsets(ids[queued]).min(), 0.0, length))
 
     # ------------------------------------------------------------------ detection
     def _rsu_silent(self, rsu: int) -> bool:
@@ -216,7 +256,7 @@ class HazardLoop:
                                        deterministic=self.deterministic)[0])
         record.edge_done_s = record.edge_start_s + service
         yield self.env.timeout(record.edge_done_s - self.env.now)
-        self._broadcast(record, position_m, uplink)
+        self.env.process(self._disseminate(record, position_m))
         if self.on_confirmed is not None:
             # queue tails are congestion, not blockages: only incidents mark their link
             self.on_confirmed(record.start_s,
@@ -312,86 +352,59 @@ class HazardLoop:
         return None
 
     # ------------------------------------------------------------------ dissemination
-    def _upstream_distance(self, ids_link: NDArray[np.int64], offset_m: FloatArray,
-                           link: int, position_m: float) -> FloatArray:
-        """Road distance from each vehicle to the hazard point (inf if not upstream)."""
-        net = self.flows.network
-        to_start = dijkstra(self._reverse, directed=True, indices=int(net.from_node[link]))
-        ahead = net.length_m[ids_link] - offset_m + to_start[net.to_node[ids_link]]
-        distance = ahead + position_m
-        on_link = ids_link == link
-        distance[on_link] = np.where(offset_m[on_link] <= position_m,
-                                     position_m - offset_m[on_link], np.inf)
-        return distance
+    def _disseminate(self, record: HazardRecord, position_m: float) -> Generator[
+            simpy.Event, Any, None]:
+        """The first broadcast now, then one every ``warning_repeat_s`` while active.
 
-    def _broadcast(self, record: HazardRecord, position_m: float, uplink_s: float) -> None:
-        flows, cov, dev = self.flows, self.flows.coverage, self.flows.devices
+        Active as far as the edge knows: until it confirmed the clearance (a queue tail:
+        until its BSMs showed the queue gone), and within the run.
+        """
+        if self._broadcaster is None:
+            self._broadcaster = Broadcaster(
+                flows=self.flows, senders=self.senders,
+                ahead=self.vehicles.ahead if self.vehicles is not None else None,
+                book=self.book, table=self.table, rng=self.rng,
+                distance_m=self.v2x.warning_distance_m, deterministic=self.deterministic)
+        state = self.warnings[record.hazard] = self._broadcaster.state(record.link,
+                                                                       position_m)
+        repeat, horizon = self.v2x.warning_repeat_s, self.flows.horizon_s
+        repetition = 0
+        while True:
+            fresh = self._broadcaster.send(record, state, repetition)
+            if fresh and self.reaction is not None:
+                self.env.process(self._react(record, state, fresh))
+            if repeat <= 0.0:
+                return
+            repetition += 1
+            at = record.edge_done_s + repetition * repeat
+            if at >= horizon:
+                return
+            yield self.env.timeout(at - self.env.now)
+            if record.clear_done_s <= self.env.now:
+                return
+
+    def _react(self, record: HazardRecord, state: HazardWarnings,
+               fresh: list[tuple[float, int, int]]) -> Generator[simpy.Event, Any, None]:
+        """Each newly warned vehicle reacts when its warning arrives (`warning_reaction`)."""
+        assert self.reaction is not None  # only scheduled with a reaction
+        for at, vehicle, row in sorted(fresh):
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            reaction = self.reaction.react(
+                hazard=record.hazard, link=record.link, edge=record.edge,
+                blocking=record.blocking, closed=record.closed, vehicle=vehicle,
+                closed_links=self._closed_links())
+            state.reaction[vehicle] = reaction.value
+            self.table.set_reaction(row, reaction.value)
+            record.detoured += reaction is Reaction.DETOUR
+            record.slowed += reaction is Reaction.SLOW
+
+    def _closed_links(self) -> list[int]:
+        """Links of every fully closed hazard the edge confirmed and has not seen clear."""
         now = self.env.now
-        ids, links, entered, ready = self.senders()
-        offset = offsets_on_link(np.full(ids.size, now), entered, ready,
-                                 flows.network.length_m[links])
-        distance = self._upstream_distance(links, offset, record.link, position_m)
-        near = distance <= self.v2x.warning_distance_m
-        ids, links, offset, distance = ids[near], links[near], offset[near], distance[near]
-        record.upstream_vehicles = ids.size
-        self.book.count_sent(MessageKind.HAZARD_WARNING, ids.size)
-        if ids.size == 0:
-            return
-        cell = cov.cell_of(links, offset)
-        rsu = cov.nearest[cell]
-        covered = rsu >= 0
-        edge_x, edge_y = dev.edge_x_m[record.edge], dev.edge_y_m[record.edge]
-        down = np.full(ids.size, np.nan)
-        down[covered] = flows.channels.fibre.delay_s(
-            np.hypot(dev.x_m[rsu[covered]] - edge_x, dev.y_m[rsu[covered]] - edge_y),
-            flows.channels.rsu_hops) + record.failover_s  # back over the fallback path
-        ok = np.zeros(ids.size, dtype=bool)
-        air = np.full(ids.size, np.nan)
-        if covered.any():
-            ok_c, air_c = flows.channels.pc5.draw(cov.distance_m[cell[covered]],
-                                                  flows.cbr[rsu[covered]], self.rng,
-                                                  deterministic=self.deterministic)
-            ok[covered], air[covered] = ok_c, air_c
-        self.book.count_lost(MessageKind.HAZARD_WARNING, int((~covered).sum()), "no_coverage")
-        self.book.count_lost(MessageKind.HAZARD_WARNING, int((covered & ~ok).sum()), "radio")
-        if flows.faults is not None and ok.any():  # a silent RSU broadcasts nothing
-            ok &= flows.faults.drop(self.book, int(MessageKind.HAZARD_WARNING), np.where(
-                ok, flows.faults.rsu_down(np.maximum(rsu, 0), now + down, dev.edge), -1))
-        t_rsu = now + down
-        delivered_at = t_rsu + air
-        latency = delivered_at - record.detect_s
-        horizon = flows.horizon_s
-        arrived = ok & (delivered_at <= horizon)
-        self.book.count_in_flight(MessageKind.HAZARD_WARNING, int((ok & ~arrived).sum()))
-        kind = MessageKind.HAZARD_WARNING
-        if arrived.any():
-            self.book.add_delivered(kind, latency[arrived])
-            self.book.add_hop(kind, Hop.AIR, air[arrived])
-            self.book.add_hop(kind, Hop.BACKHAUL, uplink_s + down[arrived])
-            n = int(arrived.sum())
-            wait = record.edge_start_s - record.edge_arrival_s
-            self.book.add_hop(kind, Hop.QUEUE, np.full(n, wait))
-            self.book.add_hop(kind, Hop.PROCESSING,
-                              np.full(n, record.edge_done_s - record.edge_start_s))
-        in_time = arrived & (latency <= self._deadline)
-        if flows.faults is not None and arrived.any():  # split by "began in a fault window"
-            flows.faults.record_latency("hazard_warning", np.full(int(arrived.sum()),
-                                        record.start_s), latency[arrived])
-        record.delivered = int(arrived.sum())
-        record.in_time = int(in_time.sum())
-        columns = {
-            "hazard": np.full(ids.size, record.hazard), "vehicle": ids, "distance_m": distance,
-            "rsu": rsu, "delivered": arrived, "t_hazard_s": np.full(ids.size, record.start_s),
-            "t_detect_s": np.full(ids.size, record.detect_s),
-            "t_edge_arrival_s": np.full(ids.size, record.edge_arrival_s),
-            "t_edge_start_s": np.full(ids.size, record.edge_start_s),
-            "t_edge_done_s": np.full(ids.size, record.edge_done_s), "t_rsu_s": t_rsu,
-            "t_delivered_s": np.where(arrived, delivered_at, np.nan),
-            "latency_s": np.where(arrived, latency, np.nan), "in_time": in_time,
-        }
-        for name, values in columns.items():
-            self.deliveries[name].extend(np.asarray(values).tolist())
+        return sorted({r.link for r in self.records
+                       if r.closed and r.edge_done_s <= now and not r.clear_done_s <= now})
 
     def warnings_table(self) -> dict[str, NDArray[Any]]:
-        """One row per (hazard, upstream vehicle) warning attempt."""
-        return {name: np.asarray(values) for name, values in self.deliveries.items()}
+        """warnings.csv: one row per (hazard, addressed vehicle) (`WARNING_COLUMNS`)."""
+        return self.table.as_arrays()

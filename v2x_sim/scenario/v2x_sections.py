@@ -428,7 +428,19 @@ class V2XSection(Section):
     tick_s: Annotated[float, Field(strict=True, gt=0, le=5)] = Field(
         default=1.0, description="Window of the periodic flows; positions are exact at each "
         "send, link changes show from the next window.")
-    warning_distance_m: PositiveFloat = 1000.0
+    warning_distance_m: PositiveFloat = Field(
+        default=1000.0, description="A hazard's warning goes to connected vehicles whose "
+        "remaining route reaches the hazard within this distance along the route.")
+    warning_repeat_s: NonNegativeFloat = Field(
+        default=1.0, description="The edge repeats a warning this often while it believes "
+        "the hazard is active (DENM repetition, ETSI EN 302 637-3); 0: broadcast once.")
+    warning_reaction: bool = Field(
+        default=True, description="Warned connected vehicles react: a compliant driver "
+        "facing closed lanes or a stopped queue takes the edge's local detour at the next "
+        "node; otherwise the vehicle slows on the hazard link.")
+    warning_speed_factor: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
+        default=0.7, description="Speed on the hazard link of a warned vehicle that does "
+        "not detour, as a share of the speed it would drive (assumed; 1: no slowing).")
 
     @field_validator("background", mode="before")
     @classmethod

@@ -30,6 +30,24 @@ class LinkQueries:
     _head: list[int]
     _origin_q: list[deque[int]]
     _entered: list[float]
+    routes: list[list[int]]
+    route_pos: list[int]
+
+    def remaining_route(self, vehicle: int) -> list[int]:
+        """Links still ahead of ``vehicle`` after the one it is on."""
+        return self.routes[vehicle][self.route_pos[vehicle] + 1:]
+
+    def current_or_origin_link(self, vehicle: int) -> int:
+        """The link ``vehicle`` is on, or the first link it waits at its origin to enter.
+
+        -1 once it has arrived (or before it departed).
+        """
+        if vehicle >= len(self.fleet) or not np.isnan(self.fleet.arrive_s[vehicle]):
+            return -1
+        link = int(self.fleet.link[vehicle])
+        if link < 0 and np.isnan(self.fleet.first_entry_s[vehicle]) and self.routes[vehicle]:
+            return int(self.routes[vehicle][0])  # still queued at its origin for space
+        return link
 
     def travel_time_s(self) -> np.ndarray:
         """Ground truth travel time per link now (`observation.true_travel_time_s`)."""
@@ -47,6 +65,30 @@ class LinkQueries:
         """Vehicles standing in the exit queue of a link now."""
         h, ready = self._head[link], self._q_ready[link]
         return bisect_right(ready, self.env.now, h) - h
+
+    def queue_offsets_m(self, vehicles: np.ndarray) -> np.ndarray:
+        """Distance from its link's start of each given vehicle standing in an exit queue.
+
+        What the vehicle's own position says: the queue ahead of it (itself included,
+        in PCE) packed at jam density over the link's lanes, ``L - pce / (lanes k_j)``.
+        A vehicle not standing in a queue is at its link's end.
+        """
+        net, now = self.network, self.env.now
+        out = np.empty(len(vehicles))
+        for i, vehicle in enumerate(np.asarray(vehicles).tolist()):
+            link = int(self.fleet.link[vehicle])
+            on, ready, head = self._q_veh[link], self._q_ready[link], self._head[link]
+            ahead, found = 0.0, False
+            for k in range(head, bisect_right(ready, now, head)):
+                ahead += float(self.fleet.pce[on[k]])
+                if on[k] == vehicle:
+                    found = True
+                    break
+            if not found:
+                ahead = 0.0
+            per_m = float(net.lanes[link] * net.jam_density_vpm_per_lane[link])
+            out[i] = float(net.length_m[link]) - ahead / per_m
+        return out
 
     def waiting_at_origin(self, link: int) -> int:
         """Vehicles waiting to enter ``link`` from its origin queue."""

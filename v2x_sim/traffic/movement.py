@@ -142,6 +142,8 @@ class LinkTraffic(Stops, LinkQueries):
         self._pce: list[float] = []
         self._entered: list[float] = []
         self._on_arrive: dict[int, Callable[[int, float], None]] = {}
+        # warned vehicles that will drive a hazard link slower: vehicle * n + link -> factor
+        self._slowed: dict[int, float] = {}
         self.arrived = 0
         self.moved_on = 0
         self.dwelling = 0
@@ -199,21 +201,9 @@ class LinkTraffic(Stops, LinkQueries):
         self._move_on.set_closed(link, now.lanes_open == 0)
         self._wake(link, self.env.now)
 
-    def remaining_route(self, vehicle: int) -> list[int]:
-        """Links still ahead of ``vehicle`` after the one it is on."""
-        return self.routes[vehicle][self.route_pos[vehicle] + 1:]
-
-    def current_or_origin_link(self, vehicle: int) -> int:
-        """The link ``vehicle`` is on, or the first link it waits at its origin to enter.
-
-        -1 once it has arrived (or before it departed).
-        """
-        if vehicle >= len(self.fleet) or not np.isnan(self.fleet.arrive_s[vehicle]):
-            return -1
-        link = int(self.fleet.link[vehicle])
-        if link < 0 and np.isnan(self.fleet.first_entry_s[vehicle]) and self.routes[vehicle]:
-            return int(self.routes[vehicle][0])  # still queued at its origin for space
-        return link
+    def slow_on(self, vehicle: int, link: int, factor: float) -> None:
+        """``vehicle`` drives ``link`` at ``factor`` x its speed at its next entry (a warning)."""
+        self._slowed[vehicle * self.n_links + link] = factor
 
     def reroute(self, vehicle: int, new_tail: list[int]) -> bool:
         """Replace the links after the current one with ``new_tail`` (from its end node).
@@ -323,6 +313,8 @@ class LinkTraffic(Stops, LinkQueries):
         k_crit = self._k_crit[link]
         speed = self._speed_fn(density if density < k_crit else k_crit, self._vf[link],
                                self._cap[link], self._kj[link], self._w[link])
+        if self._slowed:  # a warned vehicle slows on the hazard link
+            speed *= self._slowed.pop(vehicle * self.n_links + link, 1.0)
         ready = now + length / speed
         cap = self.speed_cap_mps[link]
         if speed > cap:  # slower over the capped zone (0: the whole link)
