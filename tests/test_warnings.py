@@ -178,6 +178,36 @@ def test_reaching_counts_connected_vehicles_entering_the_hazard_link(recipients:
     assert hazards["cv_reaching_warned_share"] == 1.0
 
 
+def test_a_vehicle_a_broadcast_missed_is_tried_again_by_the_next(tmp_path: Path) -> None:
+    """Without the RSU at x = 250 m nothing covers the first ~350 m of e0: D (departing
+    at 105 s from x = 0) is addressed by every repetition from k0 = ceil(105 - edge_done)
+    on, lost ("no_coverage", then "radio" while beyond the PC5 median range: the
+    deterministic channel delivers from there) until it drives into range, then warned.
+    One row for it:
+    attempts = its delivering repetition - k0 + 1; the book's losses are exactly its
+    failed attempts (A is covered at once), sent = delivered + lost."""
+    trips = [trip(50, 0, 3), trip(105, 0, 3)]
+    sc = scenario(tmp_path, trips, v2x={"warning_reaction": False})
+    rsus = [p for p in sc.roadside.rsu.placement.positions if p.x_m != 250]
+    sc = sc.model_copy(update={"roadside": sc.roadside.model_copy(update={
+        "rsu": sc.roadside.rsu.model_copy(update={"placement": sc.roadside.rsu.placement
+                                                  .model_copy(update={"positions": rsus})})})})
+    result = build_world(sc).run()
+    w = result.tables["warnings"]
+    d = rows_of(result)[1]
+    [record] = result.summary["hazards"]["by_hazard"]
+    k0 = math.ceil(105.0 - record["edge_done_s"])
+    assert bool(w["delivered"][d])
+    assert w["attempts"][d] >= 2
+    assert w["attempts"][d] == w["repetition"][d] - k0 + 1
+    book = result.summary["latency"]["hazard_warning"]
+    # out of every RSU's range, then beyond the PC5 median range (deterministic: lost)
+    assert set(book["lost_by_reason"]) == {"no_coverage", "radio"}
+    assert sum(book["lost_by_reason"].values()) == int(w["attempts"][d]) - 1
+    assert book["sent"] == book["delivered"] + book["lost"] == 2 + int(w["attempts"][d]) - 1
+    assert result.summary["hazards"]["warned"] == 2
+
+
 def test_without_repetition_the_late_arrival_is_never_warned(tmp_path: Path) -> None:
     """warning_repeat_s = 0: one broadcast, at edge_done; D, departing later, misses it."""
     trips = [trip(50, 0, 3), trip(105, 0, 3)]

@@ -373,15 +373,14 @@ class HazardLoop:
             fresh = self._broadcaster.send(record, state, repetition)
             if fresh and self.reaction is not None:
                 self.env.process(self._react(record, state, fresh))
-            if repeat <= 0.0:
-                return
             repetition += 1
             at = record.edge_done_s + repetition * repeat
-            if at >= horizon:
-                return
+            if repeat <= 0.0 or at >= horizon:
+                break
             yield self.env.timeout(at - self.env.now)
             if record.clear_done_s <= self.env.now:
-                return
+                break
+        state.forget_vehicles()  # the per-vehicle masks (the counts stay)
 
     def _react(self, record: HazardRecord, state: HazardWarnings,
                fresh: list[tuple[float, int, int]]) -> Generator[simpy.Event, Any, None]:

@@ -125,6 +125,11 @@ class HazardWarnings:
     done: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     passed_on: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
+    def forget_vehicles(self) -> None:
+        """Drop the per-vehicle masks once the hazard is no longer broadcast."""
+        self.done = np.zeros(0, dtype=bool)
+        self.passed_on = np.zeros(0, dtype=np.int64)
+
     def fit(self, n: int) -> None:
         """Make room for vehicle ids below ``n``."""
         if n > self.done.size:
