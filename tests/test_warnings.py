@@ -23,6 +23,7 @@ import pytest
 from v2x_sim import build_world
 from v2x_sim.comms.channels import FibreLink
 from v2x_sim.compute.warning_dissemination import route_distance_m
+from v2x_sim.compute.warning_metrics import reaching
 from v2x_sim.scenario import scenario_from_dict
 
 NODES = {0: (0, 0), 1: (1000, 0), 2: (2000, 0), 3: (3000, 0), 4: (1000, 1000), 5: (1500, -500)}
@@ -175,6 +176,7 @@ def test_reaching_counts_connected_vehicles_entering_the_hazard_link(recipients:
     hazards = recipients.summary["hazards"]
     [record] = hazards["by_hazard"]
     assert (record["cv_reaching"], record["cv_reaching_warned"]) == (2, 2)
+    assert record["cv_reaching_from_origin"] == 0  # both came from node 0 over e0, e1
     assert hazards["cv_reaching_warned_share"] == 1.0
 
 
@@ -206,6 +208,21 @@ def test_a_vehicle_a_broadcast_missed_is_tried_again_by_the_next(tmp_path: Path)
     assert sum(book["lost_by_reason"].values()) == int(w["attempts"][d]) - 1
     assert book["sent"] == book["delivered"] + book["lost"] == 2 + int(w["attempts"][d]) - 1
     assert result.summary["hazards"]["warned"] == 2
+
+
+def test_reaching_counts_each_vehicle_once_in_the_window() -> None:
+    """Entries of link 7 (hazard from 100 s to 200 s), connected vehicles 0, 1, 2, 4:
+    vehicle 0 enters at 120 and again at 150 (once, at 120; warned at 110: before);
+    vehicle 1 at 90 (before the start: not reaching); vehicle 2 at 130, warned at 140
+    (after: unwarned), and link 7 is its first link (from its origin); vehicle 3 is not
+    connected; vehicle 4 at 200 (the end: not reaching). So (2, 1, 1)."""
+    vehicle = np.array([0, 0, 1, 2, 3, 4, 0])
+    link = np.array([7, 7, 7, 7, 7, 7, 3])
+    t_in = np.array([120.0, 150.0, 90.0, 130.0, 125.0, 200.0, 60.0])
+    connected = np.array([True, True, True, False, True])
+    first = np.array([60.0, 90.0, 130.0, 125.0, 200.0])
+    assert reaching(7, 100.0, 200.0, vehicle, link, t_in, connected,
+                    {0: 110.0, 2: 140.0}, first) == (2, 1, 1)
 
 
 def test_without_repetition_the_late_arrival_is_never_warned(tmp_path: Path) -> None:

@@ -25,24 +25,29 @@ IntArray = NDArray[np.int64]
 
 
 def reaching(link: int, start_s: float, end_s: float, vehicle: IntArray, link_of: IntArray,
-             t_in_s: FloatArray, connected: NDArray[np.bool_],
-             warned_at: dict[int, float]) -> tuple[int, int]:
-    """(connected vehicles that entered ``link`` in [start, end), of them warned before).
+             t_in_s: FloatArray, connected: NDArray[np.bool_], warned_at: dict[int, float],
+             departed_s: FloatArray | None = None) -> tuple[int, int, int]:
+    """(reaching, warned before entering, from their origin) for a hazard on ``link``.
 
+    Reaching: connected vehicles that entered ``link`` in [start, end).
     ``vehicle, link_of, t_in_s``: every link entry of the run (traversals, open ones
     included); a vehicle entering twice counts once, at its first entry in the window.
+    ``departed_s``: per vehicle, its first link entry of the run; those whose entry here
+    is their first started their trip on the hazard link (no warning can reach a vehicle
+    before it is on the road: the third count).
     """
     end = end_s if math.isfinite(end_s) else math.inf
     on = (link_of == link) & (t_in_s >= start_s) & (t_in_s < end) & connected[vehicle]
     if not on.any():
-        return 0, 0
+        return 0, 0, 0
     veh, t_in = vehicle[on], t_in_s[on]
     order = np.lexsort((t_in, veh))
     first = np.ones(order.size, dtype=bool)
     first[1:] = veh[order[1:]] != veh[order[:-1]]
     veh, t_in = veh[order[first]], t_in[order[first]]
     warned = np.array([warned_at.get(v, math.inf) for v in veh.tolist()]) < t_in
-    return int(veh.size), int(warned.sum())
+    origin = 0 if departed_s is None else int((departed_s[veh] == t_in).sum())
+    return int(veh.size), int(warned.sum()), origin
 
 
 def warning_effects(records: Sequence[Any], warnings: dict[int, HazardWarnings], *,
@@ -53,14 +58,18 @@ def warning_effects(records: Sequence[Any], warnings: dict[int, HazardWarnings],
 
     ``travel_time_s`` per trip (NaN: not arrived).
     """
-    reached = warned_before = 0
+    reached = warned_before = from_origin = 0
+    departed = np.full(connected.size, math.inf)
+    np.minimum.at(departed, vehicle, t_in_s)
     for record, entry in zip(records, by_hazard, strict=True):
         state = warnings.get(record.hazard)
-        n, w = reaching(record.link, record.start_s, record.end_s, vehicle, link_of,
-                        t_in_s, connected, state.warned_at if state else {})
+        n, w, o = reaching(record.link, record.start_s, record.end_s, vehicle, link_of,
+                           t_in_s, connected, state.warned_at if state else {}, departed)
         entry["cv_reaching"], entry["cv_reaching_warned"] = n, w
+        entry["cv_reaching_from_origin"] = o
         reached += n
         warned_before += w
+        from_origin += o
     reactions: dict[int, str] = {}
     for state in warnings.values():
         for v, what in state.reaction.items():  # reacting to any hazard counts
@@ -80,6 +89,7 @@ def warning_effects(records: Sequence[Any], warnings: dict[int, HazardWarnings],
         "cv_reaching": reached,
         "cv_reaching_warned": warned_before,
         "cv_reaching_warned_share": warned_before / reached if reached else None,
+        "cv_reaching_from_origin": from_origin,
         "warned_reacted": int(acted.size),
         "warned_detoured": sum(r.detoured for r in records),
         "warned_slowed": sum(r.slowed for r in records),
