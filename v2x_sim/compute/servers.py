@@ -187,9 +187,9 @@ def kernel_threads() -> int:
     """Threads that serve independent pools at once (``V2X_SIM_KERNEL_THREADS``, default 1).
 
     Two threads run the kernels of different pools on two cores at once, which can only
-    pay where a core is idle (not measured on an idle machine); on a shared machine
-    whose cores are busy they cost more than they give (measured: +9 % wall at a load
-    of ~3 on two cores), so the default is one; results are the same either way.
+    pay where a core is idle (not measured on an idle machine; on the shared 2-core
+    machine two A/Bs disagreed: +9 % wall at load ~3, -27 % at load 4-6), so the
+    default is one; results are the same either way.
     Study workers always use one (their processes already fill the CPUs).
     """
     value = os.environ.get("V2X_SIM_KERNEL_THREADS", "1").strip()
