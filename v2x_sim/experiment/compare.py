@@ -35,6 +35,7 @@ CONFIDENCE = 0.95
 HEADLINE_PREFIXES = ("trips_", "travel_time_", "delay_", "vehicle_", "throughput_",
                      "moved_on", "congested_link_minutes", "congested_links_max",
                      "rerouting.", "hazards.warned_in_time_share",
+                     "hazards.cv_reaching_warned_share", "hazards.warned_reacted",
                      "by_connected.connected.travel_time_mean_s",
                      "by_connected.not_connected.travel_time_mean_s")
 LATENCY_KEYS = (".p50_s", ".p95_s", ".p99_s", ".deadline_miss_ratio")

@@ -127,6 +127,8 @@ def traffic_cards(run: RunData) -> str:
         ("reroutes followed", num(get(s, "rerouting.followed"))),
         ("hazard warnings in time", num(100 * v if (v := _number(
             get(s, "hazards.warned_in_time_share"))) is not None else None, "%")),
+        ("connected vehicles warned before reaching a hazard", num(100 * v if (v := _number(
+            get(s, "hazards.cv_reaching_warned_share"))) is not None else None, "%")),
     ]
     return cards(items)
 
