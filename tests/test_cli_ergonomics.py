@@ -409,3 +409,21 @@ def test_extends_keeps_every_input_file_relative_to_its_own_yaml(tmp_path: Path)
     assert Path(scenario.demand.trips_file) == city / "trips.csv"
     assert Path(scenario.routing.file.routes) == city / "routes.csv"
     assert Path(scenario.routing.file.link_times) == city / "times.csv"
+
+
+def test_extends_from_a_relative_path_resolves_the_parents_files_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``load_scenario("sub/child.yaml")`` from the folder above: the parent's file is
+    ``sub/real/nodes.csv``, not ``sub/sub/real/nodes.csv`` (the child's folder was joined
+    to an already-anchored relative path)."""
+    from v2x_sim.scenario import load_scenario
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "base.yaml").write_text(
+        "road: {generator: file, file: {nodes: real/nodes.csv, links: real/links.csv}}\n",
+        encoding="utf-8")
+    (tmp_path / "sub" / "child.yaml").write_text("extends: base.yaml\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    scenario = load_scenario(Path("sub") / "child.yaml")
+    resolved = Path(scenario.resolve_path(scenario.road.file.nodes))
+    assert resolved == tmp_path / "sub" / "real" / "nodes.csv"

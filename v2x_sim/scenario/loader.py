@@ -121,9 +121,10 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any
     if not isinstance(parent, str):
         raise ScenarioError("extends", parent, "expected the path of another scenario YAML")
     parent_path = _parent_path(path, parent)
-    # the parent's relative files stay relative to the parent's own folder
+    # the parent's relative files stay relative to the parent's own folder, made
+    # absolute: the child's own folder is joined to whatever stays relative later
     inherited = anchor_paths(_read_with_extends(parent_path, (*seen, resolved)),
-                              parent_path.parent)
+                              parent_path.absolute().parent)
     return _merge(inherited, data)
 
 
