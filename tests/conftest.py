@@ -54,3 +54,19 @@ def line_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
         return make_scenario(tmp_path, road=road, **sections)
 
     return build
+
+
+def ring_road(folder: Path, lanes: int = 1) -> dict:
+    """A one-way ring of four 1 km links at 20 m/s without signals, as a ``road:`` section.
+
+    Writes ``nodes.csv`` and ``links.csv`` into ``folder``; shuttle and vending tests run
+    lines and cruises round it.
+    """
+    xy = [(0, 0), (1000, 0), (1000, 1000), (0, 1000)]
+    (folder / "nodes.csv").write_text(
+        "id,x_m,y_m\n" + "".join(f"{i},{x},{y}\n" for i, (x, y) in enumerate(xy)))
+    (folder / "links.csv").write_text(
+        "id,from,to,length_m,lanes,free_speed_mps,capacity_vph_per_lane\n"
+        + "".join(f"{i},{i},{(i + 1) % 4},1000,{lanes},20,1800\n" for i in range(4)))
+    return {"generator": "file", "file": {"nodes": "nodes.csv", "links": "links.csv"},
+            "signals": {"enabled": False}}

@@ -13,28 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_scenario
+from conftest import make_scenario, ring_road
 
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.world import build_world
-
-
-def _ring(folder: Path) -> dict:
-    xy = [(0, 0), (1000, 0), (1000, 1000), (0, 1000)]
-    (folder / "nodes.csv").write_text(
-        "id,x_m,y_m\n" + "".join(f"{i},{x},{y}\n" for i, (x, y) in enumerate(xy)))
-    (folder / "links.csv").write_text(
-        "id,from,to,length_m,lanes,free_speed_mps,capacity_vph_per_lane\n"
-        + "".join(f"{i},{i},{(i + 1) % 4},1000,1,20,1800\n" for i in range(4)))
-    return {"generator": "file", "file": {"nodes": "nodes.csv", "links": "links.csv"},
-            "signals": {"enabled": False}}
 
 
 def _run(tmp_path: Path, horizon_s: float = 700.0, **line: object):
     spec = {"name": "ring", "stops": [0, 1, 2, 3], "vehicles": 2, "headway_s": 300,
             "dwell_s": 30, "layover_s": 0, **line}
     scenario = make_scenario(
-        tmp_path, road=_ring(tmp_path), v2x={"enabled": False},
+        tmp_path, road=ring_road(tmp_path), v2x={"enabled": False},
         simulation={"horizon_s": horizon_s, "deterministic": True, "seed": 1},
         vehicles={"shuttle_lines": [spec]},
         incidents=[{"link": 0, "start_s": 0, "end_s": 100, "lanes_closed": 0,

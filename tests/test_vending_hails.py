@@ -10,21 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_scenario
+from conftest import make_scenario, ring_road
 
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.world import build_world
-
-
-def _ring(folder: Path, lanes: int = 1) -> dict:
-    xy = [(0, 0), (1000, 0), (1000, 1000), (0, 1000)]
-    (folder / "nodes.csv").write_text(
-        "id,x_m,y_m\n" + "".join(f"{i},{x},{y}\n" for i, (x, y) in enumerate(xy)))
-    (folder / "links.csv").write_text(
-        "id,from,to,length_m,lanes,free_speed_mps,capacity_vph_per_lane\n"
-        + "".join(f"{i},{i},{(i + 1) % 4},1000,{lanes},20,1800\n" for i in range(4)))
-    return {"generator": "file", "file": {"nodes": "nodes.csv", "links": "links.csv"},
-            "signals": {"enabled": False}}
 
 
 def _run(tmp_path: Path, *, deterministic: bool, seed: int = 1, horizon_s: float = 3600,
@@ -32,7 +21,7 @@ def _run(tmp_path: Path, *, deterministic: bool, seed: int = 1, horizon_s: float
     spec = {"name": "ring", "centre": 0, "radius_m": 2000, "hails_per_km_h": 6,
             "sale_s": 60, "patience_s": 100000, **area}
     scenario = make_scenario(
-        tmp_path, road=_ring(tmp_path, lanes), v2x={"enabled": False}, demand=demand or {},
+        tmp_path, road=ring_road(tmp_path, lanes), v2x={"enabled": False}, demand=demand or {},
         simulation={"horizon_s": horizon_s, "deterministic": deterministic, "seed": seed},
         vehicles={"vending": [spec]})
     world = build_world(scenario)
