@@ -72,3 +72,19 @@ def test_probes_are_stamped_when_the_vehicle_entered_the_link(line_scenario) -> 
     state = world.control._belief(200.0)  # type: ignore[union-attr]
     assert state.measured_s[0] == pytest.approx(10.25, rel=1e-12)
     assert state.travel_time_s[0] == pytest.approx(50.0, rel=1e-12)
+
+
+def test_belief_error_leaves_out_links_the_truth_cannot_time() -> None:
+    """A link blocked now (truth = the `BLOCKED_S` sentinel) is left out of the plain
+    means: belief (10, 20, 30) against truth (12, blocked, 30) gives an MAE of
+    (2 + 0) / 2 = 1 s and a relative error of (2/12 + 0) / 2, not ~333,000 s."""
+    import numpy as np
+
+    from v2x_sim.road.state import BLOCKED_S, LinkState, estimate_error
+
+    free = np.array([10.0, 20.0, 30.0])
+    belief = LinkState(np.array([10.0, 20.0, 30.0]), np.zeros(3), free)
+    truth = LinkState(np.array([12.0, BLOCKED_S, 30.0]), np.zeros(3), free)
+    error = estimate_error(belief, truth)
+    assert error["mae_s"] == 1.0
+    assert error["relative"] == (2.0 / 12.0) / 2

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from v2x_sim._core.jit import njit
 from v2x_sim.road.fundamental_diagram import MIN_SPEED_MPS
+from v2x_sim.road.state import BLOCKED_S
 
 if TYPE_CHECKING:
     from v2x_sim.traffic.movement import LinkTraffic
@@ -41,8 +42,9 @@ if TYPE_CHECKING:
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-CLOSED_LINK_S = 1e6
-"""Travel time reported for a link that discharges nothing (all lanes closed)."""
+CLOSED_LINK_S = BLOCKED_S
+"""Travel time reported for a link that discharges nothing now (all lanes closed, or
+its head held by a full downstream link)."""
 
 
 def true_density_vpm(traffic: LinkTraffic) -> FloatArray:
