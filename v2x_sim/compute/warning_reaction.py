@@ -33,13 +33,10 @@ from numpy.typing import NDArray
 from v2x_sim.road.movements import TurnRules
 from v2x_sim.road.network import Network
 from v2x_sim.road.routing import RouteTables
+from v2x_sim.road.state import BLOCKED_S  # a fully closed link's cost: never taken
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-
-BLOCKED_S = 1e6
-"""Cost of a fully closed hazard link in the edge's detour search (never taken)."""
-
 
 class Reaction(StrEnum):
     """What a warned vehicle did about one hazard."""

@@ -42,11 +42,6 @@ if TYPE_CHECKING:
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-CLOSED_LINK_S = BLOCKED_S
-"""Travel time reported for a link that discharges nothing now (all lanes closed, or
-its head held by a full downstream link)."""
-
-
 def true_density_vpm(traffic: LinkTraffic) -> FloatArray:
     """Vehicles on each link now per metre of link (all lanes)."""
     fleet = traffic.fleet
@@ -161,7 +156,7 @@ def true_travel_time_s(traffic: LinkTraffic) -> FloatArray:
     Running time ``L / v`` at the current moving density (capped at critical, as for
     entering vehicles, and by any speed cap), then the exit recursion over the vehicles
     ahead with the drain rate of `drain_rate_vps` and the approach's signal; a link that
-    discharges nothing costs `CLOSED_LINK_S`.
+    discharges nothing now costs `BLOCKED_S` (a sentinel).
     """
     now = float(traffic.env.now)
     fleet = traffic.fleet
@@ -195,7 +190,7 @@ def true_travel_time_s(traffic: LinkTraffic) -> FloatArray:
                          np.asarray(traffic._sig_cycle, np.float64),
                          np.asarray(traffic._sig_start, np.float64),
                          np.asarray(traffic._sig_green, np.float64))
-    return np.where(np.isfinite(exits), exits - now, CLOSED_LINK_S)
+    return np.where(np.isfinite(exits), exits - now, BLOCKED_S)
 
 
 def vehicle_positions(traffic: LinkTraffic) -> tuple[IntArray, FloatArray, FloatArray]:
