@@ -260,6 +260,40 @@ def test_run_report_is_self_contained(run_folder: Path, run: RunData) -> None:
     assert "v2x_sim_version" in page  # the resolved scenario YAML
 
 
+def test_figures_drawn_by_worker_processes_are_the_serial_bytes(
+        run_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report draws its figures on forked workers; the page must not depend on it."""
+    pages = {}
+    for workers in ("1", "3"):
+        copy = tmp_path / f"workers{workers}"
+        shutil.copytree(run_folder, copy)
+        monkeypatch.setenv("V2X_SIM_REPORT_WORKERS", workers)
+        pages[workers] = build_report(copy).read_bytes()
+        figures = {p.name: p.read_bytes() for p in (copy / "figures").glob("*.png")}
+        pages[workers + "figures"] = figures
+    assert len(pages["1figures"]) >= 8
+    assert pages["3figures"] == pages["1figures"]
+    assert pages["3"].replace(b"workers3", b"workers1") == pages["1"]
+
+
+def test_a_figure_that_fails_in_a_worker_fails_as_itself(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from v2x_sim.report.render import render_all
+
+    def broken() -> Figure:
+        raise InputFileError(Path("links.csv"), "a planted failure", line=7)
+
+    def fine() -> Figure:
+        fig = Figure(figsize=(2, 2))
+        fig.subplots().plot([0, 1], [1, 0])
+        return fig
+
+    monkeypatch.setenv("V2X_SIM_REPORT_WORKERS", "2")
+    assert len(render_all([fine, fine])) == 2
+    with pytest.raises(InputFileError, match="a planted failure"):
+        render_all([fine, broken])
+
+
 def html_escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

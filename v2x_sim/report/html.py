@@ -10,7 +10,6 @@ inline, so the page opens anywhere, offline, as one file. Figures whose data is 
 from __future__ import annotations
 
 import base64
-import io
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +28,8 @@ from v2x_sim.report import figures_study as study
 from v2x_sim.report import figures_traffic as traffic
 from v2x_sim.report.cards import cards, esc, get, num, run_key_numbers, table
 from v2x_sim.report.load import RunData, StudyData, folder_kind, load_run, load_study
+from v2x_sim.report.render import render_all
 
-DPI = 100
 FigureSpec = tuple[str, str, Callable[[], Figure]]  # file stem, caption, builder
 
 CSS = """
@@ -53,13 +52,6 @@ figcaption{font-size:.9em;color:#4a5263;margin-top:4px}
 pre{background:#f3f4f7;padding:12px;overflow-x:auto;font-size:.8em;border-radius:6px}
 footer{margin-top:2em;font-size:.8em;color:#7a8293}
 """
-
-
-def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
-    """A figure rendered to PNG in memory (Agg, no pyplot)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def _run_figures(run: RunData) -> list[FigureSpec]:
@@ -162,8 +154,8 @@ def _figure_html(folder: Path, specs: list[FigureSpec]) -> str:
         raise InputFileError(out_dir, f"cannot create the figures folder: {exc.strerror}"
                              ) from None
     parts = []
-    for stem, caption, build in specs:
-        data = png_bytes(build())
+    pngs = render_all([build for _, _, build in specs])
+    for (stem, caption, _), data in zip(specs, pngs, strict=True):
         write_bytes_atomic(out_dir / f"{stem}.png", data)
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         parts.append(f'<figure id="{esc(stem)}"><img src="{uri}" alt="{esc(caption)}">'
