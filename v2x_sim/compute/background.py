@@ -20,14 +20,15 @@ import simpy
 from numpy.typing import NDArray
 
 from v2x_sim._core.errors import ScenarioError
+from v2x_sim.comms.bsm_senders import bsm_senders
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
-from v2x_sim.comms.flows import group_by, offsets_on_link, send_times
+from v2x_sim.comms.flows import group_by, send_times
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.content import ContentStore
 from v2x_sim.compute.estimator import EdgeSensing, RoadFacts
 from v2x_sim.compute.fault_window import fail_over_window, reach_cloud
 from v2x_sim.compute.faults import FaultPlan
-from v2x_sim.compute.roadside import Coverage, Devices
+from v2x_sim.compute.roadside import CELL_M, Coverage, Devices
 from v2x_sim.compute.sensors import Exits, Positions
 from v2x_sim.compute.servers import Handover, ServerPool, Stream, kernel_threads, serve_pools
 from v2x_sim.compute.service import draw_service_s
@@ -141,6 +142,8 @@ class BackgroundFlows:
         self.windows = 0
         self.kernel_threads = kernel_threads()
         self._pattern = self._sensor_pattern()
+        self._cells = (CELL_M, coverage.first_cell, coverage.n_cells, coverage.nearest,
+                       coverage.distance_m, coverage.heard_by)
 
     # ------------------------------------------------------------------ sensors
     def _sensor_pattern(self) -> list[Stream]:
@@ -273,25 +276,18 @@ class BackgroundFlows:
         if not spec.enabled or ids.size == 0:
             self.cbr[:] = 0.0
             return [Stream() for _ in range(n_edges)]
-        book, cov, length = self.book, self.coverage, self.network.length_m
-        # channel load: transmitters within range of each RSU at the window's start
-        here = cov.cell_of(link, offsets_on_link(np.full(ids.size, start_s), entered, ready,
-                                                 length[link]))
-        heard = cov.heard_by[here].ravel()
-        transmitters = np.bincount(heard[heard >= 0], minlength=self.devices.n_rsu)
+        book = self.book
+        # channel load at the window's start (transmitters within range of each RSU), and
+        # every BSM of the window on its covering RSU: one compiled pass
+        transmitters, sent, rsu, born, distance = bsm_senders(
+            ids, link, entered, ready, (start_s, end_s, 1.0 / spec.rate_hz),
+            self.network.length_m, self._cells, self.devices.n_rsu)
         self.cbr = self.channels.pc5.channel_busy_ratio(transmitters, spec.rate_hz)
         self.cbr_sum += self.cbr
         np.maximum(self.cbr_max, self.cbr, out=self.cbr_max)
-        # every BSM of the window
-        who, born = send_times(ids, 1.0 / spec.rate_hz, start_s, end_s)
-        lk = link[who]
-        cell = cov.cell_of(lk, offsets_on_link(born, entered[who], ready[who], length[lk]))
-        rsu = cov.nearest[cell]
-        book.count_sent(MessageKind.BSM, born.size)
-        covered = rsu >= 0
-        book.count_lost(MessageKind.BSM, int(born.size - covered.sum()), "no_coverage")
-        rsu, born = rsu[covered], born[covered]
-        ok, air = self.channels.pc5.draw(cov.distance_m[cell[covered]], self.cbr[rsu],
+        book.count_sent(MessageKind.BSM, sent)
+        book.count_lost(MessageKind.BSM, sent - rsu.size, "no_coverage")
+        ok, air = self.channels.pc5.draw(distance, self.cbr[rsu],
                                          self.rng_pc5, deterministic=self.deterministic)
         book.count_lost(MessageKind.BSM, int(ok.size - ok.sum()), "radio")
         if self._faulty and self.faults is not None:  # heard by a silent RSU: lost
