@@ -107,13 +107,27 @@ def _interleave(at_second, fa, fs, fk, fb, fp, sa, ss, sk, sb, sp):  # type: ign
     then takes the numpy path, so the result never depends on which path ran. A
     payload array shorter than its stream (empty) means no content: -1.
     """
+    if not _non_decreasing(at_second):
+        return None
+    return _interleave_sorted(at_second, fa, fs, fk, fb, fp, sa, ss, sk, sb, sp)
+
+
+@njit(cache=True, nogil=True)
+def _non_decreasing(values):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Whether no value is below the one before it (`_interleave`'s sortedness check)."""
+    for i in range(1, values.shape[0]):  # noqa: SIM110 - compiled: numba has no all(generator)
+        if values[i] < values[i - 1]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _interleave_sorted(at_second, fa, fs, fk, fb, fp, sa, ss, sk, sb, sp):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """`_interleave` once ``at_second`` is known non-decreasing."""
     n_first = fa.shape[0]
     n_second = sa.shape[0]
     first_has = fp.shape[0] == n_first
     second_has = sp.shape[0] == n_second
-    for i in range(1, n_second):
-        if at_second[i] < at_second[i - 1]:
-            return None
     n = n_first + n_second
     arrival = np.empty(n)
     service = np.empty(n)
@@ -168,19 +182,72 @@ class Handover:
 
 @dataclass(frozen=True)
 class _Job:
-    """One pool's kernel call for one window: its streams, outputs and arguments."""
+    """One pool's kernel call for one window: its streams, outputs and arguments.
+
+    A plain job (no stream carries content) has ``other`` None: the merge of the carry
+    with the batch, the kernel and the new carry all run in one compiled call
+    (`_serve_plain`), whose result `_run_kernel` returns whole.
+    """
 
     fixed: Stream
-    other: Stream
+    other: Stream | None
     done_a: FloatArray | None
     done_b: FloatArray | None
     args: tuple[Any, ...]
+    batch: Stream | None = None  # a plain job's batch and the free times before it
+    free_before: FloatArray | None = None
 
 
-def _run_kernel(job: _Job) -> tuple[int, int]:
+def _run_kernel(job: _Job) -> Any:
     """The compiled kernel on one job (releases the GIL while it runs)."""
+    if job.other is None:
+        return _serve_plain(*job.args)
     used_a, used_b, _, _ = serve_streams(*job.args)
     return int(used_a), int(used_b)
+
+
+@njit(cache=True, nogil=True)
+def _merge_plain(fa, fs, fk, fb, sa, ss, sk, sb):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """`Stream.merged` of two streams without content: (sorted, arrays).
+
+    ``sorted`` False (the arrays then meaningless) where `_interleave` would decline.
+    """
+    if fa.shape[0] == 0:
+        return True, (sa, ss, sk, sb)
+    if sa.shape[0] == 0:
+        return True, (fa, fs, fk, fb)
+    at_second = np.searchsorted(fa, sa, side="right")
+    if not _non_decreasing(at_second):
+        return False, (fa, fs, fk, fb)
+    none = np.empty(0, np.int64)
+    joined = _interleave_sorted(at_second, fa, fs, fk, fb, none, sa, ss, sk, sb, none)
+    return True, (joined[0], joined[1], joined[2], joined[3])
+
+
+@njit(cache=True, nogil=True)
+def _serve_plain(fa, fs, fk, fb, ca, cs, ck, cb, ba, bs, bk, bb,  # type: ignore[no-untyped-def]  # pragma: no cover
+                 free, window_end_s, horizon_s, deadline_s, counts, stats, hist, slot_s,
+                 busy_slots, wait_slots):
+    """`ServerPool._prepare`, the kernel and `_finish` for streams without content.
+
+    ``other`` = the carry merged with the batch, served with the fixed stream through
+    `serve_streams`; the messages left (arriving at or after ``window_end_s``) merged
+    into the new carry. The same merges and the same kernel as the general path, in one
+    call instead of five. Returns (served, other's arrays, the new carry's arrays);
+    ``served`` False, before any state changed, if a stream is not sorted (the caller
+    then takes the general path, which handles that).
+    """
+    merged, other = _merge_plain(ca, cs, ck, cb, ba, bs, bk, bb)
+    if not merged:
+        return False, other, other
+    oa, os_, ok, ob = other
+    used_a, used_b, _, _ = serve_streams(fa, fs, fk, fb, oa, os_, ok, ob, free,
+                                         window_end_s, horizon_s, deadline_s, counts, stats,
+                                         hist, slot_s, busy_slots, wait_slots, None, None)
+    # tails of sorted streams are sorted, so this merge never declines
+    _, carry = _merge_plain(fa[used_a:], fs[used_a:], fk[used_a:], fb[used_a:],
+                            oa[used_b:], os_[used_b:], ok[used_b:], ob[used_b:])
+    return True, other, carry
 
 
 def kernel_threads() -> int:
@@ -271,6 +338,19 @@ class ServerPool:
 
     def _prepare(self, fixed: Stream, batch: Stream, window_end_s: float) -> _Job:
         """The window's kernel call (arguments only; nothing served yet)."""
+        carry = self.carry
+        if fixed.payload is None and carry.payload is None and batch.payload is None:
+            return _Job(fixed, None, None, None, (
+                fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
+                carry.arrival_s, carry.service_s, carry.kind, carry.born_s,
+                batch.arrival_s, batch.service_s, batch.kind, batch.born_s,
+                self.free_s, window_end_s, self.horizon_s, self.deadline_s, self.counts,
+                self.stats, self.hist, self.slot_s, self.busy_slots, self.wait_slots),
+                batch, self.free_s.copy())
+        return self._prepare_general(fixed, batch, window_end_s)
+
+    def _prepare_general(self, fixed: Stream, batch: Stream, window_end_s: float) -> _Job:
+        """`_prepare` where some stream carries content (or a plain call declined)."""
         other = Stream.merged(self.carry, batch)
         self._window = (fixed, other, self.free_s.copy())
         content = fixed.payload is not None or other.payload is not None
@@ -283,9 +363,18 @@ class ServerPool:
             self.counts, self.stats, self.hist, self.slot_s, self.busy_slots,
             self.wait_slots, done_a, done_b))
 
-    def _finish(self, job: _Job, used: tuple[int, int]) -> Handover:
+    def _finish(self, job: _Job, used: Any) -> Handover:
         """After the kernel: the new carry and the content-carrying departures."""
         fixed, other, done_a, done_b = job.fixed, job.other, job.done_a, job.done_b
+        if other is None:  # a plain job: the compiled call did the rest
+            served, (oa, os_, ok, ob), carry = used
+            if not served or job.batch is None or job.free_before is None:
+                # a stream was not sorted, nothing served: the general path handles it
+                job = self._prepare_general(fixed, job.batch or Stream(), job.args[13])
+                return self._finish(job, _run_kernel(job))
+            self._window = (fixed, Stream(oa, os_, ok, ob), job.free_before)
+            self.carry = Stream(*carry)
+            return Handover()
         used_a, used_b = used
         carry = Stream.merged(fixed.tail(used_a), other.tail(used_b))
         if carry.payload is not None and not (carry.payload >= 0).any():
