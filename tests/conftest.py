@@ -45,6 +45,19 @@ def _routes_cache(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     patch.undo()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_bin_counter() -> None:
+    """Load the compiled histogram counter once per test process, before any test.
+
+    Its first call in a process loads numba's code generator (~1 s), which would
+    otherwise land in whichever Hypothesis example counts a latency first and exceed
+    that example's deadline.
+    """
+    from v2x_sim.metrics.histogram import LogHistogram
+
+    LogHistogram().add([0.001])
+
+
 @pytest.fixture
 def line_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Factory: ``line_scenario(links, **sections)`` on a line network in tmp_path."""

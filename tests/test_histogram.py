@@ -211,3 +211,27 @@ def test_dict_round_trip_through_json(values: list[float]) -> None:
     assert len(data["counts"]) == np.count_nonzero(hist.counts)
     assert LogHistogram.from_dict(data) == hist
     assert LogHistogram.from_dict(hist.to_dict()) == hist
+
+
+def test_compiled_counting_equals_bin_index_at_and_around_every_edge() -> None:
+    """`LogHistogram.add` counts with a compiled loop; its bins must be `bin_index`'s.
+
+    Values on every edge, one ulp either side, random values over all decades, zero,
+    tiny and huge ones, inf: the counts must equal a bincount of `bin_index`.
+    """
+    edges = np.array(REF_EDGES)
+    rng = np.random.default_rng(7)
+    values = np.concatenate([
+        edges, np.nextafter(edges, 0.0), np.nextafter(edges, np.inf),
+        10.0 ** rng.uniform(LO_EXP - 2, HI_EXP + 2, 50_000),
+        [0.0, 5e-324, 1e-300, 1e300, np.inf, 10.0 ** HI_EXP, 10.0 ** LO_EXP]])
+    hist = LogHistogram()
+    hist.add(values)
+    assert hist.counts.tolist() == np.bincount(bin_index(values), minlength=N_BINS).tolist()
+    # and by the plain-Python rule: edges[i] <= v < edges[i + 1]
+    ref = np.zeros(N_BINS, np.int64)
+    for v in values[:2000].tolist():
+        ref[bisect.bisect_right(REF_EDGES, v)] += 1
+    small = LogHistogram()
+    small.add(values[:2000])
+    assert small.counts.tolist() == ref.tolist()

@@ -34,7 +34,6 @@ _LOWER = np.array([0.0] + [10.0 ** ((LO_EXP * BINS_PER_DECADE + k) / BINS_PER_DE
                            for k in range(N_BINS - 1)])
 # Upper edges; the last is NaN so that no value (not even inf) is moved past it.
 _UPPER = np.append(_LOWER[1:], np.nan)
-_CHUNK = 1 << 14  # values binned per pass, so temporaries stay in cache
 
 
 def bin_edges() -> NDArray[np.float64]:
@@ -95,9 +94,9 @@ class LogHistogram:
         if arr.size == 0:
             return
         _check_latencies(arr)
-        for start in range(0, arr.size, _CHUNK):
-            chunk = _bin_index_unchecked(arr[start:start + _CHUNK])
-            self.counts += np.bincount(chunk, minlength=N_BINS)
+        from v2x_sim.metrics.bin_counts import count_bins  # compiled: numba on first use
+
+        count_bins(arr, _LOWER, _UPPER, float(LO_EXP), float(BINS_PER_DECADE), self.counts)
         self.n += int(arr.size)
         self.total_s += float(arr.sum())
         self._max_s = max(self._max_s, float(arr.max()))
