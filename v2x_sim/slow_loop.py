@@ -105,7 +105,7 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         ids, link = ids[keep], link[keep]
         # shuttles and deliveries keep their itineraries: they are not the policy's to move
         if traffic.stops:
-            mine = np.array([int(v) not in traffic.stops for v in ids], dtype=bool)
+            mine = ~np.isin(ids, np.fromiter(traffic.stops, np.int64, len(traffic.stops)))
             ids, link = ids[mine], link[mine]
         return VehiclesView(ids=ids, link=link, next_node=network.to_node[link],
                             destination=fleet.destination[ids],

@@ -48,6 +48,35 @@ def _apply_samples(link: IntArray, value: FloatArray, measured: FloatArray,
     return link.size
 
 
+@njit(cache=True)
+def _apply_reports(vehicle: IntArray, link: IntArray, born: FloatArray,
+                   reg_link: IntArray, reg_born: FloatArray) -> None:
+    """Keep each vehicle's newest report (by send time) in place on the registry's arrays.
+
+    Among this batch's reports of one vehicle the latest sent wins (on a tie, the later
+    in the batch); it replaces the registry's entry only when sent after it (an entry
+    never heard from, NaN, always loses). Two passes where a lexsort by (vehicle, sent)
+    cost ~4 ms per decision at full scale.
+    """
+    slot = np.full(reg_link.size, -1, np.int64)  # per vehicle: its batch row so far
+    seen = np.empty(vehicle.size, np.int64)
+    m = 0
+    for i in range(vehicle.size):
+        v = vehicle[i]
+        j = slot[v]
+        if j < 0:
+            seen[m] = v
+            m += 1
+            slot[v] = i
+        elif born[i] >= born[j]:
+            slot[v] = i
+    for k in range(m):
+        v = seen[k]
+        j = slot[v]
+        if not born[j] <= reg_born[v]:
+            reg_link[v] = link[j]
+            reg_born[v] = born[j]
+
 class Belief:
     """Per-link travel-time estimates with their age.
 
@@ -187,13 +216,8 @@ class VehicleRegistry:
             self.link = np.concatenate([self.link, np.full(grow - self.link.size, -1)])
             self.reported_s = np.concatenate([self.reported_s,
                                               np.full(grow - self.reported_s.size, np.nan)])
-        order = np.lexsort((born, vehicle))  # by vehicle, newest report last
-        vehicle, link, born = vehicle[order], link[order], born[order]
-        last = np.r_[vehicle[1:] != vehicle[:-1], True]
-        vehicle, link, born = vehicle[last], link[last], born[last]
-        newer = ~(born <= self.reported_s[vehicle])  # NaN (never heard) counts as older
-        self.link[vehicle[newer]] = link[newer]
-        self.reported_s[vehicle[newer]] = born[newer]
+        # per vehicle the newest report of the batch, if newer than the one held
+        _apply_reports(vehicle, link, born, self.link, self.reported_s)
         self.reports += int(due.sum())
 
     def known(self, now_s: float) -> tuple[IntArray, IntArray, FloatArray]:

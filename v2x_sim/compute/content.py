@@ -36,25 +36,42 @@ class ContentStore:
         return np.arange(first, first + n, dtype=np.int64)
 
     def take(self, ids: IntArray) -> dict[str, NDArray[np.generic]]:
-        """The records of ``ids`` (each taken once), columns in the order of ``ids``."""
+        """The records of ``ids`` (each taken once), columns in the order of ``ids``.
+
+        Chunks are kept in the order they were added, so their first ids are already
+        sorted; a take whose ids all lie in one chunk (the usual case: one window's
+        reports finishing together) is one gather per column.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        if not ids.size or not self._chunks:
+            return {}
         starts = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
-        order = np.argsort(starts)
-        starts = starts[order]
+        lo, hi = int(ids.min()), int(ids.max())
+        k = int(np.searchsorted(starts, lo, side="right")) - 1
+        first = int(starts[k])
+        columns, left = self._chunks[first]
+        if hi < first + len(next(iter(columns.values()))):
+            out = {name: values[ids - first] for name, values in columns.items()}
+            self._release(first, columns, left - ids.size)
+            return out
         which = starts[np.searchsorted(starts, ids, side="right") - 1]
-        out: dict[str, NDArray[np.generic]] = {}
+        out = {}
         for start in np.unique(which).tolist():
             rows = which == start
             columns, left = self._chunks[start]
             for name, values in columns.items():
                 if name not in out:
-                    out[name] = np.empty(len(ids), dtype=values.dtype)
+                    out[name] = np.empty(ids.size, dtype=values.dtype)
                 out[name][rows] = values[ids[rows] - start]
-            left -= int(rows.sum())
-            if left <= 0:
-                del self._chunks[start]
-            else:
-                self._chunks[start] = (columns, left)
+            self._release(start, columns, left - int(rows.sum()))
         return out
+
+    def _release(self, start: int, columns: dict[str, NDArray[np.generic]], left: int) -> None:
+        """Keep a chunk's count of untaken records; drop the chunk when none is left."""
+        if left <= 0:
+            del self._chunks[start]
+        else:
+            self._chunks[start] = (columns, left)
 
     def __len__(self) -> int:
         """Records stored and not yet taken."""

@@ -145,8 +145,7 @@ def estimate_grouped(zones: SensorZones, readings: ZoneReadings, road: RoadFacts
     def per_link(values: FloatArray) -> FloatArray:
         return np.bincount(key, weights=values[rows], minlength=size).reshape(n_groups, n)
 
-    ghosts = zones.false_per_hour / 3600.0 * zones.length_m / zones.free_speed_mps
-    corrected = (readings.count - ghosts) / (1.0 - zones.miss_probability)
+    corrected = (readings.count - zones.ghost_mean) / (1.0 - zones.miss_probability)
     watched = per_link(zones.length_m)
     measured = watched > 0
     density = np.where(measured, np.maximum(per_link(corrected), 0.0) / np.where(

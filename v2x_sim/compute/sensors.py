@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -90,6 +91,26 @@ class SensorZones:
 
     def __len__(self) -> int:
         return int(self.link.size)
+
+    @cached_property
+    def cell_span(self) -> IntArray:
+        """Cells per link (the zones never move: computed once, not per reading)."""
+        return np.diff(self.cell_first)
+
+    @cached_property
+    def ghost_mean(self) -> FloatArray:
+        """Expected ghost tracks per snapshot per zone: rate x length / free speed."""
+        return self.false_per_hour / 3600.0 * self.length_m / self.free_speed_mps
+
+    @cached_property
+    def ghost_cum(self) -> FloatArray:
+        """Running sum of `ghost_mean` over the zones (to place a snapshot's ghosts)."""
+        return np.cumsum(self.ghost_mean)
+
+    @cached_property
+    def lane_length_m(self) -> FloatArray:
+        """Lane length each zone watches (length x lanes), occupancy's denominator."""
+        return self.length_m * self.lanes
 
 
 def reverse_links(network: Network) -> IntArray:
@@ -198,7 +219,7 @@ def read_zones(zones: SensorZones, link: IntArray, offset_m: FloatArray, speed_m
     """
     n = len(zones)
     link = np.asarray(link, np.int64)
-    span = np.diff(zones.cell_first)[link]
+    span = zones.cell_span[link]
     cell = zones.cell_first[link] + np.clip((offset_m / ZONE_CELL_M).astype(np.int64), 0,
                                             span - 1)
     pairs = int((zones.cell_ptr[cell + 1] - zones.cell_ptr[cell]).sum())
@@ -210,11 +231,11 @@ def read_zones(zones: SensorZones, link: IntArray, offset_m: FloatArray, speed_m
         np.asarray(offset_m, np.float64), np.asarray(speed_mps, np.float64), uniform, normal)
     # ghosts: one Poisson total over the zones, each placed with probability proportional
     # to its zone's rate (the same law as an independent Poisson count per zone)
-    ghost_mean = zones.false_per_hour / 3600.0 * zones.length_m / zones.free_speed_mps
+    ghost_mean = zones.ghost_mean
     if rng is None:
         ghosts, ghost_speed = ghost_mean, ghost_mean * zones.free_speed_mps
     else:
-        cum = np.cumsum(ghost_mean)
+        cum = zones.ghost_cum
         total = float(cum[-1]) if n else 0.0
         where = np.minimum(np.searchsorted(cum, rng.random(
             rng.poisson(total) if total > 0 else 0) * total, side="right"), max(n - 1, 0))
@@ -231,6 +252,6 @@ def read_zones(zones: SensorZones, link: IntArray, offset_m: FloatArray, speed_m
         kept = 1.0 - zones.miss_probability
         exits = np.where(zones.at_end, left * kept if rng is None else rng.binomial(
             left, kept).astype(np.float64), 0.0)
-    occupancy = count * zones.vehicle_length_m / (zones.length_m * zones.lanes)
+    occupancy = count * zones.vehicle_length_m / zones.lane_length_m
     return ZoneReadings(count=count, moving=moving, speed_sum_mps=speed_sum, stopped=stopped,
                         tail_m=tail, occupancy=occupancy, exits=exits)

@@ -277,6 +277,22 @@ def serve_pools(pools: list[ServerPool], fixed: list[Stream], batch: list[Stream
     stay in this thread, in pool order.
     """
     global _executor, _executor_threads
+    # a pool with nothing waiting and nothing arriving has nothing to serve (its kernel
+    # would change nothing): only its replay window is reset (`v2x.background: off`
+    # leaves most edge nodes idle in most windows)
+    idle = [not (len(f) or len(b) or len(pool.carry))
+            for pool, f, b in zip(pools, fixed, batch, strict=True)]
+    if any(idle):
+        for pool, rest in zip(pools, idle, strict=True):
+            if rest:
+                pool._window = (Stream(), Stream(), pool.free_s.copy())
+        working = [k for k, rest in enumerate(idle) if not rest]
+        served = serve_pools([pools[k] for k in working], [fixed[k] for k in working],
+                             [batch[k] for k in working], window_end_s, threads)
+        out = [Handover() for _ in pools]
+        for k, handed in zip(working, served, strict=True):
+            out[k] = handed
+        return out
     jobs = [pool._prepare(f, b, window_end_s) for pool, f, b in zip(pools, fixed, batch,
                                                                     strict=True)]
     if threads <= 1 or len(jobs) <= 1:

@@ -1,0 +1,151 @@
+"""The faster content paths give exactly what the plain ones give.
+
+`v2x.background: off` keeps every content-carrying message, so its cost is the content
+path: the status store, the vehicle registry, idle edge queues and the decision's
+screen of vehicles. Each shortcut here is checked against the plain rule it replaces,
+written out in the test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from v2x_sim.compute.cloud import VehicleRegistry
+from v2x_sim.compute.content import ContentStore
+from v2x_sim.compute.servers import ServerPool, Stream, _run_kernel, serve_pools
+from v2x_sim.control.policies.dynamic_shortest import DynamicShortest, _worth_a_look
+from v2x_sim.control.policy import PolicyView, VehiclesView
+from v2x_sim.road.generators import grid
+from v2x_sim.road.routing import RouteTables
+from v2x_sim.road.state import LinkState
+from v2x_sim.scenario.sections import GridParams
+
+
+def test_content_store_takes_rows_from_one_chunk_and_across_chunks() -> None:
+    """Rule: a take returns each id's row, in the order of the ids asked for; a chunk is
+    dropped once all its rows are taken."""
+    store = ContentStore()
+    a = store.add(x=np.array([10, 11, 12]), y=np.array([0.5, 1.5, 2.5]))  # ids 0-2
+    b = store.add(x=np.array([20, 21]), y=np.array([3.5, 4.5]))  # ids 3-4
+    assert a.tolist() == [0, 1, 2]
+    assert b.tolist() == [3, 4]
+    one = store.take(np.array([2, 0]))  # inside the first chunk, reversed
+    assert one["x"].tolist() == [12, 10]
+    assert one["y"].tolist() == [2.5, 0.5]
+    assert len(store) == 3
+    both = store.take(np.array([4, 1]))  # one row of each chunk
+    assert both["x"].tolist() == [21, 11]
+    assert both["y"].tolist() == [4.5, 1.5]
+    assert len(store) == 1  # the first chunk is gone, id 3 is left
+    last = store.take(np.array([3]))
+    assert last["x"].tolist() == [20]
+    assert len(store) == 0
+    assert store.take(np.zeros(0, np.int64)) == {}
+
+
+def test_registry_ties_go_to_the_later_report_and_equal_age_does_not_replace() -> None:
+    """Rule: among reports of one vehicle sent at the same instant the later processed
+    wins; a report sent no later than the one held does not replace it."""
+    registry = VehicleRegistry(forget_after_s=100.0)
+    # vehicle 1: two reports sent at 2 s (links 7 then 8, both processed by 3 s);
+    # vehicle 3: sent at 1 s on link 5
+    registry.ingest(np.array([2.5, 2.6, 2.7]), np.array([1, 3, 1]), np.array([7, 5, 8]),
+                    np.array([2.0, 1.0, 2.0]))
+    ids, link, at = registry.known(3.0)
+    assert ids.tolist() == [1, 3]
+    assert link.tolist() == [8, 5]
+    assert at.tolist() == [2.0, 1.0]
+    # a later batch: vehicle 1 again sent at 2 s (link 9: not newer), vehicle 3 at 4 s
+    registry.ingest(np.array([5.0, 5.0]), np.array([1, 3]), np.array([9, 6]),
+                    np.array([2.0, 4.0]))
+    ids, link, _ = registry.known(5.0)
+    assert link.tolist() == [8, 6]
+    assert registry.reports == 5
+
+
+def _pools() -> list[ServerPool]:
+    return [ServerPool(f"edge-{e}", 2, np.array([0.01, 0.02]), 10.0) for e in range(3)]
+
+
+def test_idle_pools_are_skipped_with_the_same_outcome_as_serving_them() -> None:
+    """Rule: a pool with no carry and no arrivals may skip its kernel: every pool ends in
+    the state serving it would leave, and a foreground message waits the same."""
+    skipping, serving = _pools(), _pools()
+    rng = np.random.default_rng(3)
+    for window in range(6):
+        fixed, batch = [], []
+        for e in range(3):
+            busy = (window + e) % 3 == 0  # each pool idle in two windows of three
+            n = 40 if busy else 0
+            arrival = np.sort(window + rng.random(n))
+            fixed.append(Stream())
+            batch.append(Stream(arrival, np.full(n, 0.03), np.ones(n, np.int64), arrival,
+                                np.arange(n, dtype=np.int64)))
+        handed = serve_pools(skipping, fixed, batch, window + 1.0)
+        for e, pool in enumerate(serving):  # the plain path: every kernel runs
+            job = pool._prepare(fixed[e], batch[e], window + 1.0)
+            plain = pool._finish(job, _run_kernel(job))
+            assert np.array_equal(plain.done_s, handed[e].done_s)
+            assert np.array_equal(plain.payload, handed[e].payload)
+            asked = window + 0.5
+            assert skipping[e].start_time(asked) == pool.start_time(asked)
+    for a, b in zip(skipping, serving, strict=True):
+        for name in ("free_s", "counts", "stats", "hist", "busy_slots", "wait_slots"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert sum(int(p.counts.sum()) for p in serving) > 0
+
+
+def _one_by_one(view: PolicyView, threshold: float) -> tuple[list[int], list[float]]:
+    """The plain rule: price every vehicle's remaining route against the shortest path."""
+    cost = view.belief.travel_time_s
+    tables = RouteTables(view.network, np.maximum(cost, 1e-6))
+    chosen, savings = [], []
+    for i in range(len(view.vehicles)):
+        start, goal = int(view.vehicles.next_node[i]), int(view.vehicles.destination[i])
+        if start == goal:
+            continue
+        best = tables.distances_to(goal)[start]
+        route = view.vehicles.remaining[i]
+        current = float(cost[route].sum()) if route else 0.0
+        if not np.isfinite(best) or current <= 0:
+            continue
+        if (current - best) / current > threshold:
+            chosen.append(i)
+            savings.append((current - best) / current)
+    return chosen, savings
+
+
+def test_the_screen_keeps_every_vehicle_the_exact_pricing_chooses() -> None:
+    """Rule: dynamic_shortest's array screen drops only vehicles that cannot gain more
+    than the threshold: its choices equal pricing every vehicle one by one, and the
+    screen leaves most vehicles out (a belief that favours nobody's current route)."""
+    network = grid(GridParams(rows=6, cols=6, spacing_m=400.0))
+    rng = np.random.default_rng(11)
+    free = network.free_flow_time_s
+    for trial in range(5):
+        travel = free * rng.uniform(0.8, 2.5, free.size)
+        n = 300
+        destination = rng.integers(0, network.n_nodes, n)
+        link = rng.integers(0, network.n_links, n)
+        next_node = network.to_node[link]
+        # planned routes: shortest under free flow, so the belief makes some worse
+        plan = RouteTables(network, free)
+        remaining = [plan.path(int(s), int(d)) for s, d in zip(next_node, destination,
+                                                                strict=True)]
+        if trial == 0:  # a vehicle with no route left is never priced
+            remaining[0] = []
+        vehicles = VehiclesView(ids=np.arange(n), link=link, next_node=next_node,
+                                destination=destination, remaining=remaining)
+        state = LinkState(travel, np.zeros(free.size), free)
+        view = PolicyView(now_s=0.0, network=network, belief=state, history=[],
+                          vehicles=vehicles, rng=np.random.default_rng(0))
+        threshold = 0.15
+        chosen, _, savings = DynamicShortest(threshold=threshold).candidates(view)
+        expected, expected_savings = _one_by_one(view, threshold)
+        assert chosen == expected
+        assert savings == expected_savings
+        tables = RouteTables(network, np.maximum(travel, 1e-6))
+        tables.prepare(np.unique(destination))
+        looked = _worth_a_look(vehicles, tables, np.maximum(travel, 1e-6), threshold)
+        assert set(expected) <= set(looked.tolist())
+        assert looked.size < 0.8 * n  # it does screen
