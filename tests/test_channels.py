@@ -239,3 +239,24 @@ def test_pc5_draw_broadcasts_distance_and_cbr() -> None:
         assert delivered.dtype == np.bool_
         assert delay_s.dtype == np.float64
         assert np.all(delay_s >= PC5.airtime_s)
+
+
+def test_pc5_per_message_draws_are_the_documented_draws() -> None:
+    """One distance and load per message takes a shortcut; its draws must not change.
+
+    The documented draws, with the same seed: delivered = U < p(d, cbr) for one uniform
+    per message, then delay = airtime + Exponential(scale = access / (1 - cbr)) drawn
+    with numpy's ``exponential`` and its array of scales: the same fates and delays to
+    the last bit, and the generator left in the same state.
+    """
+    gen = np.random.default_rng(3)
+    distance_m = gen.uniform(0.0, 600.0, 5000)
+    cbr = gen.uniform(0.0, 0.9, 5000)
+    fast, reference = rng(11), rng(11)
+    ok_fast, delay_fast = PC5.draw(distance_m, cbr, fast)
+    ok_ref = reference.random(5000) < PC5.delivery_probability(distance_m, cbr)
+    delay_ref = PC5.airtime_s + reference.exponential(PC5.access_delay_s / (1.0 - cbr))
+    assert ok_fast.tobytes() == ok_ref.tobytes()
+    assert delay_fast.tobytes() == delay_ref.tobytes()
+    assert fast.random() == reference.random()
+    assert 0.05 < 1.0 - ok_fast.mean() < 0.95  # both fates occur

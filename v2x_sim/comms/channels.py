@@ -114,6 +114,14 @@ class Pc5Channel:
         """
         distance = _as_float(distance_m)
         load = _as_float(cbr)
+        if distance.ndim and distance.shape == load.shape and not deterministic:
+            # the flows' case (one distance and load per message): no broadcasting, and
+            # the exponential as scale x standard exponential, which is how numpy draws
+            # it (the same numbers from the same stream), ~2x faster for an array of scales
+            delivered = rng.random(distance.shape) < self.delivery_probability(distance, load)
+            access_mean_s = self.access_delay_s / (1.0 - load)
+            return delivered, self.airtime_s + access_mean_s * rng.standard_exponential(
+                distance.shape)
         shape = np.broadcast_shapes(distance.shape, load.shape)
         probability = np.broadcast_to(self.delivery_probability(distance, load), shape)
         if deterministic:
