@@ -332,3 +332,25 @@ def test_studies_write_nothing_unless_asked(tmp_path: Path,
     assert table["n"].tolist() == [2] * table["n"].size
     v2x_sim.run(scenario)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("cells", [
+    ["0", "12", "007", "-3", "+5"],
+    ["1.5", "2", "-0.0", "1e5", "5e-3", "1E2", ".5", "1.", "1.5e+3"],
+    ["9223372036854775807", "1"], ["9223372036854775808", "1"],
+    ["1", "", "3"], ["nan", "1.0"], ["inf", "-inf"], [" 1", "2 "], ["1,5", "2"],
+    ["-", "1"], ["1e", "2"], ["a1", "2"], ["1_0", "2"], ["0x10"], [""], ["-1", "4"],
+])
+def test_number_columns_read_alike_by_python_and_by_numpy(cells: list[str]) -> None:
+    """Plain-number columns are parsed by Python's int/float, the rest by numpy arrays.
+
+    Whatever the cells, the column must be the one the numpy path makes: same dtype and
+    same values (NaN where empty), for plain and nullable columns alike.
+    """
+    from v2x_sim.tables.formats import _typed, _typed_by_numpy
+
+    for stem, name in (("trips", "delay_s"), ("trips", "origin_wait_s"), ("events", "vehicle")):
+        fast = _typed(stem, name, cells)
+        slow = _typed_by_numpy(stem, name, cells)
+        assert fast.dtype == slow.dtype, (stem, name)
+        assert fast.tobytes() == slow.tobytes(), (stem, name)

@@ -20,7 +20,9 @@ def read_csv_records(path: Path) -> list[tuple[int, list[str]]]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             try:
-                return [(reader.line_num, r) for r in reader if any(f.strip() for f in r)]
+                # a row is blank when every cell is; most rows' first cell already says no
+                return [(reader.line_num, r) for r in reader
+                        if r and (r[0].strip() or any(f.strip() for f in r))]
             except csv.Error as exc:
                 raise InputFileError(path, f"not valid CSV: {exc}", line=reader.line_num) from None
     except FileNotFoundError:
