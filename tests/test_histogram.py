@@ -224,7 +224,7 @@ def test_compiled_counting_equals_bin_index_at_and_around_every_edge() -> None:
     values = np.concatenate([
         edges, np.nextafter(edges, 0.0), np.nextafter(edges, np.inf),
         10.0 ** rng.uniform(LO_EXP - 2, HI_EXP + 2, 50_000),
-        [0.0, 5e-324, 1e-300, 1e300, np.inf, 10.0 ** HI_EXP, 10.0 ** LO_EXP]])
+        [0.0, -0.0, 5e-324, 1e-300, 1e300, np.inf, 10.0 ** HI_EXP, 10.0 ** LO_EXP]])
     hist = LogHistogram()
     hist.add(values)
     assert hist.counts.tolist() == np.bincount(bin_index(values), minlength=N_BINS).tolist()
