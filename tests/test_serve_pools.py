@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from v2x_sim.compute.servers import ServerPool, Stream, kernel_threads, serve_pools
+from v2x_sim.compute.servers import (
+    Handover,
+    ServerPool,
+    Stream,
+    _run_kernel,
+    kernel_threads,
+    serve_pools,
+)
 
 
 def _stream(rng: np.random.Generator, start: float, n: int, kind: int,
@@ -53,38 +60,50 @@ def test_kernel_threads_from_the_environment(monkeypatch: pytest.MonkeyPatch,
     assert kernel_threads() == threads
 
 
-def _no_content(stream: Stream) -> Stream:
-    """The same messages marked as carrying no content (-1): the general path serves them."""
-    return Stream(stream.arrival_s, stream.service_s, stream.kind, stream.born_s,
-                  np.full(len(stream), -1, np.int64))
+def _step_by_step(pool: ServerPool, fixed: Stream, batch: Stream, end_s: float) -> Handover:
+    """`ServerPool.serve` through the step-by-step path (merge, kernel, carry apart)."""
+    job = pool._prepare_general(fixed, batch, end_s)
+    return pool._finish(job, _run_kernel(job))
 
 
-def test_the_one_call_path_serves_exactly_as_the_general_path() -> None:
-    """Streams without content take one compiled call (merge, kernel, new carry).
+@pytest.mark.parametrize("content", ["none", "some", "all"])
+def test_the_one_call_path_serves_exactly_as_the_step_by_step_path(content: str) -> None:
+    """A pool's window runs as one compiled call (merge, kernel, new carry, hand-over).
 
-    Content ids of -1 mean "no content" but send the same messages down the general
-    path (merge, kernel and carry as separate steps): every accumulator, the carry
-    across windows and a foreground message's start time must be identical.
+    The same windows through the step-by-step path (the form it replaced, kept for
+    unsorted input) must leave every accumulator, the carry and its content ids, a
+    foreground message's start time and the content handed over identical: without
+    content, with some messages carrying content ids (others -1), and with all.
     """
-    plain, general = _pools(), _pools()
-    carried = 0
+    one_call, steps = _pools(), _pools()
+    carried = handed = 0
     for window in range(6):
         rng = np.random.default_rng(100 + window)
         # a busy window then quiet ones: the carry holds messages across windows
         n = 900 if window == 1 else 150
         fixed = [_stream(rng, window, n + 40 * e, 0) for e in range(5)]
-        batch = [_stream(rng, window + 0.5, n // 2, 1) for e in range(5)]
-        for pool, f, b in zip(plain, fixed, batch, strict=True):
-            assert not len(pool.serve(f, b, window, window + 1.0))
-        for pool, f, b in zip(general, fixed, batch, strict=True):
-            assert not len(pool.serve(f, _no_content(b), window, window + 1.0))
-        for a, b in zip(plain, general, strict=True):
+        batch = [_stream(rng, window + 0.5, n // 2, 1, payload=content != "none")
+                 for e in range(5)]
+        if content == "some":
+            for b in batch:
+                assert b.payload is not None
+                b.payload[::3] = -1
+        for a, b, f, m in zip(one_call, steps, fixed, batch, strict=True):
+            h1 = a.serve(f, m, window, window + 1.0)
+            h2 = _step_by_step(b, f, m, window + 1.0)
+            for name in ("done_s", "payload", "kind"):
+                assert getattr(h1, name).tobytes() == getattr(h2, name).tobytes(), name
+            handed += len(h1)
             for name in ("free_s", "counts", "stats", "hist", "busy_slots", "wait_slots"):
                 assert np.array_equal(getattr(a, name), getattr(b, name)), name
             for name in ("arrival_s", "service_s", "kind", "born_s"):
                 assert np.array_equal(getattr(a.carry, name), getattr(b.carry, name)), name
+            assert (a.carry.payload is None) == (b.carry.payload is None)
+            if a.carry.payload is not None and b.carry.payload is not None:
+                assert np.array_equal(a.carry.payload, b.carry.payload)
             for at in (window + 0.3, window + 0.97):
                 assert a.start_time(at) == b.start_time(at)
             carried += len(a.carry)
     assert carried > 100  # messages did cross window boundaries
-    assert plain[0].counts.sum() > 1000
+    assert one_call[0].counts.sum() > 1000
+    assert (handed > 500) == (content != "none")

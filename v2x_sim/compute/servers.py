@@ -184,9 +184,9 @@ class Handover:
 class _Job:
     """One pool's kernel call for one window: its streams, outputs and arguments.
 
-    A plain job (no stream carries content) has ``other`` None: the merge of the carry
-    with the batch, the kernel and the new carry all run in one compiled call
-    (`_serve_plain`), whose result `_run_kernel` returns whole.
+    A one-call job has ``other`` None: the merge of the carry with the batch, the kernel,
+    the new carry and the content handed over all run in one compiled call
+    (`_serve_window`), whose result `_run_kernel` returns whole.
     """
 
     fixed: Stream
@@ -194,60 +194,99 @@ class _Job:
     done_a: FloatArray | None
     done_b: FloatArray | None
     args: tuple[Any, ...]
-    batch: Stream | None = None  # a plain job's batch and the free times before it
+    batch: Stream | None = None  # a one-call job's batch and the free times before it
     free_before: FloatArray | None = None
 
 
 def _run_kernel(job: _Job) -> Any:
     """The compiled kernel on one job (releases the GIL while it runs)."""
     if job.other is None:
-        return _serve_plain(*job.args)
+        return _serve_window(*job.args)
     used_a, used_b, _, _ = serve_streams(*job.args)
     return int(used_a), int(used_b)
 
 
-@njit(cache=True, nogil=True)
-def _merge_plain(fa, fs, fk, fb, sa, ss, sk, sb):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """`Stream.merged` of two streams without content: (sorted, arrays).
+def _columns(stream: Stream) -> tuple[Any, ...]:
+    """A stream as `_serve_window` takes it: four arrays, payload ids, whether it has them."""
+    has = stream.payload is not None
+    return (stream.arrival_s, stream.service_s, stream.kind, stream.born_s,
+            stream.payload if has else EMPTY_I, has)
 
-    ``sorted`` False (the arrays then meaningless) where `_interleave` would decline.
+
+@njit(cache=True, nogil=True)
+def _merge(fa, fs, fk, fb, fp, f_has, sa, ss, sk, sb, sp, s_has):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """`Stream.merged` in compiled form: (sorted, arrays, payload, has_payload).
+
+    A payload array is meaningful only where its ``has`` flag is set (the compiled
+    stand-in for a payload of None); ``sorted`` False (the rest then meaningless) where
+    `_interleave` would decline. As `Stream.merged`, an empty stream yields the other
+    unchanged.
     """
     if fa.shape[0] == 0:
-        return True, (sa, ss, sk, sb)
+        return True, (sa, ss, sk, sb), sp, s_has
     if sa.shape[0] == 0:
-        return True, (fa, fs, fk, fb)
+        return True, (fa, fs, fk, fb), fp, f_has
     at_second = np.searchsorted(fa, sa, side="right")
     if not _non_decreasing(at_second):
-        return False, (fa, fs, fk, fb)
+        return False, (fa, fs, fk, fb), fp, f_has
     none = np.empty(0, np.int64)
-    joined = _interleave_sorted(at_second, fa, fs, fk, fb, none, sa, ss, sk, sb, none)
-    return True, (joined[0], joined[1], joined[2], joined[3])
+    joined = _interleave_sorted(at_second, fa, fs, fk, fb, fp if f_has else none,
+                                sa, ss, sk, sb, sp if s_has else none)
+    return True, (joined[0], joined[1], joined[2], joined[3]), joined[4], f_has or s_has
 
 
 @njit(cache=True, nogil=True)
-def _serve_plain(fa, fs, fk, fb, ca, cs, ck, cb, ba, bs, bk, bb,  # type: ignore[no-untyped-def]  # pragma: no cover
-                 free, window_end_s, horizon_s, deadline_s, counts, stats, hist, slot_s,
-                 busy_slots, wait_slots):
-    """`ServerPool._prepare`, the kernel and `_finish` for streams without content.
+def _content_of(payload, done, kind, n):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """(departure, content id, kind) of the first ``n`` messages that carry content."""
+    keep = payload[:n] >= 0
+    return done[:n][keep], payload[:n][keep], kind[:n][keep]
+
+
+@njit(cache=True, nogil=True)
+def _serve_window(fa, fs, fk, fb, fp, f_has, ca, cs, ck, cb, cp, c_has,  # type: ignore[no-untyped-def]  # pragma: no cover
+                  ba, bs, bk, bb, bp, b_has, free, window_end_s, horizon_s, deadline_s,
+                  counts, stats, hist, slot_s, busy_slots, wait_slots):
+    """`ServerPool._prepare`, the kernel and `_finish` of one window in one call.
 
     ``other`` = the carry merged with the batch, served with the fixed stream through
-    `serve_streams`; the messages left (arriving at or after ``window_end_s``) merged
-    into the new carry. The same merges and the same kernel as the general path, in one
-    call instead of five. Returns (served, other's arrays, the new carry's arrays);
-    ``served`` False, before any state changed, if a stream is not sorted (the caller
-    then takes the general path, which handles that).
+    `serve_streams` (with each message's departure where some stream carries content);
+    the messages left (arriving at or after ``window_end_s``) merged into the new carry,
+    whose payload counts only if some id in it is >= 0. The same merges and the same
+    kernel as the step-by-step form, in one call instead of five. Returns (served,
+    other, new carry, the content handed over or None); ``served`` False, before any
+    state changed, if a stream is not sorted (the caller then takes the step-by-step
+    path, which handles that).
     """
-    merged, other = _merge_plain(ca, cs, ck, cb, ba, bs, bk, bb)
+    merged, other, op, o_has = _merge(ca, cs, ck, cb, cp, c_has, ba, bs, bk, bb, bp, b_has)
     if not merged:
-        return False, other, other
+        return False, (other, op, o_has), (other, op, o_has), None
     oa, os_, ok, ob = other
-    used_a, used_b, _, _ = serve_streams(fa, fs, fk, fb, oa, os_, ok, ob, free,
-                                         window_end_s, horizon_s, deadline_s, counts, stats,
-                                         hist, slot_s, busy_slots, wait_slots, None, None)
+    content = f_has or o_has
+    done_a = np.full(fa.shape[0] if content else 0, np.nan)
+    done_b = np.full(oa.shape[0] if content else 0, np.nan)
+    if content:
+        used_a, used_b, _, _ = serve_streams(
+            fa, fs, fk, fb, oa, os_, ok, ob, free, window_end_s, horizon_s, deadline_s,
+            counts, stats, hist, slot_s, busy_slots, wait_slots, done_a, done_b)
+    else:
+        used_a, used_b, _, _ = serve_streams(
+            fa, fs, fk, fb, oa, os_, ok, ob, free, window_end_s, horizon_s, deadline_s,
+            counts, stats, hist, slot_s, busy_slots, wait_slots, None, None)
     # tails of sorted streams are sorted, so this merge never declines
-    _, carry = _merge_plain(fa[used_a:], fs[used_a:], fk[used_a:], fb[used_a:],
-                            oa[used_b:], os_[used_b:], ok[used_b:], ob[used_b:])
-    return True, other, carry
+    _, carry, carry_p, carry_has = _merge(
+        fa[used_a:], fs[used_a:], fk[used_a:], fb[used_a:], fp[used_a:] if f_has else fp,
+        f_has, oa[used_b:], os_[used_b:], ok[used_b:], ob[used_b:],
+        op[used_b:] if o_has else op, o_has)
+    if carry_has:  # no content left to hand over: the cheaper path next time
+        carry_has = (carry_p >= 0).any()
+    if not content:
+        return True, (other, op, o_has), (carry, carry_p, carry_has), None
+    handed_f = _content_of(fp if f_has else np.full(used_a, -1), done_a, fk, used_a)
+    handed_o = _content_of(op if o_has else np.full(used_b, -1), done_b, ok, used_b)
+    handed = (np.concatenate((handed_f[0], handed_o[0])),
+              np.concatenate((handed_f[1], handed_o[1])),
+              np.concatenate((handed_f[2], handed_o[2])))
+    return True, (other, op, o_has), (carry, carry_p, carry_has), handed
 
 
 def kernel_threads() -> int:
@@ -355,18 +394,13 @@ class ServerPool:
     def _prepare(self, fixed: Stream, batch: Stream, window_end_s: float) -> _Job:
         """The window's kernel call (arguments only; nothing served yet)."""
         carry = self.carry
-        if fixed.payload is None and carry.payload is None and batch.payload is None:
-            return _Job(fixed, None, None, None, (
-                fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
-                carry.arrival_s, carry.service_s, carry.kind, carry.born_s,
-                batch.arrival_s, batch.service_s, batch.kind, batch.born_s,
-                self.free_s, window_end_s, self.horizon_s, self.deadline_s, self.counts,
-                self.stats, self.hist, self.slot_s, self.busy_slots, self.wait_slots),
-                batch, self.free_s.copy())
-        return self._prepare_general(fixed, batch, window_end_s)
+        return _Job(fixed, None, None, None, (
+            *_columns(fixed), *_columns(carry), *_columns(batch), self.free_s, window_end_s,
+            self.horizon_s, self.deadline_s, self.counts, self.stats, self.hist,
+            self.slot_s, self.busy_slots, self.wait_slots), batch, self.free_s.copy())
 
     def _prepare_general(self, fixed: Stream, batch: Stream, window_end_s: float) -> _Job:
-        """`_prepare` where some stream carries content (or a plain call declined)."""
+        """`_prepare` step by step, for streams the one compiled call declines (unsorted)."""
         other = Stream.merged(self.carry, batch)
         self._window = (fixed, other, self.free_s.copy())
         content = fixed.payload is not None or other.payload is not None
@@ -382,15 +416,15 @@ class ServerPool:
     def _finish(self, job: _Job, used: Any) -> Handover:
         """After the kernel: the new carry and the content-carrying departures."""
         fixed, other, done_a, done_b = job.fixed, job.other, job.done_a, job.done_b
-        if other is None:  # a plain job: the compiled call did the rest
-            served, (oa, os_, ok, ob), carry = used
+        if other is None:  # a one-call job: the compiled call did the rest
+            served, (arrays, payload, has), (carry, carry_p, carry_has), handed = used
             if not served or job.batch is None or job.free_before is None:
                 # a stream was not sorted, nothing served: the general path handles it
-                job = self._prepare_general(fixed, job.batch or Stream(), job.args[13])
+                job = self._prepare_general(fixed, job.batch or Stream(), job.args[19])
                 return self._finish(job, _run_kernel(job))
-            self._window = (fixed, Stream(oa, os_, ok, ob), job.free_before)
-            self.carry = Stream(*carry)
-            return Handover()
+            self._window = (fixed, Stream(*arrays, payload if has else None), job.free_before)
+            self.carry = Stream(*carry, carry_p if carry_has else None)
+            return Handover() if handed is None else Handover(*handed)
         used_a, used_b = used
         carry = Stream.merged(fixed.tail(used_a), other.tail(used_b))
         if carry.payload is not None and not (carry.payload >= 0).any():
