@@ -31,7 +31,8 @@ from v2x_sim.road.fundamental_diagram import (
 from v2x_sim.road.generators import grid
 from v2x_sim.road.signals import fixed_time_plan
 from v2x_sim.scenario import scenario_from_dict
-from v2x_sim.scenario.sections import GridParams, SignalSection
+from v2x_sim.scenario.road_sections import GridParams
+from v2x_sim.scenario.signal_sections import SignalSection
 from v2x_sim.scenario.v2x_sections import Pc5Params, ServiceDistribution, ServiceParams
 from v2x_sim.slow_loop import build_feeds
 from v2x_sim.world import build_world

@@ -18,7 +18,7 @@ from v2x_sim.road.network import build_network
 from v2x_sim.road.network_table import read_network_table
 from v2x_sim.road.shapes import LinkShapes
 from v2x_sim.scenario.loader import load_scenario, scenario_from_dict
-from v2x_sim.scenario.sections import DemoZoneParams
+from v2x_sim.scenario.road_sections import DemoZoneParams
 from v2x_sim.world import build_world
 
 ARRAYS = ("node_ids", "x_m", "y_m", "link_ids", "from_node", "to_node", "length_m", "lanes",

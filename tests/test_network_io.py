@@ -7,7 +7,7 @@ from v2x_sim._core.errors import InputFileError
 from v2x_sim.road.generators import corridor, grid
 from v2x_sim.road.io import read_network_csv, write_network_csv
 from v2x_sim.road.network import RoadClass
-from v2x_sim.scenario.sections import CorridorParams, GridParams
+from v2x_sim.scenario.road_sections import CorridorParams, GridParams
 
 ARRAYS = ("node_ids", "x_m", "y_m", "link_ids", "from_node", "to_node", "length_m", "lanes",
           "free_speed_mps", "capacity_vps_per_lane", "jam_density_vpm_per_lane", "road_class",

@@ -6,7 +6,8 @@ import pytest
 from v2x_sim._core.errors import InputFileError, ScenarioError
 from v2x_sim.road.generators import grid
 from v2x_sim.road.network import build_network
-from v2x_sim.scenario.sections import GridParams, TripEntry, VehicleKind
+from v2x_sim.scenario.road_sections import GridParams
+from v2x_sim.scenario.sections import TripEntry, VehicleKind
 from v2x_sim.traffic.trip_file import (
     NOT_GIVEN,
     TripList,

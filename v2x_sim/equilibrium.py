@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from v2x_sim._core.atomic import write_text_atomic
+from v2x_sim.road.connections import connections_path
 from v2x_sim.road.network import Network
 from v2x_sim.road.td_paths import link_time_profile
 from v2x_sim.scenario.routing_section import Background
@@ -117,6 +118,9 @@ def cache_key(scenario: Scenario) -> str:
     named: list[str | None] = [demand.trips_file]
     if road.file:
         named += [road.file.nodes, road.file.links, road.file.network]
+    turns = connections_path(scenario)
+    if turns is not None:
+        files["connections"] = _file_digest(turns)
     if road.signals.plan == SignalPlanKind.FILE:
         named.append(road.signals.file)
     for file_name in named:

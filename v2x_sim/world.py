@@ -27,9 +27,11 @@ from v2x_sim.fast_loop import wire_warnings
 from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.metrics.reroute_clock import RerouteClocks
 from v2x_sim.result import RunResult, collect_result
+from v2x_sim.road.connections import connections_path, read_connections_csv, with_turns
 from v2x_sim.road.fundamental_diagram import SPEED_FUNCTIONS
 from v2x_sim.road.generators import corridor, demo_zone, grid
 from v2x_sim.road.io import read_network_csv
+from v2x_sim.road.lane_layout import lane_masks
 from v2x_sim.road.movements import TurnRules
 from v2x_sim.road.network import Network
 from v2x_sim.road.network_table import read_network_table
@@ -81,8 +83,10 @@ def build_network_from(scenario: Scenario) -> Network:
         return read_network_table(scenario.resolve_path(files.network))
     assert files.nodes is not None  # NetworkFiles validation: nodes and links, or network
     assert files.links is not None
-    return read_network_csv(scenario.resolve_path(files.nodes),
-                            scenario.resolve_path(files.links))
+    links = scenario.resolve_path(files.links)
+    network = read_network_csv(scenario.resolve_path(files.nodes), links)
+    path = connections_path(scenario)
+    return network if path is None else with_turns(network, read_connections_csv(path, network))
 
 
 @dataclass
@@ -424,6 +428,7 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
         diagram=scenario.road.fundamental_diagram, signals=signals,
         moved_on_after_s=scenario.simulation.moved_on_after_s,
         u_turns_anywhere=scenario.road.u_turns == "anywhere",
+        lane_masks=lane_masks(network, u_turns_anywhere=scenario.road.u_turns == "anywhere"),
         traversals=traversals, events=events)
     traffic.kerbside_kinds = frozenset(
         {KINDS.index(VehicleKind.VENDING)} | ({KINDS.index(VehicleKind.DELIVERY)}

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from v2x_sim.road.network import Network, RoadClass, build_network
-from v2x_sim.scenario.sections import (
+from v2x_sim.scenario.road_sections import (
     CorridorParams,
     DemoZoneParams,
     GridParams,

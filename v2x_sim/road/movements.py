@@ -5,6 +5,9 @@ A U-turn takes a vehicle arriving on link ``a`` (from ``u`` to ``v``) onto a lin
 a dead end, where every link leaving ``v`` goes back to ``u``. Shortest paths never
 contain one (going back is never shorter); they arise where routes are joined: a
 delivery leg after a stop, a new route from the end of the link a vehicle is on.
+
+On a network with turn restrictions (a connections file, `turn_table`), a movement it
+does not list is forbidden too, wherever U-turns are allowed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class TurnRules:
         self.anywhere = u_turns_anywhere
         self._from: list[int] = network.from_node.tolist()
         self._to: list[int] = network.to_node.tolist()
+        self._turns = network.turns
 
     def is_u_turn(self, arriving: int, leaving: int) -> bool:
         """Whether ``leaving`` goes from ``arriving``'s end straight back to its start."""
@@ -44,8 +48,12 @@ class TurnRules:
                    for out in self.network.outgoing(self._to[arriving]).tolist())
 
     def forbidden(self, arriving: int, leaving: int) -> bool:
-        """A U-turn away from a dead end, when U-turns are not allowed anywhere."""
-        return (not self.anywhere and arriving >= 0 and self.is_u_turn(arriving, leaving)
+        """A U-turn away from a dead end (unless allowed anywhere), or an unlisted turn."""
+        if arriving < 0:
+            return False
+        if self._turns is not None and not self._turns.allows(arriving, leaving):
+            return True
+        return (not self.anywhere and self.is_u_turn(arriving, leaving)
                 and not self.dead_end(arriving))
 
     def leg(self, tables: RouteTables, arriving: int, origin: int,
@@ -61,14 +69,16 @@ class TurnRules:
         route: list[int] = []
         here, prev = origin, arriving
         for _ in range(MAX_DETOUR_LINKS):
-            rest = tables.path(here, destination)
+            rest = tables.path(here, destination, prev)
             if not rest or not self.forbidden(prev, rest[0]):
                 return route + rest
             dist = tables.distances_to(destination)
             best, best_cost = -1, np.inf
             for out in self.network.outgoing(here).tolist():
                 cost = float(tables.cost_s[out] + dist[self._to[out]])
-                if out != rest[0] and cost < best_cost:
+                if out != rest[0] and cost < best_cost and not (
+                        self._turns is not None and prev >= 0
+                        and not self._turns.allows(prev, out)):
                     best, best_cost = out, cost
             if best < 0 or not np.isfinite(best_cost):
                 return route + rest  # the U-turn is the only way on
@@ -76,4 +86,4 @@ class TurnRules:
             here, prev = self._to[best], best
             if here == destination:
                 return route
-        return route + tables.path(here, destination)
+        return route + tables.path(here, destination, prev)

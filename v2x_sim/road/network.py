@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim._core.ids import id_array, normalise_id
 from v2x_sim.road.shapes import LinkShapes
+from v2x_sim.road.turn_table import TurnTable
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -48,6 +49,8 @@ class Network:
         road_class: `RoadClass` value per link.
         shapes: polylines of links that are not straight between their end nodes (for
             maps and device placement), or None when every link is straight.
+        turns: the movements allowed at nodes (a connections file), or None when every
+            movement is allowed (see `turn_table`).
     """
 
     node_ids: StrArray
@@ -63,6 +66,7 @@ class Network:
     jam_density_vpm_per_lane: FloatArray
     road_class: IntArray
     shapes: LinkShapes | None = None
+    turns: TurnTable | None = None
     out_offsets: IntArray = field(init=False)
     out_links: IntArray = field(init=False)
     in_offsets: IntArray = field(init=False)

@@ -5,6 +5,10 @@ on the reversed graph (``scipy.sparse.csgraph``) and derive, for every node, the
 take next. A vehicle at node ``u`` heading to ``d`` takes ``next_link[d][u]``. Parallel
 links between the same nodes are handled: the next link is the cheapest out-link by
 ``cost[l] + dist[to[l]]``.
+
+On a network with turn restrictions (a connections file, `turn_table`) the search runs
+on the links instead (`turn_routing`): the next link then depends on the link a vehicle
+arrived by, and `RouteTables.path` takes it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from v2x_sim.road.network import Network
+from v2x_sim.road.turn_routing import TurnGraph
 
 NO_LINK = -1
 
@@ -76,6 +81,9 @@ class RouteTables:
         self._dist: dict[int, NDArray[np.float64]] = {}
         self._lists: dict[int, list[int]] = {}  # tables as lists, for scalar walks
         self._to_node: list[int] = network.to_node.tolist()
+        self._graph = TurnGraph(network) if network.turns is not None else None
+        self._link_dist: dict[int, NDArray[np.float64]] = {}
+        self._link_next: dict[int, list[int]] = {}
 
     def prepare(self, destinations: NDArray[np.int64] | list[int]) -> None:
         """Distances to all these destinations in one batched Dijkstra.
@@ -87,7 +95,14 @@ class RouteTables:
                                      if int(d) not in self._dist], dtype=np.int64))
         if todo.size == 0:
             return
-        dist = distances_to(self.network, self.cost_s, todo)
+        if self._graph is None:
+            dist = distances_to(self.network, self.cost_s, todo)
+        else:
+            link_dist = self._graph.link_distances(self.cost_s, todo)
+            dist = self._graph.node_distances(self.cost_s, link_dist)
+            dist[np.arange(len(todo)), todo] = 0.0
+            for row, dest in enumerate(todo):
+                self._link_dist[int(dest)] = link_dist[row]
         for row, dest in enumerate(todo):
             self._dist[int(dest)] = dist[row]
 
@@ -105,14 +120,28 @@ class RouteTables:
         """Next link from every node towards ``destination``."""
         table = self._tables.get(destination)
         if table is None:
-            table = next_hop_table(self.network, self.cost_s, self.distances_to(destination))
+            dist = self.distances_to(destination)
+            if self._graph is None:
+                table = next_hop_table(self.network, self.cost_s, dist)
+            else:  # the best first link of a trip starting at each node
+                table = self._graph.first_links(self.cost_s, self._link_dist[destination])
+                table[~np.isfinite(dist) | (dist == 0.0)] = NO_LINK
             self._tables[destination] = table
         return table
 
-    def path(self, origin: int, destination: int) -> list[int]:
-        """Link indices of the shortest path; empty if unreachable or origin == destination."""
+    def path(self, origin: int, destination: int, arriving: int = NO_LINK) -> list[int]:
+        """Link indices of the shortest path; empty if unreachable or origin == destination.
+
+        ``arriving`` is the link the vehicle reached ``origin`` by (it ends there); with
+        turn restrictions the path's first movement is then an allowed one from it.
+        Without restrictions it is ignored.
+        """
         if destination not in self._lists:
             self._lists[destination] = self.table(destination).tolist()
+        if origin == destination:
+            return []
+        if self._graph is not None:
+            return self._turning_path(origin, destination, arriving)
         table = self._lists[destination]
         to_node = self._to_node
         links: list[int] = []
@@ -125,4 +154,23 @@ class RouteTables:
                 return []
             links.append(link)
             node = to_node[link]
+        return []
+
+    def _turning_path(self, origin: int, destination: int, arriving: int) -> list[int]:
+        """`path` on the line graph: from the best first link, each best next link."""
+        assert self._graph is not None
+        nexts = self._link_next.get(destination)
+        if nexts is None:
+            nexts = self._graph.next_links(self.cost_s, self._link_dist[destination]).tolist()
+            self._link_next[destination] = nexts
+        link = nexts[arriving] if arriving >= 0 else self._lists[destination][origin]
+        to_node = self._to_node
+        links: list[int] = []
+        for _ in range(len(nexts)):
+            if link == NO_LINK:
+                return []
+            links.append(link)
+            if to_node[link] == destination:
+                return links
+            link = nexts[link]
         return []

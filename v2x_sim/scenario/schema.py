@@ -11,13 +11,13 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.scenario.fault_sections import FaultWindow
+from v2x_sim.scenario.road_sections import RoadSection
 from v2x_sim.scenario.routing_section import RoutingSection
 from v2x_sim.scenario.sections import (
     MAX_LINK_BINS,
     DemandSection,
     IncidentEntry,
     OutputSection,
-    RoadSection,
     Section,
     SimulationSection,
     VehiclesSection,

@@ -156,8 +156,9 @@ def _fallback_paths(routes: HabitualRoutes, cells: IntArray, network: Network,
     costs = mean_path_costs(flat, departs[owner], routes.link_time_s, routes.bin_s)
     best: list[tuple[int, ...]] = []
     at = 0
-    for group in candidates:
-        best.append(group[int(np.argmin(costs[at:at + len(group)]))] if group else ())
+    for (o, d, _), group in zip(cells.tolist(), candidates, strict=True):
+        best.append(group[int(np.argmin(costs[at:at + len(group)]))] if group
+                    else tuple(free_flow.path(int(o), int(d))))
         at += len(group)
     return best
 
@@ -185,7 +186,10 @@ def candidate_paths(network: Network, profile: FloatArray, bin_s: float, cells: 
     _, last = best_path_trees(network, profile, bin_s, pairs[:, 0].astype(np.int64),
                               pairs[:, 1])
     found = trace_paths(network, last, row.ravel(), origin, destination)
-    return [list(dict.fromkeys(p for p in found[c * m:(c + 1) * m] if p)) for c in range(n)]
+    turns = network.turns  # the search is by node: drop paths through forbidden turns
+    return [list(dict.fromkeys(p for p in found[c * m:(c + 1) * m]
+                               if p and (turns is None or turns.route_allowed(p))))
+            for c in range(n)]
 
 
 def mean_path_costs(paths: list[tuple[int, ...]], departs: FloatArray, profile: FloatArray,

@@ -23,8 +23,9 @@ bursts from engaging the congested branch, where speed-at-entry feedback is unst
 (slower vehicles stay "moving" longer, raising the density further) and where the queue
 would charge the same delay twice.
 
-A head vehicle blocked downstream holds only its own movement on a link of two or more
-lanes until the link is full (`lane_groups`); one blocked for ``moved_on_after_s`` is
+Each movement discharges at most its lane group's saturation flow, and a held head
+vehicle holds only its own lane group until the held queue overfills it (`lane_groups`,
+groups from `v2x_sim.road.lane_layout`); one blocked for ``moved_on_after_s`` is
 moved on, counted, to a link with space, never through a full closure (`moving_on`).
 Incidents and work zones change a link's lanes, rates and storage (`incidents`).
 
@@ -56,7 +57,7 @@ from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
 from v2x_sim.traffic.incidents import under_incidents
 from v2x_sim.traffic.kerbside import Stops
-from v2x_sim.traffic.lane_groups import exit_movement, first_free_movement
+from v2x_sim.traffic.lane_groups import LaneGroups
 from v2x_sim.traffic.link_queries import LinkQueries
 from v2x_sim.traffic.moving_on import MoveOn
 from v2x_sim.traffic.storage import LinkStorage
@@ -66,7 +67,7 @@ from v2x_sim.traffic.transit_priority import SignalOverrides
 INF = math.inf
 
 
-class LinkTraffic(Stops, LinkQueries):
+class LinkTraffic(Stops, LinkQueries, LaneGroups):
     """Moves vehicles through the network; the road's ground truth.
 
     Args:
@@ -76,6 +77,7 @@ class LinkTraffic(Stops, LinkQueries):
         speed_function: fundamental diagram, see `fundamental_diagram`.
         diagram: its name (for capacity under speed caps).
         signals: per-link signal plan.
+        lane_masks: per link, next link -> lanes its movement uses (`lane_groups`).
         moved_on_after_s: waiting limit at a link's end before a forced move.
         u_turns_anywhere: follow new routes that turn back at any node (else dead ends).
         traversals: log receiving (vehicle, link, t_in, t_out) per completed link.
@@ -85,7 +87,7 @@ class LinkTraffic(Stops, LinkQueries):
     def __init__(self, env: simpy.Environment, network: Network, fleet: VehicleTable, *,
                  speed_function: SpeedFunction, diagram: str, signals: SignalPlan,
                  moved_on_after_s: float, traversals: ColumnLog, events: EventLog,
-                 u_turns_anywhere: bool = False) -> None:
+                 lane_masks: list[dict[int, int]], u_turns_anywhere: bool = False) -> None:
         self.env = env
         self.network = network
         self.fleet = fleet
@@ -148,6 +150,7 @@ class LinkTraffic(Stops, LinkQueries):
         self.moved_on = 0
         self.dwelling = 0
         self._init_stops()  # kerbside stops and stop hooks (`kerbside`)
+        self._init_lane_groups(lane_masks)  # turn capacities, passing (`lane_groups`)
         self._log_vehicle, self._log_link = traversals.column("vehicle"), traversals.column("link")
         self._log_in, self._log_out = traversals.column("t_in"), traversals.column("t_out")
 
@@ -224,6 +227,7 @@ class LinkTraffic(Stops, LinkQueries):
             return False
         self.routes[vehicle] = self.routes[vehicle][: pos + 1] + list(new_tail)
         self.fleet.reroutes[vehicle] += 1
+        self._in_held[link] = None  # its movement may have changed (`lane_groups`)
         # a head vehicle blocked by its old next link may go at once on the new one
         head, on_link = self._head[link], self._q_veh[link]
         if head < len(on_link) and on_link[head] == vehicle:
@@ -348,6 +352,7 @@ class LinkTraffic(Stops, LinkQueries):
         routes, route_pos, pce_of, stops = self.routes, self.route_pos, self._pce, self.stops
         fleet = self.fleet
         cycle = self._sig_cycle[link]
+        turn_share = self.turn_share
         keep_since = -1.0  # the blocked head's clock, while a vehicle passes it
         while head < len(vehicles):
             ready = ready_list[head]
@@ -356,6 +361,8 @@ class LinkTraffic(Stops, LinkQueries):
                 break
             free = self._next_free[link]
             if free > now:
+                if turn_share[link]:  # not before its own lane group's headway
+                    free = self._group_hold(link, head, free)
                 self._wake(link, free)
                 break
             if cycle > 0.0:
@@ -407,6 +414,18 @@ class LinkTraffic(Stops, LinkQueries):
                     continue
                 self._wake(link, wait)
                 break
+            if not forced and dwell == 0.0 and nxt in turn_share[link]:
+                at = self._group_wait(link, nxt, now)
+                if at > 0.0:  # its lane group's headway (`lane_groups`)
+                    if self._pass_blocked(link, head, now, nxt):
+                        keep_since = self._head_since[link]
+                        continue
+                    self._wake(link, at)
+                    break
+                self._group_left(link, nxt, pce, now)
+            known = self._in_held[link]
+            if known is not None and known[1] == vehicle:
+                self._in_held[link] = None  # the known held run has left (`lane_groups`)
             head += 1
             self._head[link] = head
             self._head_since[link] = now if keep_since < 0.0 else keep_since
@@ -445,31 +464,6 @@ class LinkTraffic(Stops, LinkQueries):
                     self._dwell(vehicle, link, pos, nxt, dwell)
                 else:
                     self._enter(nxt, vehicle, now)
-
-    def _pass_blocked(self, link: int, head: int, now: float, blocked: int) -> bool:
-        """Move a vehicle of a free movement ahead of the blocked head (`lane_groups`)."""
-        if self._lanes[link] < 2 or self.occupancy[link] + 1.0 > self._space.storage_veh[link]:
-            return False
-        vehicles, ready_list, pce = self._q_veh[link], self._q_ready[link], self._pce
-        if head + 1 >= len(vehicles) or ready_list[head + 1] > now:  # nobody to pass yet
-            if head + 1 < len(vehicles):
-                self._wake(link, ready_list[head + 1])
-            return False
-        i, again, full = first_free_movement(
-            vehicles, ready_list, head, now, blocked,
-            lambda v: exit_movement(self.routes, self.route_pos, self.stops, v),
-            lambda v, k: self._entry_wait(k, pce[v], now), self._length[link] * self._kj[link])
-        if again < INF:
-            self._wake(link, again)
-        for k in full:  # woken when space frees there (a link waits on one link at most)
-            if link not in self._waiters[k]:
-                self._waiters[k].append(link)
-        if i < 0:
-            return False
-        vehicles.insert(head, vehicles.pop(i))
-        ready_list.pop(i)
-        ready_list.insert(head, ready_list[head])  # keeps the list sorted: both are <= now
-        return True
 
     def _arrive(self, vehicle: int, now: float) -> None:
         fleet = self.fleet

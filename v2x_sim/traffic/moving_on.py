@@ -82,7 +82,7 @@ class MoveOn:
                 best, best_cost = cand, cost
         if best < 0:
             return None
-        return [best, *tables.path(self._to_node[best], destination)]
+        return [best, *tables.path(self._to_node[best], destination, best)]
 
     def detail(self, link: int, moved_to: int, limit_s: float) -> str:
         """The ``moved_on`` event's text: how long, what the vehicle did, where to."""

@@ -131,14 +131,17 @@ class ServiceArea:
                          if k in self.waiting else math.inf)
             self.claimed[target] = vehicle
             start = int(net.from_node[target])
-            if start == node:
+            turns = net.turns
+            if start == node and (turns is None or turns.allows(link, target)):
                 return target
-            path = self.routes.path(node, start)
+            path = self.routes.path(node, start, link)
             if path:
                 return path[0]
-        out = net.outgoing(node)
+        out = [int(k) for k in net.outgoing(node)
+               if net.turns is None or net.turns.allows(link, int(k))] or [
+                   int(k) for k in net.outgoing(node)]
         back = int(net.from_node[link])
-        ahead = [int(k) for k in out if int(net.to_node[k]) != back] or [int(k) for k in out]
+        ahead = [k for k in out if int(net.to_node[k]) != back] or out
         inside = [k for k in ahead if k in self.in_area] or ahead
         return int(rng.choice(inside))
 

@@ -10,8 +10,9 @@ folder as the project's own inputs, each file atomically:
   ``node,from_link,to_link,dir,from_lanes,to_lanes``: the junction, the approach and the
   outgoing link, the turn (SUMO's letters: ``s`` straight, ``l``/``r`` left/right,
   ``L``/``R`` partly left/right, ``t`` U-turn; empty when unknown), and the lanes used
-  on each side as space-separated indices, 0 the rightmost (empty: unknown). For the
-  movement model to come; the link model today does not read it.
+  on each side as space-separated indices, 0 the rightmost (empty: unknown). Read with
+  the network (`v2x_sim.road.connections`): unlisted movements are turn restrictions,
+  listed lanes are the movements' lane groups.
 - ``signals.csv`` (when the source has signal programs): the signal plan file format,
   one row per signalised approach link, ``node,link,cycle_s,green_start_s,green_s,
   amber_s,all_red_s,offset_s`` plus movement rows with ``to_link`` set.

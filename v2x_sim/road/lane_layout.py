@@ -1,0 +1,135 @@
+"""Lane groups at a link's exit: which of its lanes each outgoing movement uses.
+
+Each movement (the approach link, then an outgoing link at its end node) is classified
+by its turn angle, the change of heading from the approach's last segment to the
+outgoing link's first (from the links' shapes, else their end nodes): positive is a
+left turn (counter-clockwise, right-hand traffic), within ``THROUGH_DEG`` of zero
+through. The approach's lanes are then handed out from the left: with ``n`` lanes and
+``m`` movements ordered from the leftmost turn to the rightmost,
+
+- ``n >= m``: each movement gets one lane (the leftmost lane to the leftmost turn, the
+  rightmost lane to the rightmost), and the ``n - m`` lanes left over go to the
+  movement closest to straight on (the through movement);
+- ``n < m``: lanes are shared: movement ``j`` uses every lane ``k`` (counted from the
+  left) whose share of the road width ``[k / n, (k + 1) / n)`` overlaps the movement's
+  share ``[j / m, (j + 1) / m)``. Two lanes and a left, a through and a right turn give
+  a left lane for left and through and a right lane for through and right.
+
+On an expressway the through movement (the mainline) keeps every lane: exits leave
+from, and entries join, auxiliary lanes the link model does not draw, so a diverge
+does not take a lane from the mainline.
+
+A U-turn away from a dead end takes no lane of its own (it is not a movement vehicles
+plan, see `movements`): it uses the leftmost lane. A connections file (`turn_table`)
+restricts the movements to those it lists and, where it names the lanes a movement
+uses, those lanes replace the geometric ones. A one-lane link, and a link all of whose
+movements use every lane, has no lane groups (the empty mapping): all movements share
+one queue. Leaving the road at the link's end (a destination, a stop) uses every lane.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from v2x_sim.road.network import Network, RoadClass
+
+THROUGH_DEG = 30.0
+"""Turns within this angle of straight on are through movements (SUMO uses the same
+order of magnitude for its ``s`` direction)."""
+
+LaneMasks = list[dict[int, int]]
+"""Per link: outgoing link -> bit mask of the approach lanes its movement uses (bit 0
+the rightmost); empty when the link has no lane groups."""
+
+
+def end_headings_rad(network: Network) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Direction of travel at each link's start and at its end (shapes where known)."""
+    chord = network.heading_rad()
+    start, end = chord.copy(), chord.copy()
+    shapes = network.shapes
+    if shapes is not None:
+        for link in np.flatnonzero(np.diff(shapes.offsets) >= 2).tolist():
+            points = shapes.points(link)
+            assert points is not None  # at least two points
+            xs, ys = points
+            start[link] = math.atan2(ys[1] - ys[0], xs[1] - xs[0])
+            end[link] = math.atan2(ys[-1] - ys[-2], xs[-1] - xs[-2])
+    return start, end
+
+
+def turn_angle_deg(end_heading_rad: float, start_heading_rad: float) -> float:
+    """The turn from one heading to the next, in (-180, 180]: positive turns left."""
+    angle = math.degrees((start_heading_rad - end_heading_rad) % (2.0 * math.pi))
+    return angle - 360.0 if angle > 180.0 else angle
+
+
+def share_lanes(n_lanes: int, angles_deg: list[float], *,
+                through_keeps_all: bool = False) -> list[int]:
+    """Lane masks of movements with these turn angles on an approach of ``n_lanes``.
+
+    The rule is in the module docstring; ``through_keeps_all`` gives the through
+    movement every lane (an expressway's mainline). Returns one bit mask per movement,
+    in the order of ``angles_deg``; bit 0 is the rightmost lane.
+    """
+    m = len(angles_deg)
+    if m == 0:
+        return []
+    order = sorted(range(m), key=lambda j: (-angles_deg[j], j))  # leftmost turn first
+    masks = [0] * m
+    through = min(range(m), key=lambda j: (abs(angles_deg[order[j]]), j))  # in ``order``
+    if n_lanes >= m:  # one lane each, from the left; spare ones to the straightest
+        left = 0  # lanes counted from the left
+        for j, movement in enumerate(order):
+            width = 1 + (n_lanes - m if j == through else 0)
+            for k in range(left, left + width):
+                masks[movement] |= 1 << (n_lanes - 1 - k)
+            left += width
+    else:
+        for j, movement in enumerate(order):
+            for k in range(n_lanes):
+                if k * m < (j + 1) * n_lanes and j * n_lanes < (k + 1) * m:  # shares overlap
+                    masks[movement] |= 1 << (n_lanes - 1 - k)
+    if through_keeps_all and abs(angles_deg[order[through]]) <= THROUGH_DEG:
+        masks[order[through]] = (1 << n_lanes) - 1
+    return masks
+
+
+def lane_masks(network: Network, *, u_turns_anywhere: bool = False) -> LaneMasks:
+    """Each link's lane groups: outgoing link -> lanes used (see the module docstring)."""
+    start, end = end_headings_rad(network)
+    turns = network.turns
+    listed: dict[int, dict[int, int]] = {}
+    if turns is not None:
+        for a, b, mask in zip(turns.from_link.tolist(), turns.to_link.tolist(),
+                              turns.lanes_mask.tolist(), strict=True):
+            listed.setdefault(a, {})[b] = mask
+    from_node, to_node = network.from_node.tolist(), network.to_node.tolist()
+    lanes = network.lanes.tolist()
+    road_class = network.road_class.tolist()
+    masks: LaneMasks = []
+    for a in range(network.n_links):
+        n = lanes[a]
+        if n < 2:
+            masks.append({})
+            continue
+        outs = network.outgoing(to_node[a]).tolist()
+        if turns is not None:
+            outs = [b for b in outs if b in listed.get(a, {})]
+        back = [b for b in outs if to_node[b] == from_node[a]]
+        planned = outs if u_turns_anywhere or len(back) == len(outs) else [
+            b for b in outs if b not in back]
+        angles = [turn_angle_deg(end[a], start[b]) for b in planned]
+        groups = dict(zip(planned, share_lanes(n, angles, through_keeps_all=road_class[a]
+                                               == RoadClass.EXPRESSWAY), strict=True))
+        leftmost = 1 << (n - 1)
+        for b in outs:
+            groups.setdefault(b, leftmost)
+        full = (1 << n) - 1
+        for b, mask in listed.get(a, {}).items():
+            if mask:
+                groups[b] = mask & full or full
+        masks.append({} if all(m == full for m in groups.values()) else groups)
+    return masks
