@@ -287,15 +287,17 @@ def write_two_route_network(folder: Path) -> dict[str, Any]:
 
 
 def write_split_network(folder: Path, *, route_b: tuple[int, int, int], midpoint_a_y_m: int,
-                        midpoint_b_y_m: int) -> dict[str, Any]:
-    """Approach 0 -> 1, route A 1 -> 2 -> 4 (1 km + 1 km, its second link one lane of
-    1,200 veh/h), route B 1 -> 3 -> 4 with ``route_b`` = (length per link, lanes of its
-    second link, capacity per lane of its second link); all links at 20 m/s."""
+                        midpoint_b_y_m: int, approach_lanes: int = 2) -> dict[str, Any]:
+    """Approach 0 -> 1 (``approach_lanes``), route A 1 -> 2 -> 4 (1 km + 1 km, its second
+    link one lane of 1,200 veh/h), route B 1 -> 3 -> 4 with ``route_b`` = (length per
+    link, lanes of its second link, capacity per lane of its second link); all links at
+    20 m/s."""
     length_b, lanes_b, cap_b = route_b
     nodes = ["id,x_m,y_m", "0,0,0", "1,2000,0", f"2,3000,{midpoint_a_y_m}",
              f"3,3000,{midpoint_b_y_m}", "4,4000,0"]
-    links = [(0, 0, 1, 2000, 2, 1800), (1, 1, 2, 1000, 2, 1800), (2, 2, 4, 1000, 1, 1200),
-             (3, 1, 3, length_b, 2, 1800), (4, 3, 4, length_b, lanes_b, cap_b)]
+    links = [(0, 0, 1, 2000, approach_lanes, 1800), (1, 1, 2, 1000, 2, 1800),
+             (2, 2, 4, 1000, 1, 1200), (3, 1, 3, length_b, 2, 1800),
+             (4, 3, 4, length_b, lanes_b, cap_b)]
     rows = ["id,from,to,length_m,lanes,free_speed_mps,capacity_vph_per_lane"]
     rows += [f"{i},{a},{b},{length},{lanes},20,{cap}" for i, a, b, length, lanes, cap in links]
     (folder / "nodes.csv").write_text("\n".join(nodes) + "\n")
