@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from v2x_sim.scenario import road_sections as _road_sections
+from v2x_sim.scenario import signal_sections as _signal_sections
 from v2x_sim.scenario.base import (
     MAX_HORIZON_S,
     MAX_RATE_VPH,
@@ -23,6 +25,15 @@ from v2x_sim.scenario.base import (
     Probability,
     Section,
 )
+
+# The road section moved to `road_sections`; its models stay importable from here.
+CorridorParams = _road_sections.CorridorParams
+DemoZoneParams = _road_sections.DemoZoneParams
+GridParams = _road_sections.GridParams
+NetworkFiles = _road_sections.NetworkFiles
+RoadClassParams = _road_sections.RoadClassParams
+RoadSection = _road_sections.RoadSection
+SignalSection = _signal_sections.SignalSection
 
 
 class VehicleKind(StrEnum):
