@@ -376,10 +376,8 @@ class BackgroundFlows:
             self._aggregate_born[p] = at
             if sensing is None or readings is None:
                 continue
-            estimate = sensing.estimate(e, readings)
-            links = estimate.links
-            self.aggregate_content[p] = (links, estimate.travel_time_s[links], at,
-                                         estimate.density_vpm[links])
+            links, travel, density = sensing.measured(e, readings)
+            self.aggregate_content[p] = (links, travel, at, density)
         kind = np.full(born.size, int(MessageKind.AGGREGATE))
         streams = []
         for e in range(n_edges):

@@ -204,6 +204,8 @@ class EdgeSensing:
         self._readings: ZoneReadings | None = None
         self._n_edges = int(zones.edge.max()) + 1 if len(zones) else 0
         self._estimates: tuple[ZoneReadings, FloatArray, FloatArray, BoolArray] | None = None
+        self._content: tuple[ZoneReadings | None, dict[int, tuple[IntArray, FloatArray,
+                                                                  FloatArray]]] = (None, {})
         n = len(zones)
         self._last_s: float | None = None
         self._queued = np.zeros(n, bool)
@@ -275,3 +277,23 @@ class EdgeSensing:
             return LinkEstimates(np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool))
         return LinkEstimates(travel_time_s=cached[1][edge], density_vpm=cached[2][edge],
                              measured=cached[3][edge])
+
+    def measured(self, edge: int, readings: ZoneReadings) -> tuple[IntArray, FloatArray,
+                                                                    FloatArray]:
+        """What an aggregate of ``edge`` carries: (links, travel times, densities).
+
+        The links its sensors watch and their estimates from ``readings``; kept per
+        snapshot, since an edge node sends several aggregates per snapshot of a reading
+        round (read-only arrays, shared by those aggregates).
+        """
+        held, by_edge = self._content
+        if held is not readings:
+            by_edge = {}
+            self._content = (readings, by_edge)
+        content = by_edge.get(edge)
+        if content is None:
+            estimate = self.estimate(edge, readings)
+            links = estimate.links
+            content = by_edge[edge] = (links, estimate.travel_time_s[links],
+                                       estimate.density_vpm[links])
+        return content
