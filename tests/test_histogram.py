@@ -98,6 +98,13 @@ def test_negative_or_nan_raises(bad: float) -> None:
     assert hist == LogHistogram()  # nothing was counted
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _compiled_counting_loaded() -> None:
+    """Load the compiled counting once, outside hypothesis' per-example deadline (the
+    first call of a process loads or compiles it: ~0.4 s)."""
+    LogHistogram().add(np.array([1e-3, 2e-3]))
+
+
 @given(latency_lists)
 def test_counts_sum_to_n(values: list[float]) -> None:
     """Every value is counted once: sum(counts) == n == count."""
@@ -235,3 +242,23 @@ def test_compiled_counting_equals_bin_index_at_and_around_every_edge() -> None:
     small = LogHistogram()
     small.add(values[:2000])
     assert small.counts.tolist() == ref.tolist()
+
+
+def test_one_value_lands_in_the_bin_the_array_path_gives() -> None:
+    """Rule: adding one value (the scalar path) counts it exactly as adding it among
+    others would: same bin at every bin edge and one ulp either side, same sum and max."""
+    from v2x_sim.metrics.histogram import _LOWER
+
+    rng = np.random.default_rng(5)
+    values = np.concatenate([10 ** rng.uniform(-9, 5, 5000), _LOWER,
+                             np.nextafter(_LOWER, 0.0), np.nextafter(_LOWER, 1.0),
+                             [0.0, np.inf, 5e-324]])
+    one_by_one, at_once = LogHistogram(), LogHistogram()
+    for v in values.tolist():
+        one_by_one.add([v])
+    at_once.add(values)
+    assert np.array_equal(one_by_one.counts, at_once.counts)
+    assert one_by_one.n == at_once.n == values.size
+    assert one_by_one.max_s == at_once.max_s
+    with pytest.raises(ValueError, match="non-negative"):
+        one_by_one.add([-1e-3])

@@ -34,6 +34,8 @@ _LOWER = np.array([0.0] + [10.0 ** ((LO_EXP * BINS_PER_DECADE + k) / BINS_PER_DE
                            for k in range(N_BINS - 1)])
 # Upper edges; the last is NaN so that no value (not even inf) is moved past it.
 _UPPER = np.append(_LOWER[1:], np.nan)
+_LOWER_LIST: list[float] = _LOWER.tolist()
+_UPPER_LIST: list[float] = _UPPER.tolist()
 
 
 def bin_edges() -> NDArray[np.float64]:
@@ -60,6 +62,21 @@ def _bin_index_unchecked(values: NDArray[np.float64]) -> NDArray[np.int64]:
     idx -= values < _LOWER[idx]
     idx += values >= _UPPER[idx]
     return idx
+
+
+def _bin_of(value: float) -> int:
+    """The bin of one value (>= 0) in plain floats, as the compiled `count_bins` finds it.
+
+    The logarithm only guesses; the exact edges then decide (``lower[i] <= v <
+    upper[i]``), so the bin is `bin_index`'s whatever the rounding of the guess.
+    """
+    t = (math.log10(max(value, 1e-300)) - LO_EXP) * BINS_PER_DECADE + 1.0
+    i = int(min(max(t, 0.0), N_BINS - 1.0))
+    while i > 0 and value < _LOWER_LIST[i]:
+        i -= 1
+    while i < N_BINS - 1 and value >= _UPPER_LIST[i]:
+        i += 1
+    return i
 
 
 def bin_index(values: ArrayLike) -> NDArray[np.int64]:
@@ -92,6 +109,15 @@ class LogHistogram:
         """Count latencies (seconds, >= 0); raises ValueError on negatives or NaN."""
         arr = np.asarray(values, dtype=np.float64).ravel()
         if arr.size == 0:
+            return
+        if arr.size == 1:  # one value (a piece of advice arriving): no array passes
+            value = float(arr[0])
+            if not value >= 0.0:
+                raise ValueError("latencies must be non-negative and not NaN")
+            self.counts[_bin_of(value)] += 1
+            self.n += 1
+            self.total_s += value
+            self._max_s = max(self._max_s, value)
             return
         _check_latencies(arr)
         from v2x_sim.metrics.bin_counts import count_bins  # compiled: numba on first use
