@@ -9,6 +9,7 @@ written out in the test.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from v2x_sim.compute.cloud import VehicleRegistry
 from v2x_sim.compute.content import ContentStore
@@ -41,6 +42,28 @@ def test_content_store_takes_rows_from_one_chunk_and_across_chunks() -> None:
     assert last["x"].tolist() == [20]
     assert len(store) == 0
     assert store.take(np.zeros(0, np.int64)) == {}
+
+
+def test_content_store_memory_follows_the_rows_still_waiting() -> None:
+    """Rule: rows before the oldest chunk still waiting are dropped when room is needed,
+    so a long run holds about what is on its way (here half a window's reports wait a
+    window, taken together with the next window's, out of order across the two chunks)."""
+    store = ContentStore()
+    previous = store.add(v=np.arange(500, dtype=np.float64))
+    store.take(previous[:250])
+    for k in range(1, 200):
+        ids = store.add(v=np.arange(500, dtype=np.float64) + 1000 * k)
+        got = store.take(np.concatenate([previous[250:], ids[:250]])[::-1])["v"]
+        # reversed: chunk k's row 249 first, chunk k-1's row 250 last
+        assert got[0] == 1000 * k + 249
+        assert got[-1] == 1000 * (k - 1) + 250
+        assert len(store) == 250
+        previous = ids
+    assert len(store._columns["v"]) <= 4096  # not the 100,000 rows ever added
+    assert store.take(previous[250:])["v"][0] == 1000 * 199 + 250
+    assert len(store) == 0
+    with pytest.raises(ValueError, match="content columns"):
+        store.add(w=np.array([1.0]))
 
 
 def test_registry_ties_go_to_the_later_report_and_equal_age_does_not_replace() -> None:

@@ -18,61 +18,73 @@ IntArray = NDArray[np.int64]
 class ContentStore:
     """Columnar records under consecutive ids, added in chunks and taken back by id.
 
-    A chunk is dropped once every id in it was taken, so memory follows the messages
-    still on their way, not the run's length.
+    The rows live in one buffer per column, row ``id - base`` (ids are consecutive), so
+    a take is one gather per column whichever chunks its ids come from (a window's
+    departures mix its own reports with those carried from the last window). Each
+    chunk counts its rows not yet taken; when the buffer is full, the rows before the
+    oldest chunk still waiting are dropped first, so memory follows the messages still
+    on their way, not the run's length. Every add must carry the same columns.
     """
 
     def __init__(self) -> None:
         self._next = 0
-        self._chunks: dict[int, tuple[dict[str, NDArray[np.generic]], int]] = {}
+        self._base = 0  # id of buffer row 0
+        self._columns: dict[str, NDArray[np.generic]] = {}
+        self._left: dict[int, int] = {}  # first id of each chunk -> rows not yet taken
 
     def add(self, **columns: NDArray[np.generic]) -> IntArray:
         """Store one record per row of ``columns`` (equal lengths); their ids."""
-        n = len(next(iter(columns.values())))
+        values = {k: np.asarray(v) for k, v in columns.items()}
+        n = len(next(iter(values.values())))
         first = self._next
-        self._next += n
         if n:
-            self._chunks[first] = ({k: np.asarray(v) for k, v in columns.items()}, n)
+            if not self._columns:
+                self._columns = {k: np.empty(max(n, 1024), v.dtype) for k, v in values.items()}
+            elif values.keys() != self._columns.keys():
+                raise ValueError(f"content columns {sorted(values)} differ from the store's "
+                                 f"{sorted(self._columns)}")
+            self._make_room(n)
+            at = first - self._base
+            for name, column in self._columns.items():
+                column[at:at + n] = values[name]
+            self._left[first] = n
+        self._next += n
         return np.arange(first, first + n, dtype=np.int64)
 
+    def _make_room(self, n: int) -> None:
+        """Room for ``n`` more rows: drop the rows before the oldest waiting chunk, grow."""
+        capacity = len(next(iter(self._columns.values())))
+        if self._next + n - self._base <= capacity:
+            return
+        keep_from = next(iter(self._left), self._next)  # chunks are kept in id order
+        live = self._next - keep_from
+        size = max(capacity, 2 * (live + n))
+        start = keep_from - self._base
+        for name, column in self._columns.items():
+            grown = np.empty(size, column.dtype)
+            grown[:live] = column[start:start + live]
+            self._columns[name] = grown
+        self._base = keep_from
+
     def take(self, ids: IntArray) -> dict[str, NDArray[np.generic]]:
-        """The records of ``ids`` (each taken once), columns in the order of ``ids``.
-
-        Chunks are kept in the order they were added, so their first ids are already
-        sorted; a take whose ids all lie in one chunk (the usual case: one window's
-        reports finishing together) is one gather per column.
-        """
+        """The records of ``ids`` (each taken once), columns in the order of ids."""
         ids = np.asarray(ids, dtype=np.int64)
-        if not ids.size or not self._chunks:
+        if not ids.size or not self._left:
             return {}
-        starts = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
-        lo, hi = int(ids.min()), int(ids.max())
-        k = int(np.searchsorted(starts, lo, side="right")) - 1
-        first = int(starts[k])
-        columns, left = self._chunks[first]
-        if hi < first + len(next(iter(columns.values()))):
-            out = {name: values[ids - first] for name, values in columns.items()}
-            self._release(first, columns, left - ids.size)
-            return out
-        which = starts[np.searchsorted(starts, ids, side="right") - 1]
-        out = {}
-        for start in np.unique(which).tolist():
-            rows = which == start
-            columns, left = self._chunks[start]
-            for name, values in columns.items():
-                if name not in out:
-                    out[name] = np.empty(ids.size, dtype=values.dtype)
-                out[name][rows] = values[ids[rows] - start]
-            self._release(start, columns, left - int(rows.sum()))
+        rows = ids - self._base
+        out = {name: column[rows] for name, column in self._columns.items()}
+        starts = np.fromiter(self._left, dtype=np.int64, count=len(self._left))
+        taken = np.bincount(np.searchsorted(starts, ids, side="right") - 1,
+                            minlength=starts.size)
+        for start, n in zip(starts[taken > 0].tolist(), taken[taken > 0].tolist(),
+                            strict=True):
+            left = self._left[start] - n
+            if left <= 0:
+                del self._left[start]
+            else:
+                self._left[start] = left
         return out
-
-    def _release(self, start: int, columns: dict[str, NDArray[np.generic]], left: int) -> None:
-        """Keep a chunk's count of untaken records; drop the chunk when none is left."""
-        if left <= 0:
-            del self._chunks[start]
-        else:
-            self._chunks[start] = (columns, left)
 
     def __len__(self) -> int:
         """Records stored and not yet taken."""
-        return sum(left for _, left in self._chunks.values())
+        return sum(self._left.values())
