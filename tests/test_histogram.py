@@ -262,3 +262,22 @@ def test_one_value_lands_in_the_bin_the_array_path_gives() -> None:
     assert one_by_one.max_s == at_once.max_s
     with pytest.raises(ValueError, match="non-negative"):
         one_by_one.add([-1e-3])
+
+
+def test_a_repeated_value_counts_as_that_many_copies() -> None:
+    """Rule: add_repeated(v, n) leaves the histogram exactly as add of n copies of v
+    (bin, count, sum and max), for a value on a bin edge and one between edges."""
+    from v2x_sim.metrics.histogram import _LOWER
+
+    for value, n in ((float(_LOWER[200]), 7), (0.0123, 1001), (0.0, 3)):
+        repeated, copies = LogHistogram(), LogHistogram()
+        repeated.add_repeated(value, n)
+        copies.add(np.full(n, value))
+        assert np.array_equal(repeated.counts, copies.counts)
+        assert (repeated.n, repeated.total_s, repeated.max_s) == (
+            copies.n, copies.total_s, copies.max_s)
+    empty = LogHistogram()
+    empty.add_repeated(1.0, 0)
+    assert empty.n == 0
+    with pytest.raises(ValueError, match="non-negative"):
+        empty.add_repeated(float("nan"), 2)

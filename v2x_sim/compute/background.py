@@ -336,7 +336,8 @@ class BackgroundFlows:
         born, up, who = born[ok], up[ok], who[ok]
         wan = np.full(born.size, self.channels.wan.delay_s)
         self.book.add_hop(MessageKind.STATUS, Hop.AIR, up)
-        self.book.add_hop(MessageKind.STATUS, Hop.WAN, wan)
+        self.book.add_hop_constant(MessageKind.STATUS, Hop.WAN, self.channels.wan.delay_s,
+                                   born.size)
         vehicle = ids[who]
         probe = self.feeds.probe
         if probe is not None:
@@ -394,7 +395,8 @@ class BackgroundFlows:
             return Stream()
         born = np.array([self._aggregate_born[p] for p in payload.tolist()])
         wan = np.full(done.size, self.channels.wan.delay_s)
-        self.book.add_hop(MessageKind.AGGREGATE, Hop.WAN, wan)
+        self.book.add_hop_constant(MessageKind.AGGREGATE, Hop.WAN, self.channels.wan.delay_s,
+                                   done.size)
         return self._to_cloud(MessageKind.AGGREGATE, born, done + wan, "aggregate", payload)
 
     def _to_cloud(self, kind: MessageKind, born: FloatArray, arrival: FloatArray,

@@ -127,6 +127,20 @@ class LogHistogram:
         self.total_s += float(arr.sum())
         self._max_s = max(self._max_s, float(arr.max()))
 
+    def add_repeated(self, value_s: float, n: int) -> None:
+        """``add(np.full(n, value_s))`` without the array passes (one bin, same sum).
+
+        For a hop whose delay is one constant for every message of a batch (the WAN).
+        """
+        if n <= 0:
+            return
+        if not value_s >= 0.0:
+            raise ValueError("latencies must be non-negative and not NaN")
+        self.counts[_bin_of(value_s)] += n
+        self.n += n
+        self.total_s += float(np.full(n, value_s).sum())  # the sum add() would take
+        self._max_s = max(self._max_s, value_s)
+
     def add_binned(self, counts: ArrayLike, total_s: float, max_s: float) -> None:
         """Add values binned elsewhere, as `bin_index` does (e.g. by a compiled kernel).
 

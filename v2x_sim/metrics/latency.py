@@ -70,6 +70,10 @@ class LatencyBook:
         """Record the time ``values_s`` spent on one hop."""
         self.hist[kind][hop].add(values_s)
 
+    def add_hop_constant(self, kind: int, hop: int, value_s: float, n: int) -> None:
+        """Record ``n`` messages that each spent ``value_s`` on one hop (as `add_hop`)."""
+        self.hist[kind][hop].add_repeated(float(value_s), int(n))
+
     def add_delivered(self, kind: int, total_s: ArrayLike) -> None:
         """Record end-to-end latencies of delivered messages (also counts late ones)."""
         values = np.asarray(total_s, dtype=np.float64)
