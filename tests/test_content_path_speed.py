@@ -172,3 +172,32 @@ def test_the_screen_keeps_every_vehicle_the_exact_pricing_chooses() -> None:
         looked = _worth_a_look(vehicles, tables, np.maximum(travel, 1e-6), threshold)
         assert set(expected) <= set(looked.tolist())
         assert looked.size < 0.8 * n  # it does screen
+
+
+def test_registry_matches_the_plain_rule_over_many_batches() -> None:
+    """Rule: at any instant each vehicle's entry is its newest-sent report among those
+    processed by then (a plain scan of every report here), however the reports were
+    batched and however many wait (the pending buffer grows past its first size)."""
+    rng = np.random.default_rng(2)
+    registry = VehicleRegistry(forget_after_s=1e9)
+    n_vehicles, batches, per_batch = 40, 60, 100
+    born = np.sort(rng.uniform(0.0, 600.0, batches * per_batch))
+    receive = born + rng.exponential(20.0, born.size)  # a slow cloud: reports overtake
+    vehicle = rng.integers(0, n_vehicles, born.size)
+    link = rng.integers(0, 500, born.size)
+    for b in range(batches):
+        part = slice(b * per_batch, (b + 1) * per_batch)
+        registry.ingest(receive[part], vehicle[part], link[part], born[part])
+        if b % 7 == 6:  # a decision now and then
+            now = born[part][-1]
+            ids, got_link, got_at = registry.known(now)
+            seen = slice(0, (b + 1) * per_batch)
+            for v, lk, at in zip(ids.tolist(), got_link.tolist(), got_at.tolist(),
+                                 strict=True):
+                mine = (vehicle[seen] == v) & (receive[seen] <= now)
+                newest = int(np.argmax(np.where(mine, born[seen], -np.inf)))
+                assert (lk, at) == (int(link[newest]), float(born[newest]))
+            heard = {int(v) for v in vehicle[seen][receive[seen] <= now]}
+            assert set(ids.tolist()) == heard
+    registry.known(np.inf)
+    assert registry.reports == born.size
