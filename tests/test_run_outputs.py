@@ -40,10 +40,11 @@ def test_run_writes_every_result_file(tmp_path: Path, capsys) -> None:
                  "--seed", "5"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "devices.csv", "devices.geojson", "edge_regions.geojson", "edges.csv", "events.csv",
-        "figures", "kerbside.csv", "latency.csv", "latency_hist.csv", "links.csv", "network.csv",
-        "network.geojson", "report.html", "rsus.csv", "scenario.yaml", "signals.csv", "stops.csv",
-        "summary.json", "trips.csv", "warnings.csv"]
+        "approaches.csv", "devices.csv", "devices.geojson", "edge_regions.geojson",
+        "edges.csv", "events.csv", "figures", "kerbside.csv", "latency.csv",
+        "latency_hist.csv", "links.csv", "network.csv", "network.geojson", "report.html",
+        "rsus.csv", "scenario.yaml", "signals.csv", "stops.csv", "summary.json", "trips.csv",
+        "warnings.csv"]
     assert sorted(p.name for p in (out / "figures").iterdir())  # figures were drawn
     summary = json.loads((out / "summary.json").read_text())
     for key in SUMMARY_KEYS:

@@ -25,6 +25,7 @@ from v2x_sim.road.network_table import network_table
 from v2x_sim.road.signal_file import signal_table
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.tables import SCHEMA_VERSION, to_pandas, to_polars
+from v2x_sim.traffic.approach_delay import approach_table, cross_priority_delay
 from v2x_sim.traffic.demand import KINDS
 from v2x_sim.traffic.kerbside import kerbside_results
 from v2x_sim.traffic.shuttle import transit_results
@@ -317,6 +318,28 @@ def _warning_effects(world: World, hazards: dict[str, Any], travel_time_s: Any) 
         by_hazard=hazards["by_hazard"])))
 
 
+def _approaches(world: World) -> Table:
+    """``approaches.csv``: delay per signalised approach (`traffic.approach_delay`)."""
+    assert world.signals is not None
+    log, net = world.traversals.to_numpy(), world.network
+    return approach_table(
+        log["link"], log["t_in"], log["t_out"], free_flow_s=net.free_flow_time_s,
+        signalised=np.flatnonzero(world.signals.cycle_s > 0), to_node=net.to_node,
+        node_ids=net.node_ids, link_ids=net.link_ids,
+        warmup_s=world.scenario.simulation.warmup_s)
+
+
+def _cross_delay(world: World) -> dict[str, Any]:
+    """What priority grants cost the cross approaches (`traffic.approach_delay`)."""
+    assert world.signals is not None
+    log = world.traversals.to_numpy()
+    return cross_priority_delay(
+        log["link"], log["t_in"], log["t_out"], free_flow_s=world.network.free_flow_time_s,
+        lost=world.traffic.priority.lost, cycle_s=world.signals.cycle_s,
+        green_start_s=world.signals.green_start_s,
+        warmup_s=world.scenario.simulation.warmup_s)
+
+
 def collect_result(world: World) -> RunResult:
     """Gather the tables and summary of a finished run."""
     trips = _trip_table(world)
@@ -327,6 +350,7 @@ def collect_result(world: World) -> RunResult:
     tables: dict[str, Table] = {"network": network_table(world.network)}
     if world.signals is not None:
         tables["signals"] = signal_table(world.signals, world.network)
+        tables["approaches"] = _approaches(world)
     summary["routing"] = _clean(_routing_summary(world.routing))
     if world.v2x is not None:
         summary.update(_clean(v2x_summary(world.v2x, world.scenario.simulation.warmup_s)))
@@ -348,7 +372,8 @@ def collect_result(world: World) -> RunResult:
         summary["transit"], tables["stops"] = transit_results(
             world.lines, world.scenario.simulation.warmup_s)
         if world.priority is not None:  # transit signal priority (compute/priority.py)
-            summary["transit"]["priority"] = world.priority.summary()
+            summary["transit"]["priority"] = {**world.priority.summary(),
+                                              **_cross_delay(world)}
             tables["priority"] = world.priority.table()
     if world.vending:  # vending vehicles: hails, sales, hail-to-stop (vending.py)
         summary["vending"], tables["hails"] = vending_results(

@@ -41,6 +41,7 @@ TEXT: dict[str, frozenset[str]] = {
     "stops": frozenset({"line", "stop"}),
     "priority": frozenset({"outcome", "link"}),
     "hails": frozenset({"area", "link", "outcome"}),
+    "approaches": frozenset({"node", "link"}),
 }
 """Columns holding text (ids and names), whatever their cells look like."""
 
@@ -61,9 +62,9 @@ NULLABLE_INT: dict[str, frozenset[str]] = {
 EXACT: frozenset[str] = frozenset({"network", "latency_hist"})
 """Tables whose floats CSV keeps at full precision (read back as input; bin edges)."""
 
-RUN_TABLES = ("trips", "links", "events", "network", "signals", "latency", "latency_hist",
-              "edges", "rsus", "devices", "warnings", "advice", "kerbside", "stops",
-              "priority", "hails")
+RUN_TABLES = ("trips", "links", "events", "network", "signals", "approaches", "latency",
+              "latency_hist", "edges", "rsus", "devices", "warnings", "advice", "kerbside",
+              "stops", "priority", "hails")
 """Every table a run's folder may hold, by file stem."""
 
 STUDY_TEXT = frozenset({"metric", "arm"})

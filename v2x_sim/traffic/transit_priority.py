@@ -65,6 +65,7 @@ class SignalOverrides:
         self.node_of = {int(link): int(to_node[link]) for link in sig.tolist()}
         self.windows: dict[int, list[tuple[float, float, bool]]] = {}
         self.busy_until: dict[int, float] = {}
+        self.lost: list[tuple[int, float, float]] = []  # (approach, from, to): green lost
 
     def window(self, link: int, t: float) -> tuple[float, float]:
         """The effective green window of ``link`` at or after ``t``, or containing it."""
@@ -109,6 +110,7 @@ class SignalOverrides:
             for a in others:  # their next green starts e later
                 s0, _ = self.window(a, at)
                 self._add(a, s0, s0 + e, False)
+                self.lost.append((a, s0, s0 + e))
         else:  # early green: from `at`, or from now if the grant came later
             normal = at + e
             if now >= normal:
@@ -122,6 +124,7 @@ class SignalOverrides:
                 s0 = s + math.floor((normal - s) / c) * c
                 end = s0 + g if s0 + g <= normal else s0 - c + g
                 self._add(a, end - e, end, False)
+                self.lost.append((a, end - e, end))
         self.busy_until[node] = at + e + self.cycle[link]
         return True, e * len(others)
 
