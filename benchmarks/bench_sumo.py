@@ -15,7 +15,9 @@ outputs, no report):
 * v2x-sim with every vehicle connected, the cloud rerouting every vehicle every 60 s
   (``dynamic_shortest``) and every message flow on (BSMs, status reports; no roadside
   devices beyond the importer's defaults);
-* v2x-sim traffic alone (``v2x.enabled: false``).
+* v2x-sim traffic alone (``v2x.enabled: false``);
+* v2x-sim rerouting as above with ``v2x.background: off`` (status reports, decisions
+  and advice through their channels and queues; no BSMs or sensor frames as load).
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ control:
         "v2x_messages": v2x,
         "v2x_traffic": [*v2x[:-1], str(folder / "out-traffic"), "--set", "v2x.enabled=false",
                         "--set", "control.policy=none"],
+        "v2x_background_off": [*v2x[:-1], str(folder / "out-off"), "--set",
+                               "v2x.background=off"],
     }
 
 
@@ -102,6 +106,8 @@ def main() -> None:
         sumo = median["sumo_meso"]
         print(f"v2x-sim with messages / SUMO meso: {median['v2x_messages'] / sumo:.2f}")
         print(f"v2x-sim traffic alone / SUMO meso: {median['v2x_traffic'] / sumo:.2f}")
+        print(f"v2x-sim background off / SUMO meso: {median['v2x_background_off'] / sumo:.2f}"
+              f"; / traffic alone: {median['v2x_background_off'] / median['v2x_traffic']:.2f}")
 
 
 if __name__ == "__main__":

@@ -418,8 +418,9 @@ class BackgroundFlows:
         if done.size:
             report = self.status_content.take(payload)
             arrive = done <= horizon
-            done = done[arrive]
-            report = {k: v[arrive] for k, v in report.items()}
+            if not arrive.all():  # the last windows: some finish after the horizon
+                done = done[arrive]
+                report = {k: v[arrive] for k, v in report.items()}
             if self.faults is not None:
                 born = np.asarray(report["born_s"], dtype=np.float64)
                 self.faults.record_latency("status", born, done - born)
