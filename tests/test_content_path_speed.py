@@ -201,3 +201,28 @@ def test_registry_matches_the_plain_rule_over_many_batches() -> None:
             assert set(ids.tolist()) == heard
     registry.known(np.inf)
     assert registry.reports == born.size
+
+
+def test_senders_list_the_connected_vehicles_on_links_as_a_full_scan_does() -> None:
+    """Rule: the flows' view of the traffic (connected trips on a link now) equals a scan
+    of every row, in ascending order, as trips are added (the table grows) and move."""
+    from v2x_sim.traffic.fleet import VehicleTable
+    from v2x_sim.world import _connected_on_links
+
+    rng = np.random.default_rng(4)
+    fleet = VehicleTable(capacity=8)
+    senders = _connected_on_links(fleet)
+    for step in range(30):
+        n = int(rng.integers(0, 40))
+        fleet.add_many(kind=np.zeros(n, np.int8), connected=rng.random(n) < 0.3,
+                       origin=np.zeros(n, np.int64), destination=np.ones(n, np.int64),
+                       depart_s=np.full(n, float(step)), pce=np.ones(n))
+        size = len(fleet)
+        fleet.link[:size] = np.where(rng.random(size) < 0.5, rng.integers(0, 9, size), -1)
+        fleet.entered_s[:size] = rng.random(size)
+        ids, link, entered, _ = senders()
+        expected = np.flatnonzero(fleet.connected[:size] & (fleet.link[:size] >= 0))
+        assert ids.tolist() == expected.tolist()
+        assert link.tolist() == fleet.link[expected].tolist()
+        assert entered.tolist() == fleet.entered_s[expected].tolist()
+    assert len(fleet) > 8  # the table grew (its arrays were replaced) meanwhile
