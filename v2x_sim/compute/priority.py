@@ -9,7 +9,10 @@ grant goes back over fibre to the junction's signal controller (fibre from the e
 node to the junction, ``rsu_hops`` hops), which puts it into force (`apply`, injected).
 A request lost on the radio or sent outside coverage gets nothing. These are foreground
 messages like hazard reports (`hazards`): a few simpy events per request, one record
-each (``priority.csv``). Fault windows are not applied to them.
+each (``priority.csv``). Fault windows (`compute.faults`) apply as to hazard reports:
+an RSU silent when the request reaches it (outage, or its edge node's backhaul cut)
+loses it (outcome ``outage``); its edge node down sends it to the stand-in node or the
+cloud (``edge.failover``, the extra delay paid both ways) or loses it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import simpy
 from numpy.typing import NDArray
 
 from v2x_sim.compute.background import BackgroundFlows
+from v2x_sim.compute.failover import CLOUD, LOST
+from v2x_sim.compute.faults import OUTAGE
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.scenario.v2x_sections import EdgeSection
 
@@ -91,9 +96,16 @@ class PriorityLoop:
         edge = int(dev.edge[rsu])
         row["edge"] = edge
         uplink = float(air[0]) + float(flows.rsu_fibre_s[rsu])
+        route = self._fault_route(rsu, edge, self.env.now + float(air[0]),
+                                  self.env.now + uplink)
+        if route is None:
+            row["outcome"] = OUTAGE
+            return
+        pool, extra = route
+        uplink += extra
         yield self.env.timeout(uplink)
         row["edge_arrival_s"] = self.env.now
-        start = flows.edges[edge].start_time(self.env.now)
+        start = pool.start_time(self.env.now)
         service = float(draw_service_s(self.edge_cfg.service["hazard_warning"], 1,
                                        self.rng, deterministic=self.deterministic)[0])
         row["edge_start_s"] = start
@@ -106,7 +118,7 @@ class PriorityLoop:
         down = float(flows.channels.fibre.delay_s(
             math.hypot(dev.edge_x_m[edge] - self.junction_x[link],
                        dev.edge_y_m[edge] - self.junction_y[link]),
-            flows.channels.rsu_hops))
+            flows.channels.rsu_hops)) + extra  # back from a stand-in node: the way again
         yield self.env.timeout(down)
         row["applied_s"] = self.env.now
         row["latency_s"] = self.env.now - row["sent_s"]
@@ -115,6 +127,31 @@ class PriorityLoop:
             row["granted_s"], row["cross_lost_green_s"] = seconds, lost
         else:
             row["outcome"] = "late"
+
+    def _fault_route(self, rsu: int, edge: int, at_rsu_s: float, at_edge_s: float,
+                     ) -> tuple[Any, float] | None:
+        """The pool that decides a request and the extra one-way delay; None: lost.
+
+        A fault window (`compute.faults`) silencing the RSU when the request reaches it
+        (its outage, or its edge node's backhaul cut) loses it; its edge node down when
+        it arrives sends it to the stand-in node or the cloud (``edge.failover``), whose
+        extra delay the grant pays again on its way back, or loses it. Cellular
+        degradation does not touch it (PC5 and fibre).
+        """
+        flows = self.flows
+        faults = flows.faults
+        if faults is None:
+            return flows.edges[edge], 0.0
+        if faults.rsu_down(np.array([rsu]), np.array([at_rsu_s]), flows.devices.edge)[0] >= 0:
+            return None
+        serving, extra, hit = faults.route_edge(np.array([edge]), np.array([at_edge_s]),
+                                                at_edge_s, at_edge_s + 1e-9)
+        if hit[0] < 0:
+            return flows.edges[edge], 0.0
+        target = int(serving[0])
+        if target == LOST:
+            return None
+        return (flows.cloud if target == CLOUD else flows.edges[target]), float(extra[0])
 
     def table(self) -> dict[str, NDArray[Any]]:
         """One row per request (``priority.csv``; ``link`` as the external id)."""
