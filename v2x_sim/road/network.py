@@ -215,3 +215,22 @@ def build_network(
         road_class=np.asarray(road_class, np.int64),
         shapes=shapes,
     )
+
+
+NO_LINK = -1
+"""No link: a node with no way on, or a vehicle at its destination."""
+
+
+def cheapest_out_link(network: Network, via: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Per node, the leaving link with the least ``via`` (one cost per link).
+
+    `NO_LINK` where no link leaves; ties go to the lower link index. Shared by the
+    node-based next-hop tables (`routing`) and the first link of a turn-aware search.
+    """
+    order = np.lexsort((via, network.from_node))  # by node, cheapest first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = network.from_node[order[1:]] != network.from_node[order[:-1]]
+    best = order[first]
+    table = np.full(network.n_nodes, NO_LINK, dtype=np.int64)
+    table[network.from_node[best]] = best
+    return table

@@ -18,10 +18,8 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from v2x_sim.road.network import Network
+from v2x_sim.road.network import NO_LINK, Network, cheapest_out_link
 from v2x_sim.road.turn_routing import TurnGraph
-
-NO_LINK = -1
 
 
 def distances_to(network: Network, cost_s: NDArray[np.float64],
@@ -55,15 +53,10 @@ def next_hop_table(network: Network, cost_s: NDArray[np.float64],
 
     Nodes that cannot reach the destination (and the destination itself) get `NO_LINK`.
     """
-    via = cost_s + dist_to_dest[network.to_node]
-    order = np.lexsort((via, network.from_node))  # by node, cheapest first
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = network.from_node[order[1:]] != network.from_node[order[:-1]]
-    best = order[first]
-    table = np.full(network.n_nodes, NO_LINK, dtype=np.int64)
-    table[network.from_node[best]] = best
+    table = cheapest_out_link(network, cost_s + dist_to_dest[network.to_node])
     table[~np.isfinite(dist_to_dest) | (dist_to_dest == 0.0)] = NO_LINK
     return table
+
 
 
 class RouteTables:

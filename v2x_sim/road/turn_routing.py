@@ -23,12 +23,11 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from v2x_sim.road.network import Network
+from v2x_sim.road.network import NO_LINK, Network, cheapest_out_link
 
 EPS = 1e-9
 """Weight of the link -> sink edges (csgraph drops explicit zeros); subtracted again."""
 
-NO_LINK = -1
 
 
 class TurnGraph:
@@ -83,15 +82,7 @@ class TurnGraph:
     def first_links(self, cost_s: NDArray[np.float64], link_dist: NDArray[np.float64]
                     ) -> NDArray[np.int64]:
         """For one destination: the best first link from each node (no arriving link)."""
-        net = self.network
-        via = cost_s + link_dist
-        order = np.lexsort((via, net.from_node))  # by node, cheapest first
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = net.from_node[order[1:]] != net.from_node[order[:-1]]
-        best = order[first]
-        table = np.full(net.n_nodes, NO_LINK, dtype=np.int64)
-        table[net.from_node[best]] = best
-        return table
+        return cheapest_out_link(self.network, cost_s + link_dist)
 
     def next_links(self, cost_s: NDArray[np.float64], link_dist: NDArray[np.float64]
                    ) -> NDArray[np.int64]:
