@@ -13,7 +13,7 @@ import contextlib
 import inspect
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ def replication_seeds(scenario: Scenario, n: int, seeds: list[int] | None) -> li
     return list(range(first, first + n))
 
 
-def compare(scenario: Scenario, policies: list[str | type], *, replications: int = 10,
+def compare(scenario: Scenario, policies: Sequence[str | type], *, replications: int = 10,
             seeds: list[int] | None = None, baseline: str | type = "none",
             out_dir: str | Path | None = None, jobs: int | None = None,
             dask: str | None = None, progress: Progress | bool | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,7 +33,7 @@ class ColumnLog:
         first = next(iter(self._columns.values()))
         return len(first)
 
-    def to_numpy(self) -> dict[str, NDArray[np.generic]]:
+    def to_numpy(self) -> dict[str, NDArray[Any]]:
         """Copy every column into a numpy array."""
         return {name: np.frombuffer(col, dtype=col.typecode).copy() if len(col) else
                 np.zeros(0, dtype=col.typecode)
