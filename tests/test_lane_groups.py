@@ -34,33 +34,58 @@ def test_turn_angles_are_positive_to_the_left() -> None:
     assert turn_angle_deg(west, north) == pytest.approx(-90.0)
 
 
-@pytest.mark.parametrize(("lanes", "angles", "masks"), [
-    # one lane each, leftmost lane (the highest bit) to the leftmost turn
-    (3, [90.0, 0.0, -90.0], [0b100, 0b010, 0b001]),
+@pytest.mark.parametrize(("lanes", "angles", "exits", "masks"), [
+    # a lane each, leftmost lane (the highest bit) to the leftmost turn; the through
+    # movement then shares the turn lanes up to its next link's lanes: right first
+    (3, [90.0, 0.0, -90.0], [3, 1, 3], [0b100, 0b010, 0b001]),
+    (3, [90.0, 0.0, -90.0], [3, 2, 3], [0b100, 0b011, 0b001]),
+    (3, [90.0, 0.0, -90.0], None, [0b100, 0b111, 0b001]),
+    # two lanes, through and right (or left): a shared through-right (through-left)
+    # lane, so through keeps both lanes
+    (2, [0.0, -90.0], None, [0b11, 0b01]),
+    (2, [90.0, 0.0], None, [0b10, 0b11]),
+    (2, [0.0, -90.0], [1, 2], [0b10, 0b01]),
     # the spare lanes go to the movement closest to straight on
-    (4, [0.0, -90.0], [0b1110, 0b0001]),
-    (3, [85.0, -5.0], [0b100, 0b011]),
-    (3, [90.0, -90.0], [0b110, 0b001]),
+    (4, [0.0, -90.0], [2, 4], [0b1110, 0b0001]),
+    (4, [0.0, -90.0], None, [0b1111, 0b0001]),
+    (3, [85.0, -5.0], [1, 2], [0b100, 0b011]),
+    (3, [85.0, -5.0], None, [0b100, 0b111]),
+    # no movement within 30 degrees of straight on: nothing is shared
+    (3, [90.0, -90.0], None, [0b110, 0b001]),
+    (2, [120.0, 60.0, -60.0, -120.0], None, [0b10, 0b10, 0b01, 0b01]),
     # fewer lanes than movements: left lane left + through, right lane through + right
-    (2, [90.0, 0.0, -90.0], [0b10, 0b11, 0b01]),
-    (2, [120.0, 60.0, -60.0, -120.0], [0b10, 0b10, 0b01, 0b01]),
+    (2, [90.0, 0.0, -90.0], None, [0b10, 0b11, 0b01]),
     # the order of the arguments does not matter, only the angles
-    (2, [-90.0, 90.0, 0.0], [0b01, 0b10, 0b11]),
-    (1, [90.0, 0.0, -90.0], [0b1, 0b1, 0b1]),
+    (2, [-90.0, 90.0, 0.0], None, [0b01, 0b10, 0b11]),
+    (1, [90.0, 0.0, -90.0], None, [0b1, 0b1, 0b1]),
 ])
 def test_lanes_are_handed_out_from_the_left(lanes: int, angles: list[float],
+                                            exits: list[int] | None,
                                             masks: list[int]) -> None:
     """The module's rule, worked by hand for the common approaches."""
-    assert share_lanes(lanes, angles) == masks
+    assert share_lanes(lanes, angles, exit_lanes=exits) == masks
+
+
+def test_the_straightest_tie_goes_to_the_movement_continuing_the_road() -> None:
+    """Two lanes; left, two movements straight on (an arterial and a ramp leaving at
+    0 degrees) and right. Shares: left and the first 0-degree movement (in argument
+    order) on the left lane, the second and right on the right lane. The through
+    movement, which shares the other lane, is the one continuing the approach's road
+    class when they tie, else the first."""
+    angles = [90.0, 0.0, 0.0, -90.0]
+    assert share_lanes(2, angles, continues=[True, False, True, True]) == [
+        0b10, 0b10, 0b11, 0b01]
+    assert share_lanes(2, angles) == [0b10, 0b11, 0b01, 0b01]
 
 
 def test_an_expressway_mainline_keeps_every_lane_at_a_diverge() -> None:
-    """Three lanes, the mainline straight on and an exit ramp 20 degrees to the right
-    (a through movement too, but not the straightest): on an arterial the ramp gets
-    the right lane and the mainline the two left ones; on an expressway the mainline
-    keeps all three."""
-    assert share_lanes(3, [0.0, -20.0]) == [0b110, 0b001]
-    assert share_lanes(3, [0.0, -20.0], through_keeps_all=True) == [0b111, 0b001]
+    """Three lanes, the mainline straight on into two lanes and an exit ramp 20 degrees
+    to the right (a through movement too, but not the straightest): on an arterial the
+    ramp gets the right lane and the mainline the two left ones (as many as its next
+    link has); on an expressway the mainline keeps all three."""
+    assert share_lanes(3, [0.0, -20.0], exit_lanes=[2, 1]) == [0b110, 0b001]
+    assert share_lanes(3, [0.0, -20.0], exit_lanes=[2, 1],
+                       through_keeps_all=True) == [0b111, 0b001]
 
 
 def _junction(folder: Path, *, lanes: int, left: bool, left_length_m: float = 1000.0,
@@ -82,30 +107,35 @@ def _junction(folder: Path, *, lanes: int, left: bool, left_length_m: float = 10
 
 
 def test_geometry_gives_the_junction_its_lane_groups(tmp_path: Path) -> None:
-    """Three lanes, left, through and right: a lane each; without the left turn the
-    through movement takes the two left lanes. Exits with one movement have no groups."""
+    """Three lanes, left, through and right, the through link three lanes wide: a lane
+    each for the turns, and through shares both (left-through, through, through-right
+    lanes); without the left turn, through takes the two left lanes and shares the
+    right one.
+    Exits with one movement have no groups."""
     _junction(tmp_path, lanes=3, left=True)
     net = read_network_csv(tmp_path / "nodes.csv", tmp_path / "links.csv")
     a, t, r, left = (net.link_index(x) for x in "atrl")
     masks = lane_masks(net)
-    assert masks[a] == {left: 0b100, t: 0b010, r: 0b001}
+    assert masks[a] == {left: 0b100, t: 0b111, r: 0b001}
     assert masks[t] == masks[r] == masks[left] == {}
     _junction(tmp_path, lanes=3, left=False)
     net = read_network_csv(tmp_path / "nodes.csv", tmp_path / "links.csv")
-    assert lane_masks(net)[net.link_index("a")] == {net.link_index("t"): 0b110,
+    assert lane_masks(net)[net.link_index("a")] == {net.link_index("t"): 0b111,
                                                     net.link_index("r"): 0b001}
 
 
 def test_a_u_turn_away_from_a_dead_end_uses_the_leftmost_lane() -> None:
     """A two-way road 0 - 1 - 2 with two lanes: at node 1 the only planned movement from
-    0 -> 1 is on to 2 (both lanes); turning back uses the left lane only."""
+    0 -> 1 is on to 2 (both lanes); turning back uses the left lane only. With U-turns
+    anywhere, the U-turn is planned and takes the left lane, the through movement the
+    right one and shares the left (a through-left lane)."""
     net = build_network(x_m=[0.0, 100.0, 200.0], y_m=[0.0, 0.0, 0.0],
                         from_node=[0, 1, 1, 2], to_node=[1, 0, 2, 1],
                         length_m=[100.0] * 4, lanes=[2] * 4, free_speed_mps=[20.0] * 4,
                         capacity_vps_per_lane=[0.5] * 4,
                         jam_density_vpm_per_lane=[0.14] * 4, road_class=[0] * 4)
     assert lane_masks(net)[0] == {2: 0b11, 1: 0b10}
-    assert lane_masks(net, u_turns_anywhere=True)[0] == {1: 0b10, 2: 0b01}
+    assert lane_masks(net, u_turns_anywhere=True)[0] == {1: 0b10, 2: 0b11}
 
 
 def _exits(world, name: str) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -113,18 +143,22 @@ def _exits(world, name: str) -> np.ndarray:  # type: ignore[no-untyped-def]
     return np.sort(log["t_out"][log["link"] == world.network.link_index(name)])
 
 
-@pytest.mark.parametrize(("left", "destination", "expected_vph"), [
-    (False, 4, 1800.0),  # right turn, one lane of three: one lane's saturation flow
-    (False, 3, 3000.0),  # through on two lanes (3,600 veh/h): all the demand passes
+@pytest.mark.parametrize(("lanes", "destination", "expected_vph"), [
+    (3, 4, 1800.0),  # right turn, one lane of three: one lane's saturation flow
+    (3, 3, 3000.0),  # through on three lanes (5,400 veh/h): all the demand passes
+    (2, 4, 1800.0),  # right turn on its lane of two
+    (2, 3, 3000.0),  # through on two lanes, one shared with the right turn: 3,600 veh/h
 ])
 def test_a_turn_discharges_at_its_lane_groups_saturation_flow(
-        tmp_path: Path, left: bool, destination: int, expected_vph: float) -> None:
+        tmp_path: Path, lanes: int, destination: int, expected_vph: float) -> None:
     """3,000 veh/h from 0 all turning right at the end of a three-lane approach (5,400
     veh/h): the right-turn group is one lane, so a discharges 1,800 veh/h (one every
-    2 s, 300 in 600 s) while the queue grows behind it. The same demand through, on
-    two lanes (3,600 veh/h), passes whole: 500 in 600 s."""
+    2 s, 300 in 600 s) while the queue grows behind it. The same demand through passes
+    whole: 500 in 600 s. On two lanes the same: the right lane is a shared
+    through-right lane, so through keeps both lanes (3,600 veh/h; were the right lane
+    the right turn's alone, through would pass one lane's 1,800)."""
     scenario = make_scenario(
-        tmp_path, road=_junction(tmp_path, lanes=3, left=left),
+        tmp_path, road=_junction(tmp_path, lanes=lanes, left=False),
         simulation={"horizon_s": 1200, "moved_on_after_s": 10_000, **DETERMINISTIC},
         demand={"flows": [{"origin": 0, "destination": destination, "rate_vph": 3000,
                            "vehicle_class": "car"}]},

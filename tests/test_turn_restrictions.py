@@ -125,17 +125,17 @@ def _pairs(world) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 def test_lanes_named_in_the_file_replace_the_geometric_ones(tmp_path: Path) -> None:
     """Two-lane roads; from AB, BE is through and BC a left turn: geometry gives BC the
-    left lane (0b10) and BE the right one (0b01). The file gives BE both ("0 1"): then
-    BE 0b11, BC still 0b10."""
+    left lane (0b10) and BE the right one, shared with the left (0b11: BE has two
+    lanes). The file gives BE the right lane only ("0"): then BE 0b01, BC still 0b10."""
     _block(tmp_path, forbid=set(), lanes=2)
     net = read_network_csv(tmp_path / "nodes.csv", tmp_path / "links.csv")
     ab, bc, be = (net.link_index(x) for x in ("AB", "BC", "BE"))
     turns = with_turns(net, read_connections_csv(tmp_path / "connections.csv", net))
-    assert lane_masks(turns)[ab] == {bc: 0b10, be: 0b01}
-    text = (tmp_path / "connections.csv").read_text().replace("B,AB,BE,,,", "B,AB,BE,,0 1,")
+    assert lane_masks(turns)[ab] == {bc: 0b10, be: 0b11}
+    text = (tmp_path / "connections.csv").read_text().replace("B,AB,BE,,,", "B,AB,BE,,0,")
     (tmp_path / "connections.csv").write_text(text)
     turns = with_turns(net, read_connections_csv(tmp_path / "connections.csv", net))
-    assert lane_masks(turns)[ab] == {bc: 0b10, be: 0b11}
+    assert lane_masks(turns)[ab] == {bc: 0b10, be: 0b01}
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
