@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim.compute.estimate_kernel import estimate_kernel
 from v2x_sim.compute.sensors import (
     Exits,
     Positions,
@@ -57,6 +59,7 @@ DRAIN_MEMORY_S = 120.0
 """Time constant over which measured discharge fades (about a signal cycle or more)."""
 MIN_QUEUE_TIME_S = 10.0
 """Queue time a stop-line zone must have watched before its measured drain is used."""
+_EMPTY = np.zeros(0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +97,13 @@ class RoadFacts:
                    cycle_s=np.zeros(n) if cycle_s is None else np.asarray(cycle_s, np.float64),
                    green_s=np.zeros(n) if green_s is None else np.asarray(green_s, np.float64),
                    onward_vps=np.where(onward > 0, onward, np.inf))
+
+    @cached_property
+    def columns(self) -> tuple[FloatArray, ...]:
+        """The columns as `estimate_kernel` takes them (float64, built once)."""
+        return tuple(np.ascontiguousarray(c, np.float64) for c in (
+            self.length_m, self.lanes, self.free_speed_mps, self.saturation_vps,
+            self.jam_density_vpm_per_lane, self.cycle_s, self.green_s, self.onward_vps))
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,46 +145,18 @@ def estimate_grouped(zones: SensorZones, readings: ZoneReadings, road: RoadFacts
     """`estimate_links` for several zone subsets at once: (travel, density, measured).
 
     Zone ``z`` belongs to subset ``group[z]`` (-1: none); each result has one row per
-    subset, so every edge node's estimates cost one pass over the zones.
+    subset, so every edge node's estimates cost one pass over the zones (one compiled
+    call, `estimate_kernel`).
     """
-    n = road.length_m.size
-    rows = group >= 0
-    key = group[rows] * n + zones.link[rows]
-    size = n_groups * n
-
-    def per_link(values: FloatArray) -> FloatArray:
-        return np.bincount(key, weights=values[rows], minlength=size).reshape(n_groups, n)
-
     corrected = (readings.count - zones.ghost_mean) / (1.0 - zones.miss_probability)
-    watched = per_link(zones.length_m)
-    measured = watched > 0
-    density = np.where(measured, np.maximum(per_link(corrected), 0.0) / np.where(
-        measured, watched, 1.0), np.nan)
-    moving = per_link(readings.moving)
-    speed = np.where(moving > 0, per_link(readings.speed_sum_mps) / np.where(
-        moving > 0, moving, 1.0), road.free_speed_mps)
-    tail = np.full(size, np.inf)
-    np.minimum.at(tail, key, np.where(np.isnan(readings.tail_m[rows]), np.inf,
-                                      readings.tail_m[rows]))
-    tail = tail.reshape(n_groups, n)
-    seen_queue = np.isfinite(tail)
-    queue = np.where(seen_queue, (road.length_m - np.where(seen_queue, tail, 0.0))
-                     * road.lanes * road.jam_density_vpm_per_lane, 0.0)
-    signalised = road.cycle_s > 0
-    share = np.where(signalised, road.green_s / np.where(signalised, road.cycle_s, 1.0), 1.0)
-    drain = np.broadcast_to(np.minimum(road.saturation_vps * share, road.onward_vps),
-                            (n_groups, n))
-    if drain_vps is not None:
-        seen = np.full(size, np.inf)
-        np.fmin.at(seen, key, np.where(np.isnan(drain_vps[rows]), np.inf, drain_vps[rows]))
-        seen = seen.reshape(n_groups, n)
-        drain = np.where(np.isfinite(seen), np.minimum(seen, road.saturation_vps), drain)
-    red = np.where(signalised, road.cycle_s - road.green_s, 0.0)
-    red_wait = np.where(signalised, red**2 / (2.0 * np.where(signalised, road.cycle_s, 1.0)),
-                        0.0)
-    wait = np.where(queue > 0, queue / drain, red_wait)
-    travel = np.where(measured, road.length_m / speed + wait, np.nan)
-    return travel, density, measured
+    as_float = np.asarray
+    return estimate_kernel(
+        np.asarray(group, np.int64), n_groups, np.asarray(zones.link, np.int64),
+        as_float(zones.length_m, np.float64), as_float(corrected, np.float64),
+        as_float(readings.moving, np.float64), as_float(readings.speed_sum_mps, np.float64),
+        as_float(readings.tail_m, np.float64),
+        _EMPTY if drain_vps is None else np.asarray(drain_vps, np.float64),
+        drain_vps is not None, road.columns)
 
 
 class EdgeSensing:
