@@ -1,19 +1,33 @@
-"""Stops between two links of a route: the dwell, and the lane a kerbside stop blocks.
+"""Stops: at a link's end between two links of a route, or along a link (a hail).
 
-A vehicle with a stop leaves its link at the exit (it pulls up at the kerb just before
-the junction) and dwells there before it enters its next link. Shuttles dwell off the
-road (a bus bay at each stop). Delivery and vending vehicles dwell at the kerb: for the
-whole dwell one lane of the link they stop on is closed over the stopped vehicle's own
-length, ``pce / k_jam`` (the work-zone mechanism of `incidents`: storage and exit rate
-of the link follow), so on a one-lane link nothing passes until the dwell ends, and on
-a wider link the exit discharges at ``(lanes - 1) / lanes`` of its rate meanwhile.
+A vehicle with a stop between links leaves its link at the exit (it pulls up at the
+kerb just before the junction) and dwells there before it enters its next link.
+Shuttles dwell off the road (a bus bay at each stop). Delivery vehicles dwell at the
+kerb: for the whole dwell one lane of the link they stop on is closed over the stopped
+vehicle's own length, ``pce / k_jam`` (the work-zone mechanism of `incidents`: storage
+and exit rate of the link follow), so on a one-lane link nothing passes until the dwell
+ends, and on a wider link the exit discharges at ``(lanes - 1) / lanes`` of its rate
+meanwhile.
+
+Stops along a link (`Stops.kerb_along`: a vending vehicle waved down at ``x`` m) split
+the link's traversal: the vehicle reaches ``x`` at its own pace, stands there for the
+dwell, then drives on; it reaches the link's end the dwells later. On a one-lane link
+nobody passes it: its later exit holds every vehicle that entered after it (the link
+is FIFO), which in free flow is exactly the hold at ``x`` (a follower waits at ``x``
+until it pulls out, then follows it to the end). On a wider link the flow passes it:
+it moves with the flow and spends the stops' time off it at the link's end, while the
+stop itself closes one lane at its instant (the exit rate drops by a lane for the
+dwell; the lane's storage over its length is taken only once it has left the flow,
+as long as it moves with the flow it is counted among the link's vehicles already).
 
 Delay behind a kerbside stop (``KerbsideLog.delay_behind_s``), for a stop that blocks
-every lane (a one-lane link): when it ends, the time each vehicle then queued at that
-link's exit has stood there since the stop began (``t_end - max(ready, t_start)``),
-summed: the hold itself; the queue's discharge afterwards is not counted, and on a
-signalised approach the red within the stop is. On a wider link a stop takes a lane's
-capacity (``lane_blocked_s``); the delay that causes is not measured (0).
+every lane (a one-lane link): at a link's end, when it ends, the time each vehicle then
+queued at that link's exit has stood there since the stop began (``t_end - max(ready,
+t_start)``), summed: the hold itself; the queue's discharge afterwards is not counted,
+and on a signalised approach the red within the stop is. Along a link the same, each
+vehicle behind it taken to reach ``x`` at the link's free speed after its entry. On a
+wider link a stop takes a lane's capacity (``lane_blocked_s``); the delay that causes
+is not measured (0).
 
 A stop hook (`StopHook`, e.g. a shuttle's holding rule) may lengthen a dwell when it
 starts. The engine (`movement.LinkTraffic`) inherits this class and calls `_dwell`.
@@ -63,7 +77,10 @@ class Stops:
     _kj: list[float]
     _pce: list[float]
     _q_ready: list[list[float]]
+    _q_veh: list[list[int]]
     _head: list[int]
+    _vf: list[float]
+    _entered: list[float]
     exit_rate_vps: list[float]
     set_incident: Callable[..., None]
     _queue_at_origin: Callable[[int, int], None]
@@ -77,21 +94,71 @@ class Stops:
         # extra seconds a slow vehicle spends on a multi-lane link, passed by the flow
         self.cruise_s: dict[int, float] = {}
 
-    def hold_ready(self, vehicle: int, link: int, ready_s: float) -> None:
-        """Make ``vehicle``, just entered ``link`` (last on it), reach its end later.
+    def kerb_along(self, vehicle: int, link: int, stops: list[tuple[float, float, float]],
+                   run_end_s: float) -> None:
+        """``vehicle``, just entered ``link`` (last on it), stops at the kerb along it.
 
-        For a vehicle slower than the traffic (a cruising vending vehicle). On a
-        one-lane link nobody passes it: its later arrival holds those entering after
-        it (the link is FIFO). On a wider link the flow passes it: it moves with the
-        flow and spends the extra time off it at the link's end (`cruise_s`, before
-        any stop there); the caller gives it a stop at its next route position whose
-        dwell includes that time.
+        For a vehicle slower than the traffic that is waved down (a vending vehicle);
+        the rule is in the module docstring. On a one-lane link its later arrival holds
+        those entering after it (the link is FIFO); on a wider link the flow passes it:
+        the time it spends beyond the flow's is kept in `cruise_s`, and the caller gives
+        it a stop at its next route position whose dwell is that time.
+
+        Args:
+            vehicle: the vehicle.
+            link: the link it has just entered.
+            stops: (position_m, start_s, dwell_s) of each stop, in order along the link
+                (empty: it only cruises).
+            run_end_s: when it would reach the link's end without the stops (its own
+                speed, at most the flow's).
         """
-        if self._lanes[link] == 1:
-            self._q_ready[link][-1] = ready_s
-            self.fleet.ready_s[vehicle] = ready_s
-        else:
-            self.cruise_s[vehicle] = ready_s - self._q_ready[link][-1]
+        now = self.env.now
+        ready = self._q_ready[link][-1]
+        reach_end = run_end_s + sum(dwell for _, _, dwell in stops)
+        one_lane = self._lanes[link] == 1
+        if one_lane and reach_end > ready:
+            self._q_ready[link][-1] = reach_end
+            self.fleet.ready_s[vehicle] = reach_end
+        elif not one_lane and reach_end > ready:
+            self.cruise_s[vehicle] = reach_end - ready
+        for position, start, dwell in stops:
+            self.env.timeout(start - now).callbacks.append(
+                lambda _ev, x=position, d=dwell: self._kerb_start(vehicle, link, x, d))
+
+    def _kerb_start(self, vehicle: int, link: int, position_m: float, dwell_s: float) -> None:
+        """A stop along ``link`` begins: on a wider link one lane closes for the dwell."""
+        closed = self._lanes[link] > 1
+        kerb_m = 0.0  # still moving with the flow: already counted on the link
+        if closed:
+            if self.fleet.link[vehicle] != link:
+                kerb_m = self._pce[vehicle] / self._kj[link]
+            self.set_incident(link, -1, lanes_closed=1, speed_cap_mps=INF,
+                              capacity_factor=1.0, active=True, length_m=kerb_m)
+        start = self.env.now
+        self.env.timeout(dwell_s).callbacks.append(
+            lambda _ev: self._kerb_end(vehicle, link, position_m, start, kerb_m, closed))
+
+    def _kerb_end(self, vehicle: int, link: int, position_m: float, start_s: float,
+                  kerb_m: float, closed: bool) -> None:
+        """A stop along ``link`` ends: its row, and the lane reopens."""
+        now = self.env.now
+        behind = 0.0
+        if not closed:  # one lane: those behind it stood at the stop from their arrival
+            vehicles = self._q_veh[link]
+            try:
+                after = vehicles.index(vehicle, self._head[link]) + 1
+            except ValueError:  # it has left already (a stop at the very end)
+                after = len(vehicles)
+            pace = position_m / self._vf[link]
+            for other in vehicles[after:]:
+                arrive = self._entered[other] + pace
+                if arrive < now:
+                    behind += now - max(arrive, start_s)
+        self.kerbside.add(vehicle=vehicle, link=link, start_s=start_s, end_s=now,
+                          lanes=self._lanes[link], delay_behind_s=behind)
+        if closed:
+            self.set_incident(link, -1, lanes_closed=1, speed_cap_mps=INF,
+                              capacity_factor=1.0, active=False, length_m=kerb_m)
 
     def _dwell(self, vehicle: int, link: int, pos: int, next_link: int, dwell_s: float) -> None:
         """``vehicle`` left ``link`` and dwells before ``next_link`` (route position pos)."""

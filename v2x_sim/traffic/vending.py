@@ -4,21 +4,27 @@ A service area is the set of non-expressway links with both ends within ``radius
 its ``centre`` node. Hails (a person waving a vehicle down) arrive as a Poisson process
 of ``hails_per_km_h`` per km of the area's roads and hour from ``start_s`` to the
 horizon (evenly spaced at the mean rate in deterministic mode), each on a link drawn in
-proportion to its length. A hail waits ``patience_s``, then gives up (abandoned).
+proportion to its length, at a position along it drawn uniformly (its middle in
+deterministic mode). A hail waits ``patience_s``, then gives up (abandoned).
 
 Each vehicle (``vehicles`` per area) is one trip: it starts at ``start_s`` at an area
 node (drawn) and extends its route one link at a time as it enters a link, cruising at
 ``speed_kmh`` at most: on a one-lane link traffic behind it cannot pass (the link is
 FIFO); on a wider link the flow passes it (it spends its extra time off the flow at
-the link's end, `kerbside.Stops.hold_ready`). The next link: the first link of the
+the link's end, `kerbside.Stops.kerb_along`). The next link: the first link of the
 free-flow shortest path towards the link of the oldest hail still waiting (and not
 claimed by another vehicle), or, with none waiting, a link out of the area node it
 reached drawn at random (no U-turn unless a dead end; leaving the area only where no
 area link leads on).
-Entering a link with waiting hails it serves all of them: it stops at the kerb at the
-link's end (`kerbside`: one lane closed) for ``sale_s`` per hail. So a hail is served
-when a vehicle next enters its link after it was made; the hail-to-stop time runs to
-the stop's start. After the horizon the vehicle finishes its link and its trip ends.
+Entering a link with waiting hails it serves all of them where they stand: it stops at
+the kerb at each hail's position (`kerbside.Stops.kerb_along`: one lane blocked there)
+for ``sale_s`` per hail (hails at one position: one stop), in order along the link. It
+reaches position ``x`` at ``entry + x * T / L`` (``T`` its running time over the link,
+``L / speed_kmh`` or the flow's if longer) plus the sales before it; a hail whose
+patience has run out by then is abandoned. So a hail is served when a vehicle next
+enters its link after it was made (one made ahead of a vehicle already on the link
+waits for the next pass); the hail-to-stop time runs to the stop's start. After the
+horizon the vehicle finishes its link and its trip ends.
 The vehicle is connected (its class's ``connected_share``, default 1): it sends BSMs and
 status reports like any connected vehicle.
 """
@@ -41,7 +47,8 @@ from v2x_sim.scenario.sections import VehicleClassParams, VendingArea
 from v2x_sim.traffic.fleet import VehicleTable
 from v2x_sim.traffic.movement import LinkTraffic
 
-HAIL_COLUMNS = ("area", "hail", "link", "hail_s", "vehicle", "stop_s", "outcome")
+HAIL_COLUMNS = ("area", "hail", "link", "position_m", "hail_s", "vehicle", "stop_s",
+                "outcome")
 
 
 class ServiceArea:
@@ -61,6 +68,7 @@ class ServiceArea:
         self.claimed: dict[int, int] = {}  # link -> vehicle heading for it
         self.hail_s: list[float] = []
         self.hail_link: list[int] = []
+        self.hail_pos: list[float] = []
         self.stop_s: list[float] = []
         self.vehicle: list[int] = []
         self.outcome: list[str] = []
@@ -71,9 +79,13 @@ class ServiceArea:
         """Length of the area's roads."""
         return float(self.network.length_m[self.links].sum()) / 1000.0
 
-    def draw_hails(self, horizon_s: float, rng: np.random.Generator, *,
-                   deterministic: bool) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """Hail times and links for the whole run (Poisson; even spacing if deterministic)."""
+    def draw_hails(self, horizon_s: float, rng: np.random.Generator, *, deterministic: bool,
+                   ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
+        """Hail times, links and positions along them for the whole run.
+
+        Poisson times, uniform positions; in deterministic mode even spacing in time and
+        every hail at the middle of its link.
+        """
         start = self.area.start_s
         rate_s = self.area.hails_per_km_h * self.km / 3600.0
         span = max(0.0, horizon_s - start)
@@ -85,13 +97,16 @@ class ServiceArea:
             times = np.sort(rng.uniform(start, horizon_s, count))
         weight = self.network.length_m[self.links]
         links = rng.choice(self.links, size=count, p=weight / weight.sum())
-        return np.asarray(times, dtype=np.float64), np.asarray(links, dtype=np.int64)
+        share = np.full(count, 0.5) if deterministic else rng.uniform(0.0, 1.0, count)
+        return (np.asarray(times, dtype=np.float64), np.asarray(links, dtype=np.int64),
+                share * self.network.length_m[links])
 
-    def hail(self, link: int, now: float) -> None:
-        """Someone waves a vehicle down on ``link`` now."""
+    def hail(self, link: int, now: float, position_m: float) -> None:
+        """Someone waves a vehicle down on ``link``, ``position_m`` from its start, now."""
         self.waiting.setdefault(link, deque()).append(len(self.hail_s))
         self.hail_s.append(now)
         self.hail_link.append(link)
+        self.hail_pos.append(position_m)
         self.stop_s.append(math.nan)
         self.vehicle.append(-1)
         self.outcome.append("waiting")
@@ -106,18 +121,43 @@ class ServiceArea:
                 del self.waiting[link]
                 self.claimed.pop(link, None)
 
-    def serve(self, vehicle: int, link: int, stop_s: float) -> int:
-        """Hails on ``link`` served by ``vehicle`` stopping at ``stop_s``; how many."""
-        self._drop_impatient(stop_s)
+    def serve(self, vehicle: int, link: int, entered_s: float, pace_s_per_m: float,
+              ) -> list[tuple[float, float, float]]:
+        """The stops of ``vehicle``, entering ``link`` now, for the hails waiting on it.
+
+        It reaches a hail at ``x`` m ``x * pace_s_per_m`` after ``entered_s``, plus the
+        sales of the stops before it; hails at one position are one stop of ``sale_s``
+        each; a hail whose patience has run out by its stop is abandoned.
+
+        Returns:
+            (position_m, start_s, dwell_s) of each stop, in order along the link.
+        """
+        self._drop_impatient(entered_s)
         queue = self.waiting.pop(link, None)
         if self.claimed.get(link) == vehicle or queue:
             self.claimed.pop(link, None)
         if not queue:
-            return 0
-        for hail in queue:
-            self.stop_s[hail], self.vehicle[hail], self.outcome[hail] = stop_s, vehicle, "served"
-        self.stops += 1
-        return len(queue)
+            return []
+        patience, sale = self.area.patience_s, self.area.sale_s
+        hails = sorted(queue, key=lambda h: (self.hail_pos[h], h))
+        stops: list[tuple[float, float, float]] = []
+        lost = 0.0
+        for hail in hails:
+            position = self.hail_pos[hail]
+            same = bool(stops) and stops[-1][0] == position  # one more sale at a stop
+            start = stops[-1][1] if same else entered_s + position * pace_s_per_m + lost
+            if self.hail_s[hail] + patience < start:
+                self.outcome[hail] = "abandoned"
+                continue
+            self.stop_s[hail], self.vehicle[hail], self.outcome[hail] = start, vehicle, "served"
+            stop = (position, start, (stops[-1][2] if same else 0.0) + sale)
+            if same:
+                stops[-1] = stop
+            else:
+                stops.append(stop)
+            lost += sale
+        self.stops += len(stops)
+        return stops
 
     def next_link(self, vehicle: int, link: int, now: float, rng: np.random.Generator) -> int:
         """Where ``vehicle``, entering ``link`` now, goes after it (see module doc)."""
@@ -149,6 +189,7 @@ class ServiceArea:
         """Columns of ``hails.csv`` for this area (link indices)."""
         n = len(self.hail_s)
         return {"area": [name] * n, "hail": list(range(n)), "link": list(self.hail_link),
+                "position_m": list(self.hail_pos),
                 "hail_s": list(self.hail_s), "vehicle": list(self.vehicle),
                 "stop_s": list(self.stop_s), "outcome": list(self.outcome)}
 
@@ -167,11 +208,12 @@ def area_links(network: Network, area: VendingArea, path: str) -> NDArray[np.int
 
 
 def _hails(env: simpy.Environment, service: ServiceArea, times: NDArray[np.float64],
-           links: NDArray[np.int64]) -> Generator[simpy.Event, Any, None]:
-    for t, link in zip(times.tolist(), links.tolist(), strict=True):
+           links: NDArray[np.int64], positions_m: NDArray[np.float64],
+           ) -> Generator[simpy.Event, Any, None]:
+    for t, link, x in zip(times.tolist(), links.tolist(), positions_m.tolist(), strict=True):
         if t > env.now:
             yield env.timeout(t - env.now)
-        service.hail(link, env.now)
+        service.hail(link, env.now, x)
 
 
 def start_vending(env: simpy.Environment, areas: list[VendingArea], *, network: Network,
@@ -184,8 +226,9 @@ def start_vending(env: simpy.Environment, areas: list[VendingArea], *, network: 
         service = ServiceArea(area, area_links(network, area, f"vehicles.vending[{a}]"),
                               network, routes)
         services.append(service)
-        times, links = service.draw_hails(horizon_s, rng, deterministic=deterministic)
-        env.process(_hails(env, service, times, links))
+        times, links, positions = service.draw_hails(horizon_s, rng,
+                                                     deterministic=deterministic)
+        env.process(_hails(env, service, times, links, positions))
         for _ in range(area.vehicles):
             first = int(rng.choice(service.links))
             env.process(_vehicle(env, service, first, fleet=fleet, traffic=traffic,
@@ -209,19 +252,19 @@ def _vehicle(env: simpy.Environment, service: ServiceArea, first: int, *,
 
     def on_enter(vehicle: int, link: int, ready: float) -> None:
         now = env.now
-        slow = now + float(net.length_m[link]) / speed
-        if slow > ready:  # cruising speed: the link's FIFO keeps followers behind it
-            traffic.hold_ready(vehicle, link, slow)
+        length = float(net.length_m[link])
+        run_end = max(ready, now + length / speed)  # cruising speed, at most the flow's
         fleet.shortest_s[vehicle] += float(net.free_flow_time_s[link])
         fleet.destination[vehicle] = int(net.to_node[link])
         route = traffic.routes[vehicle]
         pos = traffic.route_pos[vehicle]
-        sales = service.serve(vehicle, link, max(slow, ready))
+        stops = service.serve(vehicle, link, now, (run_end - now) / length)
+        traffic.kerb_along(vehicle, link, stops, run_end)
         if env.now < horizon_s:
             route.append(service.next_link(vehicle, link, now, rng))
-            dwell = sales * area.sale_s + traffic.cruise_s.get(vehicle, 0.0)
-            if dwell > 0.0:
-                traffic.stops[vehicle][pos + 1] = dwell
+            off_flow = traffic.cruise_s.get(vehicle, 0.0)  # passed by the flow: off it
+            if off_flow > 0.0:
+                traffic.stops[vehicle][pos + 1] = off_flow
         else:
             traffic.cruise_s.pop(vehicle, None)  # its last link: it arrives
 
