@@ -253,7 +253,7 @@ class BackgroundFlows:
                                                         for e in range(n_edges)],
                                    start_s + self.tick_s, self.kernel_threads)
         left_edge = [handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s)
-                     for handed in handed_edges]
+                     for handed in handed_edges if len(handed)]
         if load:
             self._full_windows += int(patterned)
         batch = Stream.merged(Stream.merged(status, self._edge_to_cloud(left_edge)), failed_over)
@@ -365,8 +365,10 @@ class BackgroundFlows:
             return [Stream() for _ in range(n_edges)]
         edge, born = send_times(np.arange(n_edges), 1.0 / spec.rate_hz, start_s, end_s)
         self.book.count_sent(MessageKind.AGGREGATE, born.size)
+        if born.size == 0:  # none due in this window (nothing to read, draw or queue)
+            return [Stream() for _ in range(n_edges)]
         feeds = self.feeds
-        sensing = feeds.sensing if born.size > 0 else None
+        sensing = feeds.sensing
         # the sensors' latest readings; each edge node estimates the links it watches
         readings = sensing.snapshot(start_s) if sensing is not None else None
         service = draw_service_s(self.edge_cfg.service["aggregate"], born.size,
@@ -379,20 +381,24 @@ class BackgroundFlows:
                 continue
             links, travel, density = sensing.measured(e, readings)
             self.aggregate_content[p] = (links, travel, at, density)
-        kind = np.full(born.size, int(MessageKind.AGGREGATE))
-        streams = []
-        for e in range(n_edges):
+        # only the edge nodes with an aggregate due get a stream of their own (a window
+        # holds a few aggregates: most edge nodes have none, and an empty Stream() is
+        # served exactly as an empty slice)
+        streams = [Stream() for _ in range(n_edges)]
+        kind = int(MessageKind.AGGREGATE)
+        for e in np.unique(edge).tolist():
             mine = np.flatnonzero(edge == e)  # send_times orders by time: already sorted
-            streams.append(Stream(born[mine], service[mine], kind[mine], born[mine],
-                                  payload[mine]))
+            streams[e] = Stream(born[mine], service[mine], np.full(mine.size, kind),
+                                born[mine], payload[mine])
         return streams
 
     def _edge_to_cloud(self, left: list[tuple[FloatArray, IntArray]]) -> Stream:
         """Aggregates that finished at their edge node, over the WAN into the cloud queue."""
-        done = np.concatenate([d for d, _ in left]) if left else np.zeros(0)
-        payload = np.concatenate([p for _, p in left]) if left else np.zeros(0, np.int64)
-        if not done.size:
+        left = [(d, p) for d, p in left if d.size]
+        if not left:
             return Stream()
+        done = np.concatenate([d for d, _ in left]) if len(left) > 1 else left[0][0]
+        payload = np.concatenate([p for _, p in left]) if len(left) > 1 else left[0][1]
         born = np.array([self._aggregate_born[p] for p in payload.tolist()])
         wan = np.full(done.size, self.channels.wan.delay_s)
         self.book.add_hop_constant(MessageKind.AGGREGATE, Hop.WAN, self.channels.wan.delay_s,
@@ -413,6 +419,8 @@ class BackgroundFlows:
         Departures may lie in the future (a backlog): the belief applies each sample at
         its own instant. Messages finishing after the horizon hand nothing over.
         """
+        if not len(handed):
+            return
         horizon, feeds = self.horizon_s, self.feeds
         done, payload = handed.of_kind(int(MessageKind.STATUS))
         if done.size:
