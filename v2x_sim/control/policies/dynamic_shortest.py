@@ -57,11 +57,20 @@ class DynamicShortest:
         screened at once with array sums (`_worth_a_look`); only those the screen cannot
         rule out are priced one by one, so the result is exactly the one-by-one answer.
         """
+        chosen, ends, savings, tables = self._gainers(view)
+        return chosen, [tables.path(start, goal) for start, goal in ends], savings
+
+    def _gainers(self, view: PolicyView) -> tuple[list[int], list[tuple[int, int]], list[float],
+                                                  RouteTables]:
+        """`candidates` without their paths: positions, (next node, destination), savings.
+
+        The paths come from the tables returned, for the vehicles that are advised.
+        """
         cost = self.costs(view)
         tables = view.routes(cost)
         vehicles = view.vehicles
         tables.prepare(np.unique(vehicles.destination))
-        chosen, routes, savings = [], [], []
+        chosen, ends, savings = [], [], []
         for i in _worth_a_look(vehicles, tables, cost, self.threshold).tolist():
             start, goal = int(vehicles.next_node[i]), int(vehicles.destination[i])
             best = tables.distances_to(goal)[start]
@@ -71,17 +80,22 @@ class DynamicShortest:
             saving = (current - best) / current
             if saving > self.threshold:
                 chosen.append(i)
-                routes.append(tables.path(start, goal))
+                ends.append((start, goal))
                 savings.append(saving)
-        return chosen, routes, savings
+        return chosen, ends, savings, tables
 
     def decide(self, view: PolicyView) -> RouteAdvice:
-        """Advise the better path to vehicles saving more than the threshold."""
-        chosen, routes, _ = self.candidates(view)
+        """Advise the better path to vehicles saving more than the threshold.
+
+        The ``inertia`` share is left alone before any path is walked: only the advised
+        vehicles' paths are built (the draw is one uniform per candidate either way).
+        """
+        chosen, ends, _, tables = self._gainers(view)
         if self.inertia > 0.0 and chosen:
             move = view.rng.random(len(chosen)) >= self.inertia
             chosen = [c for c, m in zip(chosen, move, strict=True) if m]
-            routes = [r for r, m in zip(routes, move, strict=True) if m]
+            ends = [e for e, m in zip(ends, move, strict=True) if m]
+        routes = [tables.path(start, goal) for start, goal in ends]
         return RouteAdvice(view.vehicles.ids[np.asarray(chosen, dtype=np.int64)], routes)
 
 
