@@ -24,8 +24,8 @@ def _stream(rng: np.random.Generator, start: float, n: int, kind: int,
                   born[order], np.arange(n, dtype=np.int64) if payload else None)
 
 
-def _pools() -> list[ServerPool]:
-    return [ServerPool(f"edge-{e}", cores, np.array([0.01, 0.02, 0.05]), 4.0)
+def _pools(horizon_s: float = 4.0) -> list[ServerPool]:
+    return [ServerPool(f"edge-{e}", cores, np.array([0.01, 0.02, 0.05]), horizon_s)
             for e, cores in enumerate((1, 2, 3, 8, 2))]
 
 
@@ -107,3 +107,51 @@ def test_the_one_call_path_serves_exactly_as_the_step_by_step_path(content: str)
     assert carried > 100  # messages did cross window boundaries
     assert one_call[0].counts.sum() > 1000
     assert (handed > 500) == (content != "none")
+
+
+@pytest.mark.parametrize("content", [False, True])
+def test_a_pattern_shifted_in_the_kernel_serves_as_its_shifted_copy(content: bool) -> None:
+    """Periodic frames are given once as offsets from a window's start (`fixed_shift_s`).
+
+    Against the same windows with the offsets added beforehand (the arrays the flows
+    built before), every accumulator, the carry (frames arriving after the window's end
+    are shifted into it), a foreground message's start time and the content handed over
+    must be identical, at window starts whose sums round (not whole seconds), through
+    `ServerPool.serve` and through `serve_pools` on two threads.
+    """
+    rng = np.random.default_rng(7)
+    # a window's frames: sent in [0, 1), arriving up to 0.3 s later (some after the end)
+    pattern = [_stream(rng, 0.0, 400 + 300 * e, 0) for e in range(5)]
+    for p in pattern:
+        p.arrival_s = np.sort(p.arrival_s + rng.uniform(0.0, 0.3, len(p)))
+    shifted, copied, threaded = _pools(1300.0), _pools(1300.0), _pools(1300.0)
+    carried = handed = 0
+    for window in range(5):
+        start = 1234.567 + 1.1 * window
+        batch = [_stream(np.random.default_rng(window), start + 0.2, 150 + 500 * (window == 1),
+                         1, payload=content) for _ in range(5)]
+        copies = [Stream(p.arrival_s + start, p.service_s, p.kind, p.born_s + start)
+                  for p in pattern]
+        got = [pool.serve(p, b, start, start + 1.0, fixed_shift_s=start)
+               for pool, p, b in zip(shifted, pattern, batch, strict=True)]
+        want = [pool.serve(c, b, start, start + 1.0)
+                for pool, c, b in zip(copied, copies, batch, strict=True)]
+        two = serve_pools(threaded, pattern, batch, start + 1.0, threads=2,
+                          fixed_shift_s=start)
+        for h1, h2, h3 in zip(got, want, two, strict=True):
+            for name in ("done_s", "payload", "kind"):
+                assert getattr(h1, name).tobytes() == getattr(h2, name).tobytes(), name
+                assert getattr(h3, name).tobytes() == getattr(h2, name).tobytes(), name
+            handed += len(h1)
+        for a, b, c in zip(shifted, copied, threaded, strict=True):
+            for name in ("free_s", "counts", "stats", "hist", "busy_slots", "wait_slots"):
+                assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
+                assert getattr(c, name).tobytes() == getattr(b, name).tobytes(), name
+            for name in ("arrival_s", "service_s", "kind", "born_s"):
+                assert getattr(a.carry, name).tobytes() == getattr(b.carry, name).tobytes()
+            for at in (start + 0.25, start + 0.99):
+                assert a.start_time(at) == b.start_time(at) == c.start_time(at)
+            carried += int(np.count_nonzero(a.carry.kind == 0))
+    assert carried > 50  # frames did cross window ends into the carry
+    assert shifted[3].counts[0, 0] > 1000
+    assert (handed > 0) == content

@@ -189,16 +189,17 @@ class BackgroundFlows:
                 born_s[part]))
         return streams
 
-    def _frames(self, edge: int, start_s: float, end_s: float) -> Stream:
+    def _frames(self, edge: int, start_s: float, end_s: float, offsets: bool) -> Stream:
+        """One edge node's frames; ``offsets``: as the pattern (the kernel adds start_s)."""
         pattern = self._pattern[edge]
-        born = pattern.born_s + start_s
+        born = pattern.born_s if offsets else pattern.born_s + start_s
         keep = slice(None) if end_s >= start_s + self.tick_s else born < end_s
         service = pattern.service_s[keep]
         params = self.edge_cfg.service["perception"]
         if not self.deterministic and params.distribution != "deterministic":
             service = draw_service_s(params, len(born[keep]), self.rng_edge)
-        frames = Stream(pattern.arrival_s[keep] + start_s, service, pattern.kind[keep],
-                        born[keep])
+        frames = Stream(pattern.arrival_s if offsets else pattern.arrival_s[keep] + start_s,
+                        service, pattern.kind[keep], born[keep])
         self.book.count_sent(MessageKind.PERCEPTION, len(frames))
         if self._faulty and self.faults is not None and len(frames):
             # frames of failed sensors, or sent through a silent RSU, are lost
@@ -237,7 +238,8 @@ class BackgroundFlows:
         full = end_s >= start_s + self.tick_s
         # a window a fault touches may lose frames: it does not repeat the pattern
         patterned = full and not self._faulty
-        frames = [self._frames(e, start_s, end_s) if load else Stream() for e in range(n_edges)]
+        frames = [self._frames(e, start_s, end_s, patterned) if load else Stream()
+                  for e in range(n_edges)]
         failed_over = Stream()
         if self._faulty and self.faults is not None and self.faults.overlaps(
                 start_s, end_s, FaultKind.EDGE_DOWN):
@@ -251,7 +253,8 @@ class BackgroundFlows:
         # the edge nodes are independent queues: their kernels may run at once
         handed_edges = serve_pools(self.edges, frames, [Stream.merged(bsm[e], aggregates[e])
                                                         for e in range(n_edges)],
-                                   start_s + self.tick_s, self.kernel_threads)
+                                   start_s + self.tick_s, self.kernel_threads,
+                                   start_s if patterned and load else 0.0)
         left_edge = [handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s)
                      for handed in handed_edges if len(handed)]
         if load:

@@ -149,7 +149,8 @@ def _spread(slots, slot_s, start, end):  # type: ignore[no-untyped-def]  # pragm
 def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
         arr_a, svc_a, kind_a, gen_a, arr_b, svc_b, kind_b, gen_b,
         free, window_end_s, horizon_s, deadline_s, counts, stats, hist,
-        slot_s=1.0, busy_slots=None, wait_slots=None, done_a=None, done_b=None):
+        slot_s=1.0, busy_slots=None, wait_slots=None, done_a=None, done_b=None,
+        shift_a=0.0):
     """Serve two sorted arrival streams, merged, through one c-server FIFO queue.
 
     Processes every message arriving before ``window_end_s`` (later ones are left for
@@ -176,7 +177,11 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
     fell inside it, whichever call served the message. When ``done_a`` and ``done_b``
     are given, each served message's departure (end of its service, possibly past the
     horizon) is written at its position in its stream: the instant its content takes
-    effect. Returns (messages of stream a
+    effect (only where the array reaches: an empty one for a stream without content).
+    ``shift_a`` is added to stream a's arrival and generation times as they are read: a
+    periodic pattern (offsets from a window's start) is served for any window without
+    building its shifted arrays (the same sums as shifting them beforehand, so the same
+    results; 0.0 leaves any time >= 0 unchanged). Returns (messages of stream a
     consumed, of stream b consumed, busy server-seconds, summed waiting seconds).
     """
     ia = 0
@@ -193,13 +198,14 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
     ring = free.copy()  # sorted from position ``head`` on, wrapping around
     head = 0
     while True:
-        take_a = ia < na and arr_a[ia] < window_end_s
+        next_a = arr_a[ia] + shift_a if ia < na else np.inf
+        take_a = next_a < window_end_s
         take_b = ib < nb and arr_b[ib] < window_end_s
         if take_a and take_b:
-            take_a = arr_a[ia] <= arr_b[ib]
+            take_a = next_a <= arr_b[ib]
             take_b = not take_a
         if take_a:
-            arrival, service, kind, born = arr_a[ia], svc_a[ia], kind_a[ia], gen_a[ia]
+            arrival, service, kind, born = next_a, svc_a[ia], kind_a[ia], gen_a[ia] + shift_a
             at, from_a = ia, True
             ia += 1
         elif take_b:
@@ -222,10 +228,11 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
             ring[slot] = ring[before]
             slot = before
         ring[slot] = done
-        if done_a is not None:
+        if done_a is not None:  # a stream whose array is shorter keeps none past its end
             if from_a:
-                done_a[at] = done
-            else:
+                if at < done_a.shape[0]:
+                    done_a[at] = done
+            elif at < done_b.shape[0]:
                 done_b[at] = done
         wait = begin - arrival
         busy += service

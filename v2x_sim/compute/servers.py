@@ -22,138 +22,11 @@ from numpy.typing import NDArray
 
 from v2x_sim._core.jit import njit
 from v2x_sim.compute.queueing import serve_streams
+from v2x_sim.compute.streams import EMPTY_F, EMPTY_I, Stream, _merge
 from v2x_sim.metrics.histogram import N_BINS
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-
-EMPTY_F = np.zeros(0)
-EMPTY_I = np.zeros(0, dtype=np.int64)
-
-
-@dataclass
-class Stream:
-    """Messages sorted by arrival: arrival, service and generation times, kind codes.
-
-    ``payload`` (optional) holds, per message, the id of the content it carries (-1:
-    none); the pool hands those ids back with the message's departure (`Handover`).
-    """
-
-    arrival_s: FloatArray = field(default_factory=lambda: EMPTY_F)
-    service_s: FloatArray = field(default_factory=lambda: EMPTY_F)
-    kind: IntArray = field(default_factory=lambda: EMPTY_I)
-    born_s: FloatArray = field(default_factory=lambda: EMPTY_F)
-    payload: IntArray | None = None
-
-    def __len__(self) -> int:
-        return len(self.arrival_s)
-
-    def payload_ids(self) -> IntArray:
-        """Content id per message (-1 where it carries none)."""
-        if self.payload is None:
-            return np.full(len(self), -1, dtype=np.int64)
-        return self.payload
-
-    def tail(self, start: int) -> Stream:
-        """The messages from position ``start`` on."""
-        return Stream(self.arrival_s[start:], self.service_s[start:], self.kind[start:],
-                      self.born_s[start:],
-                      None if self.payload is None else self.payload[start:])
-
-    @staticmethod
-    def merged(first: Stream, second: Stream) -> Stream:
-        """Both (sorted) streams in one arrival-sorted stream, in linear time.
-
-        Each message of ``second`` lands after the messages of ``first`` that arrive no
-        later than it: positions from one searchsorted, no sort. The arrays are
-        interleaved by one compiled pass (`_interleave`: a few microseconds where a
-        numpy mask per array cost ~20 per merge, tens of thousands of merges an hour).
-        """
-        if not len(first):
-            return second
-        if not len(second):
-            return first
-        at_second = np.searchsorted(first.arrival_s, second.arrival_s, side="right")
-        no_payload = first.payload is None and second.payload is None
-        joined = _interleave(at_second, first.arrival_s, first.service_s, first.kind,
-                             first.born_s, EMPTY_I if first.payload is None else first.payload,
-                             second.arrival_s, second.service_s, second.kind, second.born_s,
-                             EMPTY_I if second.payload is None else second.payload)
-        if joined is not None:
-            return Stream(*joined[:4], None if no_payload else joined[4])
-        n = len(first) + len(second)
-        at_second += np.arange(len(second))
-        at_first = np.ones(n, dtype=bool)
-        at_first[at_second] = False
-
-        def join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            out = np.empty(n, dtype=a.dtype)
-            out[at_first] = a
-            out[at_second] = b
-            return out
-
-        payload = (None if first.payload is None and second.payload is None
-                   else join(first.payload_ids(), second.payload_ids()))
-        return Stream(join(first.arrival_s, second.arrival_s),
-                      join(first.service_s, second.service_s), join(first.kind, second.kind),
-                      join(first.born_s, second.born_s), payload)
-
-
-@njit(cache=True)
-def _interleave(at_second, fa, fs, fk, fb, fp, sa, ss, sk, sb, sp):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Place ``second[i]`` at ``at_second[i] + i`` and ``first`` in order around them.
-
-    Returns None when ``at_second`` decreases somewhere (inputs not sorted): the caller
-    then takes the numpy path, so the result never depends on which path ran. A
-    payload array shorter than its stream (empty) means no content: -1.
-    """
-    if not _non_decreasing(at_second):
-        return None
-    return _interleave_sorted(at_second, fa, fs, fk, fb, fp, sa, ss, sk, sb, sp)
-
-
-@njit(cache=True, nogil=True)
-def _non_decreasing(values):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Whether no value is below the one before it (`_interleave`'s sortedness check)."""
-    for i in range(1, values.shape[0]):  # noqa: SIM110 - compiled: numba has no all(generator)
-        if values[i] < values[i - 1]:
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _interleave_sorted(at_second, fa, fs, fk, fb, fp, sa, ss, sk, sb, sp):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """`_interleave` once ``at_second`` is known non-decreasing."""
-    n_first = fa.shape[0]
-    n_second = sa.shape[0]
-    first_has = fp.shape[0] == n_first
-    second_has = sp.shape[0] == n_second
-    n = n_first + n_second
-    arrival = np.empty(n)
-    service = np.empty(n)
-    kind = np.empty(n, fk.dtype)
-    born = np.empty(n)
-    payload = np.empty(n, fp.dtype)
-    i_first = 0
-    out = 0
-    for i in range(n_second + 1):
-        stop = at_second[i] if i < n_second else n_first
-        while i_first < stop:
-            arrival[out] = fa[i_first]
-            service[out] = fs[i_first]
-            kind[out] = fk[i_first]
-            born[out] = fb[i_first]
-            payload[out] = fp[i_first] if first_has else -1
-            i_first += 1
-            out += 1
-        if i < n_second:
-            arrival[out] = sa[i]
-            service[out] = ss[i]
-            kind[out] = sk[i]
-            born[out] = sb[i]
-            payload[out] = sp[i] if second_has else -1
-            out += 1
-    return arrival, service, kind, born, payload
 
 
 @dataclass(frozen=True)
@@ -196,6 +69,7 @@ class _Job:
     args: tuple[Any, ...]
     batch: Stream | None = None  # a one-call job's batch and the free times before it
     free_before: FloatArray | None = None
+    shift_s: float = 0.0  # added to the fixed stream's times (`ServerPool.serve`)
 
 
 def _run_kernel(job: _Job) -> Any:
@@ -206,33 +80,19 @@ def _run_kernel(job: _Job) -> Any:
     return int(used_a), int(used_b)
 
 
+def _shifted(stream: Stream, shift_s: float) -> Stream:
+    """``stream`` with ``shift_s`` added to its arrival and generation times."""
+    if shift_s == 0.0:
+        return stream
+    return Stream(stream.arrival_s + shift_s, stream.service_s, stream.kind,
+                  stream.born_s + shift_s, stream.payload)
+
+
 def _columns(stream: Stream) -> tuple[Any, ...]:
     """A stream as `_serve_window` takes it: four arrays, payload ids, whether it has them."""
     has = stream.payload is not None
     return (stream.arrival_s, stream.service_s, stream.kind, stream.born_s,
             stream.payload if has else EMPTY_I, has)
-
-
-@njit(cache=True, nogil=True)
-def _merge(fa, fs, fk, fb, fp, f_has, sa, ss, sk, sb, sp, s_has):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """`Stream.merged` in compiled form: (sorted, arrays, payload, has_payload).
-
-    A payload array is meaningful only where its ``has`` flag is set (the compiled
-    stand-in for a payload of None); ``sorted`` False (the rest then meaningless) where
-    `_interleave` would decline. As `Stream.merged`, an empty stream yields the other
-    unchanged.
-    """
-    if fa.shape[0] == 0:
-        return True, (sa, ss, sk, sb), sp, s_has
-    if sa.shape[0] == 0:
-        return True, (fa, fs, fk, fb), fp, f_has
-    at_second = np.searchsorted(fa, sa, side="right")
-    if not _non_decreasing(at_second):
-        return False, (fa, fs, fk, fb), fp, f_has
-    none = np.empty(0, np.int64)
-    joined = _interleave_sorted(at_second, fa, fs, fk, fb, fp if f_has else none,
-                                sa, ss, sk, sb, sp if s_has else none)
-    return True, (joined[0], joined[1], joined[2], joined[3]), joined[4], f_has or s_has
 
 
 @njit(cache=True, nogil=True)
@@ -245,7 +105,7 @@ def _content_of(payload, done, kind, n):  # type: ignore[no-untyped-def]  # prag
 @njit(cache=True, nogil=True)
 def _serve_window(fa, fs, fk, fb, fp, f_has, ca, cs, ck, cb, cp, c_has,  # type: ignore[no-untyped-def]  # pragma: no cover
                   ba, bs, bk, bb, bp, b_has, free, window_end_s, horizon_s, deadline_s,
-                  counts, stats, hist, slot_s, busy_slots, wait_slots):
+                  counts, stats, hist, slot_s, busy_slots, wait_slots, shift_s):
     """`ServerPool._prepare`, the kernel and `_finish` of one window in one call.
 
     ``other`` = the carry merged with the batch, served with the fixed stream through
@@ -255,34 +115,40 @@ def _serve_window(fa, fs, fk, fb, fp, f_has, ca, cs, ck, cb, cp, c_has,  # type:
     kernel as the step-by-step form, in one call instead of five. Returns (served,
     other, new carry, the content handed over or None); ``served`` False, before any
     state changed, if a stream is not sorted (the caller then takes the step-by-step
-    path, which handles that).
+    path, which handles that). ``shift_s`` is added to the fixed stream's arrival and
+    generation times (a periodic pattern given as offsets from the window's start):
+    only its messages left for the carry are ever shifted into arrays of their own.
     """
     merged, other, op, o_has = _merge(ca, cs, ck, cb, cp, c_has, ba, bs, bk, bb, bp, b_has)
     if not merged:
         return False, (other, op, o_has), (other, op, o_has), None
     oa, os_, ok, ob = other
     content = f_has or o_has
-    done_a = np.full(fa.shape[0] if content else 0, np.nan)
-    done_b = np.full(oa.shape[0] if content else 0, np.nan)
+    # departures are kept only for a stream that carries content (none: zero length)
+    done_a = np.full(fa.shape[0] if f_has else 0, np.nan)
+    done_b = np.full(oa.shape[0] if o_has else 0, np.nan)
     if content:
         used_a, used_b, _, _ = serve_streams(
             fa, fs, fk, fb, oa, os_, ok, ob, free, window_end_s, horizon_s, deadline_s,
-            counts, stats, hist, slot_s, busy_slots, wait_slots, done_a, done_b)
+            counts, stats, hist, slot_s, busy_slots, wait_slots, done_a, done_b, shift_s)
     else:
         used_a, used_b, _, _ = serve_streams(
             fa, fs, fk, fb, oa, os_, ok, ob, free, window_end_s, horizon_s, deadline_s,
-            counts, stats, hist, slot_s, busy_slots, wait_slots, None, None)
+            counts, stats, hist, slot_s, busy_slots, wait_slots, None, None, shift_s)
+    tail_a, tail_b = fa[used_a:], fb[used_a:]
+    if shift_s != 0.0:
+        tail_a, tail_b = tail_a + shift_s, tail_b + shift_s
     # tails of sorted streams are sorted, so this merge never declines
     _, carry, carry_p, carry_has = _merge(
-        fa[used_a:], fs[used_a:], fk[used_a:], fb[used_a:], fp[used_a:] if f_has else fp,
+        tail_a, fs[used_a:], fk[used_a:], tail_b, fp[used_a:] if f_has else fp,
         f_has, oa[used_b:], os_[used_b:], ok[used_b:], ob[used_b:],
         op[used_b:] if o_has else op, o_has)
     if carry_has:  # no content left to hand over: the cheaper path next time
         carry_has = (carry_p >= 0).any()
     if not content:
         return True, (other, op, o_has), (carry, carry_p, carry_has), None
-    handed_f = _content_of(fp if f_has else np.full(used_a, -1), done_a, fk, used_a)
-    handed_o = _content_of(op if o_has else np.full(used_b, -1), done_b, ok, used_b)
+    handed_f = _content_of(fp, done_a, fk, used_a if f_has else 0)
+    handed_o = _content_of(op, done_b, ok, used_b if o_has else 0)
     handed = (np.concatenate((handed_f[0], handed_o[0])),
               np.concatenate((handed_f[1], handed_o[1])),
               np.concatenate((handed_f[2], handed_o[2])))
@@ -307,7 +173,8 @@ _executor_threads = 0
 
 
 def serve_pools(pools: list[ServerPool], fixed: list[Stream], batch: list[Stream],
-                window_end_s: float, threads: int = 1) -> list[Handover]:
+                window_end_s: float, threads: int = 1,
+                fixed_shift_s: float = 0.0) -> list[Handover]:
     """`ServerPool.serve` for several independent pools, the kernels on ``threads``.
 
     The pools share nothing (each its own queue, accumulators and carry), so serving
@@ -324,16 +191,17 @@ def serve_pools(pools: list[ServerPool], fixed: list[Stream], batch: list[Stream
     if any(idle):
         for pool, rest in zip(pools, idle, strict=True):
             if rest:
-                pool._window = (Stream(), Stream(), pool.free_s.copy())
+                pool._window = (Stream(), Stream(), pool.free_s.copy(), 0.0)
         working = [k for k, rest in enumerate(idle) if not rest]
         served = serve_pools([pools[k] for k in working], [fixed[k] for k in working],
-                             [batch[k] for k in working], window_end_s, threads)
+                             [batch[k] for k in working], window_end_s, threads,
+                             fixed_shift_s)
         out = [Handover() for _ in pools]
         for k, handed in zip(working, served, strict=True):
             out[k] = handed
         return out
-    jobs = [pool._prepare(f, b, window_end_s) for pool, f, b in zip(pools, fixed, batch,
-                                                                    strict=True)]
+    jobs = [pool._prepare(f, b, window_end_s, fixed_shift_s)
+            for pool, f, b in zip(pools, fixed, batch, strict=True)]
     if threads <= 1 or len(jobs) <= 1:
         used = [_run_kernel(job) for job in jobs]
     else:
@@ -378,31 +246,38 @@ class ServerPool:
         self.slot_length_s = np.minimum(self.slot_start_s + slot_s, horizon_s) - self.slot_start_s
         self.busy_slots = np.zeros(n_slots)
         self.wait_slots = np.zeros(n_slots)
-        self._window: tuple[Stream, Stream, FloatArray] = (Stream(), Stream(), self.free_s.copy())
+        # the last window's (fixed stream, carry + batch, free times before, fixed's shift)
+        self._window: tuple[Stream, Stream, FloatArray, float] = (
+            Stream(), Stream(), self.free_s.copy(), 0.0)
 
     def serve(self, fixed: Stream, batch: Stream, window_start_s: float,
-              window_end_s: float) -> Handover:
+              window_end_s: float, fixed_shift_s: float = 0.0) -> Handover:
         """Serve every message arriving before ``window_end_s``; carry the rest.
 
         ``fixed`` and ``batch`` are each sorted (e.g. the periodic sensor frames and this
         window's vehicle messages); the carry from the last window joins ``batch``.
+        ``fixed_shift_s`` is added to ``fixed``'s arrival and generation times: a
+        periodic pattern given once as offsets is served at any window's start without
+        building shifted copies of its arrays (the kernel adds it as it reads them).
         Returns the departures of the served messages that carry content.
         """
-        job = self._prepare(fixed, batch, window_end_s)
+        job = self._prepare(fixed, batch, window_end_s, fixed_shift_s)
         return self._finish(job, _run_kernel(job))
 
-    def _prepare(self, fixed: Stream, batch: Stream, window_end_s: float) -> _Job:
+    def _prepare(self, fixed: Stream, batch: Stream, window_end_s: float,
+                 fixed_shift_s: float = 0.0) -> _Job:
         """The window's kernel call (arguments only; nothing served yet)."""
         carry = self.carry
         return _Job(fixed, None, None, None, (
             *_columns(fixed), *_columns(carry), *_columns(batch), self.free_s, window_end_s,
             self.horizon_s, self.deadline_s, self.counts, self.stats, self.hist,
-            self.slot_s, self.busy_slots, self.wait_slots), batch, self.free_s.copy())
+            self.slot_s, self.busy_slots, self.wait_slots, float(fixed_shift_s)), batch,
+            self.free_s.copy(), float(fixed_shift_s))
 
     def _prepare_general(self, fixed: Stream, batch: Stream, window_end_s: float) -> _Job:
         """`_prepare` step by step, for streams the one compiled call declines (unsorted)."""
         other = Stream.merged(self.carry, batch)
-        self._window = (fixed, other, self.free_s.copy())
+        self._window = (fixed, other, self.free_s.copy(), 0.0)
         content = fixed.payload is not None or other.payload is not None
         done_a = np.full(len(fixed), np.nan) if content else None
         done_b = np.full(len(other), np.nan) if content else None
@@ -420,9 +295,11 @@ class ServerPool:
             served, (arrays, payload, has), (carry, carry_p, carry_has), handed = used
             if not served or job.batch is None or job.free_before is None:
                 # a stream was not sorted, nothing served: the general path handles it
-                job = self._prepare_general(fixed, job.batch or Stream(), job.args[19])
+                job = self._prepare_general(_shifted(fixed, job.shift_s),
+                                            job.batch or Stream(), job.args[19])
                 return self._finish(job, _run_kernel(job))
-            self._window = (fixed, Stream(*arrays, payload if has else None), job.free_before)
+            self._window = (fixed, Stream(*arrays, payload if has else None), job.free_before,
+                            job.shift_s)
             self.carry = Stream(*carry, carry_p if carry_has else None)
             return Handover() if handed is None else Handover(*handed)
         used_a, used_b = used
@@ -446,14 +323,14 @@ class ServerPool:
         Replays the current window's background arrivals before it from the state at the
         window's start (scratch accumulators, nothing recorded).
         """
-        fixed, other, free = self._window
+        fixed, other, free, shift_s = self._window
         free = free.copy()
         n_kinds = len(self.deadline_s)
         serve_streams(fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
                       other.arrival_s, other.service_s, other.kind, other.born_s,
                       free, arrival_s, np.inf, self.deadline_s,
                       np.zeros((n_kinds, 3), np.int64), np.zeros((n_kinds, 3, 2)),
-                      np.zeros((n_kinds, 3, N_BINS), np.int64))
+                      np.zeros((n_kinds, 3, N_BINS), np.int64), shift_a=shift_s)
         return max(arrival_s, float(free.min()))
 
     def restart_statistics(self) -> None:
