@@ -195,3 +195,56 @@ def test_an_imported_sumo_grid_without_left_turns_is_driven_without_them(
     driven = _pairs(world)
     assert len(driven) > 10
     assert driven <= {(r["from_link"], r["to_link"]) for r in kept}
+
+
+def test_k_shortest_paths_search_round_forbidden_turns(tmp_path: Path) -> None:
+    """A to C, three paths asked. Without restrictions: A-B-C (100 s), A-D-C (125 s),
+    A-B-E-F-C (200 s). With AB -> BC forbidden the spur searches run on the links: A-D-C
+    and A-B-E-F-C, no path through the forbidden turn (and none lost for it). Forbid
+    BE -> EF as well and E leads nowhere (turning back there is a U-turn away from a
+    dead end): A-D-C alone."""
+    from v2x_sim.road.k_paths import k_shortest_paths
+
+    net = _network(tmp_path, {("AB", "BC")})
+    free = read_network_csv(tmp_path / "nodes.csv", tmp_path / "links.csv")
+    a, c = net.node_index("A"), net.node_index("C")
+    plain = k_shortest_paths(RouteTables(free, free.free_flow_time_s), a, c, 3)
+    assert [_names(free, p) for p in plain] == [["AB", "BC"], ["AD", "DC"],
+                                                ["AB", "BE", "EF", "FC"]]
+    turning = k_shortest_paths(RouteTables(net, net.free_flow_time_s), a, c, 3)
+    assert [_names(net, p) for p in turning] == [["AD", "DC"], ["AB", "BE", "EF", "FC"]]
+    net = _network(tmp_path, {("AB", "BC"), ("BE", "EF")})
+    turning = k_shortest_paths(RouteTables(net, net.free_flow_time_s), a, c, 3)
+    assert [_names(net, p) for p in turning] == [["AD", "DC"]]
+
+
+def test_habitual_candidates_search_round_forbidden_turns(tmp_path: Path) -> None:
+    """The time-dependent search of the habitual routes runs on the links under turn
+    restrictions. A to C with AB -> BC forbidden, at free flow: A-D-C (125 s; the
+    search by node found A-B-C and dropped it, leaving nothing). With AD taking 500 s
+    for vehicles entering from 600 s (the second bin), a departure at 700 s goes
+    A-B-E-F-C (200 s) instead of A-D-C (575 s), one at 100 s still A-D-C."""
+    from v2x_sim.traffic.habitual import candidate_paths
+
+    net = _network(tmp_path, {("AB", "BC")})
+    a, c = net.node_index("A"), net.node_index("C")
+    profile = np.repeat(net.free_flow_time_s[:, None], 2, axis=1)
+    cells = np.array([[a, c, 0]], dtype=np.int64)
+    found = candidate_paths(net, profile, 600.0, cells, np.array([[100.0]]))
+    assert [_names(net, list(p)) for p in found[0]] == [["AD", "DC"]]
+    profile[net.link_index("AD"), 1] = 500.0
+    found = candidate_paths(net, profile, 600.0, cells, np.array([[100.0, 700.0]]))
+    assert [_names(net, list(p)) for p in found[0]] == [["AD", "DC"],
+                                                        ["AB", "BE", "EF", "FC"]]
+
+
+def test_advice_is_checked_along_its_whole_route(tmp_path: Path) -> None:
+    """From AD (arriving at D), the tail D-C-B-E is allowed; with CB -> BE forbidden it
+    is refused although its first turn (AD -> DC) is allowed."""
+    net = _network(tmp_path, {("CB", "BE")})
+    rules = TurnRules(net)
+    ad = net.link_index("AD")
+    tail = [net.link_index(x) for x in ("DC", "CB", "BE")]
+    assert not rules.route_allowed(ad, tail)
+    net = _network(tmp_path, set())
+    assert TurnRules(net).route_allowed(ad, tail)

@@ -56,6 +56,16 @@ class TurnRules:
         return (not self.anywhere and self.is_u_turn(arriving, leaving)
                 and not self.dead_end(arriving))
 
+    def route_allowed(self, arriving: int, tail: list[int]) -> bool:
+        """Whether a vehicle on ``arriving`` may drive ``tail`` (advice, a new route).
+
+        Its first turn must not be forbidden, and every movement along it must be one
+        the turn table lists (if the network has one).
+        """
+        if not tail or self.forbidden(arriving, tail[0]):
+            return False
+        return self._turns is None or self._turns.route_allowed(tail)
+
     def leg(self, tables: RouteTables, arriving: int, origin: int,
             destination: int) -> list[int]:
         """Shortest path without a forbidden U-turn, arriving at ``origin`` on ``arriving``.

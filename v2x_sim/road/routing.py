@@ -109,6 +109,17 @@ class RouteTables:
             self.prepare([destination])
         return self._dist[destination]
 
+    @property
+    def turn_graph(self) -> TurnGraph | None:
+        """The allowed movements the search runs on (None: no turn restrictions)."""
+        return self._graph
+
+    def link_distances_to(self, destination: int) -> NDArray[np.float64]:
+        """Least cost from the end of every link to ``destination`` (turn restrictions)."""
+        if destination not in self._dist:
+            self.prepare([destination])
+        return self._link_dist[destination]
+
     def table(self, destination: int) -> NDArray[np.int64]:
         """Next link from every node towards ``destination``."""
         table = self._tables.get(destination)

@@ -48,12 +48,13 @@ def link_time_profile(link: IntArray, t_in_s: FloatArray, t_out_s: FloatArray, *
     return profile.reshape(n_links, n_bins)
 
 
-def _cost(profile: FloatArray, bin_s: float, links: IntArray, t_s: FloatArray) -> FloatArray:
+def link_cost(profile: FloatArray, bin_s: float, links: IntArray, t_s: FloatArray) -> FloatArray:
+    """Time to traverse each of ``links`` entered at ``t_s``: ``profile[l, t // bin_s]``."""
     b = np.clip((t_s // bin_s).astype(np.int64), 0, profile.shape[1] - 1)
     return profile[links, b]
 
 
-def _in_link_matrix(network: Network) -> IntArray:
+def in_link_matrix(network: Network) -> IntArray:
     """Incoming links of every node, padded with `NO_LINK`: shape (nodes, max in-degree)."""
     degree = np.diff(network.in_offsets)
     width = max(1, int(degree.max()))
@@ -82,7 +83,7 @@ def best_path_trees(network: Network, profile: FloatArray, bin_s: float,
     rows = origin.size
     arrival = np.full((rows, network.n_nodes), np.inf)
     last = np.full((rows, network.n_nodes), NO_LINK, dtype=np.int64)
-    in_links = _in_link_matrix(network)
+    in_links = in_link_matrix(network)
     valid = in_links >= 0
     safe = np.where(valid, in_links, 0)
     upstream = network.from_node[safe]
@@ -95,7 +96,7 @@ def best_path_trees(network: Network, profile: FloatArray, bin_s: float,
         for _ in range(network.n_nodes):
             t_from = arr[:, upstream]  # (rows, nodes, slots)
             reach = valid[None, :, :] & np.isfinite(t_from)
-            cost = _cost(profile, bin_s, np.broadcast_to(safe, t_from.shape),
+            cost = link_cost(profile, bin_s, np.broadcast_to(safe, t_from.shape),
                          np.where(reach, t_from, 0.0))
             cand = np.where(reach, t_from + cost, np.inf)
             slot = cand.argmin(axis=2)
@@ -153,5 +154,5 @@ def path_costs(paths: list[tuple[int, ...]], depart_s: FloatArray, profile: Floa
     for step in range(width):
         links = matrix[:, step]
         on = links >= 0
-        t[on] += _cost(profile, bin_s, links[on], t[on])
+        t[on] += link_cost(profile, bin_s, links[on], t[on])
     return t - depart_s

@@ -51,6 +51,11 @@ class TurnGraph:
         self.network = network
         self.from_link, self.to_link = a, b
         self.n_links = network.n_links
+        order = np.argsort(a, kind="stable")
+        self.succ_links = np.ascontiguousarray(b[order], dtype=np.int64)
+        """Allowed next links, grouped by the link before them (CSR with `succ_offsets`)."""
+        self.succ_offsets = np.concatenate(
+            ([0], np.cumsum(np.bincount(a, minlength=self.n_links)))).astype(np.int64)
 
     def link_distances(self, cost_s: NDArray[np.float64],
                        destinations: NDArray[np.int64]) -> NDArray[np.float64]:

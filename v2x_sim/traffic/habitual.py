@@ -26,6 +26,8 @@ from numpy.typing import NDArray
 from v2x_sim.road.network import Network
 from v2x_sim.road.routing import RouteTables
 from v2x_sim.road.td_paths import best_path_trees, path_costs, trace_paths
+from v2x_sim.road.td_turn_paths import best_link_trees, trace_link_paths
+from v2x_sim.road.turn_routing import TurnGraph
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -183,12 +185,15 @@ def candidate_paths(network: Network, profile: FloatArray, bin_s: float, cells: 
     when = departs.ravel()
     pairs, row = np.unique(np.stack([origin.astype(np.float64), when], axis=1), axis=0,
                            return_inverse=True)
-    _, last = best_path_trees(network, profile, bin_s, pairs[:, 0].astype(np.int64),
-                              pairs[:, 1])
-    found = trace_paths(network, last, row.ravel(), origin, destination)
-    turns = network.turns  # the search is by node: drop paths through forbidden turns
-    return [list(dict.fromkeys(p for p in found[c * m:(c + 1) * m]
-                               if p and (turns is None or turns.route_allowed(p))))
+    roots, times = pairs[:, 0].astype(np.int64), pairs[:, 1]
+    if network.turns is None:
+        _, last = best_path_trees(network, profile, bin_s, roots, times)
+        found = trace_paths(network, last, row.ravel(), origin, destination)
+    else:  # on the links: the way on depends on the link arrived by (`td_turn_paths`)
+        arrival, previous = best_link_trees(TurnGraph(network), profile, bin_s, roots, times)
+        found = trace_link_paths(network, arrival, previous, row.ravel(), origin,
+                                 destination)
+    return [list(dict.fromkeys(p for p in found[c * m:(c + 1) * m] if p))
             for c in range(n)]
 
 

@@ -213,14 +213,14 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
 
         Returns False, changing nothing, when the vehicle is not on a link, has arrived,
         has stops ahead (shuttles, deliveries keep their itinerary), or ``new_tail`` does
-        not start where its link ends or starts with a forbidden U-turn. A rerouted head
-        vehicle wakes its link's exit now (not at the moved-on deadline).
+        not start where its link ends, starts with a forbidden U-turn or takes a movement
+        the turn table does not list. A rerouted head vehicle wakes its link at once.
         """
         link = self.current_or_origin_link(vehicle)
         if link < 0 or vehicle in self.stops or not new_tail:
             return False
         if (self.network.from_node[new_tail[0]] != self._to_node[link]
-                or self._turns.forbidden(link, new_tail[0])):
+                or not self._turns.route_allowed(link, new_tail)):
             return False
         pos = self.route_pos[vehicle]
         if self.routes[vehicle][pos + 1:] == new_tail:
