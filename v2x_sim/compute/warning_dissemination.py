@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from v2x_sim.comms.flows import offsets_on_link
+from v2x_sim._core.jit import njit
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
@@ -101,6 +101,33 @@ def route_distance_m(link: int, offset_m: float, ahead: Sequence[int], hazard_li
         if rest > limit_m:
             return math.inf
     return math.inf
+
+
+@njit(cache=True)
+def _near_and_offsets(ids: IntArray, links: IntArray, entered_s: FloatArray,
+                      ready_s: FloatArray, upstream: BoolArray, done: BoolArray,
+                      passed_on: IntArray, now_s: float, length_m: FloatArray,
+                      ) -> tuple[IntArray, FloatArray]:  # pragma: no cover
+    """Where in the senders' arrays the vehicles a broadcast may address are; their offsets.
+
+    Addressable: on a link the hazard is within reach of (``upstream``), not yet warned
+    (``done``), and not already found on this very link to pass the hazard by
+    (``passed_on``). Offsets as `flows.offsets_on_link` (uniform from entry to earliest
+    exit, at the link's end once past it), the same arithmetic to the last bit.
+    """
+    near = np.empty(ids.size, np.int64)
+    offset = np.empty(ids.size)
+    n = 0
+    for i in range(ids.size):
+        lk, v = links[i], ids[i]
+        if not upstream[lk] or done[v] or passed_on[v] == lk:
+            continue
+        duration = ready_s[i] - entered_s[i]
+        share = (now_s - entered_s[i]) / duration if duration > 0 else 1.0
+        near[n] = i
+        offset[n] = min(max(share, 0.0), 1.0) * length_m[lk]
+        n += 1
+    return near[:n], offset[:n]
 
 
 @dataclass
@@ -196,6 +223,7 @@ class Broadcaster:
         net = flows.network
         self._reverse = reverse_graph(net)
         self._length = net.length_m.tolist()
+        self._length_m = np.ascontiguousarray(net.length_m, np.float64)
 
     def state(self, link: int, position_m: float) -> HazardWarnings:
         """A hazard's dissemination state (its upstream links found once)."""
@@ -211,14 +239,12 @@ class Broadcaster:
         ids, links, entered, ready = self.senders()
         if ids.size:
             state.fit(int(ids.max()) + 1)
-        near = state.upstream[links]
-        near[near] &= ~state.done[ids[near]] & (state.passed_on[ids[near]] != links[near])
-        if not near.any():
-            empty = np.zeros(0)
-            return ids[near], links[near], empty, empty
-        ids, links, entered, ready = ids[near], links[near], entered[near], ready[near]
-        offset = offsets_on_link(np.full(ids.size, now), entered, ready,
-                                 self.flows.network.length_m[links])
+        # who may be addressed and where along its link, in one compiled pass
+        near, offset = _near_and_offsets(ids, links, entered, ready, state.upstream,
+                                         state.done, state.passed_on, float(now), self._length_m)
+        if not near.size:
+            return ids[:0], links[:0], offset, offset
+        ids, links = ids[near], links[near]
         distance = np.full(ids.size, math.inf)
         ahead, length = self.ahead, self._length
         for i, (vehicle, on) in enumerate(zip(ids.tolist(), links.tolist(), strict=True)):
