@@ -80,8 +80,8 @@ def test_timetable_holding_waits_for_the_scheduled_time(tmp_path: Path) -> None:
     """Timetable: bus 1's first round is due at node 0 at 300 s, at node 1 at 300 +
     50 s x 1.25 + 30 s = 392.5 s and at node 2 at 300 + 100 s x 1.25 + 2 x 30 s = 485 s.
     Ready at node 1 at 380 s it holds 12.5 s; ready at node 2 at 392.5 + 50 + 30 = 472.5
-    s it holds 12.5 s again."""
-    _, stops = _run(tmp_path, holding="timetable")
+    s it holds 12.5 s again (factor 1.25; the ring has no signals, so no wait for green)."""
+    _, stops = _run(tmp_path, holding="timetable", running_time_factor=1.25)
     bus1 = _departures(stops, 1)
     assert bus1[1] == (pytest.approx(392.5), pytest.approx(12.5))
     assert bus1[2] == (pytest.approx(485.0), pytest.approx(12.5))
@@ -110,3 +110,29 @@ def test_holding_fields_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="bunching_share"):
         make_scenario(tmp_path, vehicles={"shuttle_lines": [
             {"name": "x", "stops": [0, 1], "bunching_share": 1.5}]})
+
+
+def test_a_vehicle_back_before_the_last_first_departure_waits_for_its_slot(
+        tmp_path: Path) -> None:
+    """Three vehicles at a 300 s headway: first departures at 0, 300 and 600 s. Bus 0
+    is back at the terminal at 200 (links) + 90 (dwells) + 150 (the speed cap) = 440 s,
+    before bus 2 has left: it leaves at 600 + 300 = 900 s, not with bus 2 at 600 s (the
+    line's previous departure, bus 1's, was at 300 s). Terminal departures are 300 s
+    apart."""
+    _, stops = _run(tmp_path, horizon_s=1300, holding="headway", vehicles=3)
+    at_terminal = np.sort(stops["depart_s"][stops["stop_index"] == 0].astype(float))
+    assert at_terminal[:5] == pytest.approx([0.0, 300.0, 600.0, 900.0, 1200.0])
+    assert _departures(stops, 0, round_no=1)[0][0] == pytest.approx(900.0)
+
+
+def test_the_timetable_allows_for_the_mean_wait_for_green() -> None:
+    """A 90 s cycle with 40 s of effective green: a lone vehicle arriving at a random
+    instant meets red with probability 50 / 90 and then waits 25 s on average:
+    50^2 / (2 x 90) = 13.89 s. An unsignalised link: 0."""
+    from v2x_sim.road.signals import SignalPlan
+
+    zero = np.zeros(2)
+    plan = SignalPlan(cycle_s=np.array([90.0, 0.0]), green_start_s=zero,
+                      green_s=np.array([40.0, 0.0]), amber_s=zero, all_red_s=zero,
+                      offset_s=zero, startup_lost_s=zero, amber_used_s=zero)
+    assert plan.random_arrival_wait_s == pytest.approx([2500.0 / 180.0, 0.0])

@@ -463,7 +463,8 @@ def build_world(scenario: Scenario, seed: int | None = None, *,
         env, scenario.vehicles.shuttle_lines, network=network, fleet=fleet, traffic=traffic,
         routes=free_flow, params=scenario.vehicles.classes.shuttle,
         kind=KINDS.index(VehicleKind.SHUTTLE), horizon_s=scenario.simulation.horizon_s,
-        rng=streams.get("shuttles"), on_approach=priority.on_approach if priority else None)
+        rng=streams.get("shuttles"), on_approach=priority.on_approach if priority else None,
+        signal_wait_s=signals.random_arrival_wait_s)
     vending = start_vending(
         env, scenario.vehicles.vending, network=network, fleet=fleet, traffic=traffic,
         routes=free_flow, params=scenario.vehicles.classes.vending,

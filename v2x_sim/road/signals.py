@@ -85,6 +85,18 @@ class SignalPlan:
         return self.cycle_s > 0
 
     @property
+    def random_arrival_wait_s(self) -> FloatArray:
+        """Mean wait at each link's signal of a lone vehicle arriving at a random instant.
+
+        ``r^2 / (2 C)`` with ``r = C - g`` the effective red (it arrives in the red with
+        probability ``r / C`` and then waits ``r / 2`` on average): Webster's uniform
+        delay without a queue. 0 where unsignalised.
+        """
+        cycle = np.where(self.signalised, self.cycle_s, 1.0)
+        red = np.maximum(cycle - self.green_s, 0.0)
+        return np.where(self.signalised, red * red / (2.0 * cycle), 0.0)
+
+    @property
     def displayed_green_s(self) -> FloatArray:
         """Displayed green per link: effective green + start-up loss - usable amber."""
         return np.where(self.signalised,

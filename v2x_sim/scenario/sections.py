@@ -226,8 +226,9 @@ class ShuttleLine(Section):
         default=120.0, description="Longest hold beyond the dwell at a stop other than the "
         "first (the terminal, where rounds start, holds as long as needed).")
     running_time_factor: Annotated[float, Field(strict=True, ge=1, le=5)] = Field(
-        default=1.25, description="Timetable running time between stops: free-flow time "
-        "times this factor (plus the dwells).")
+        default=1.2, description="Timetable running time between stops: free-flow time "
+        "plus the mean wait for green of a random arrival at each signal, times this "
+        "factor (plus the dwells).")
     bunching_share: Annotated[float, Field(strict=True, gt=0, lt=1)] = Field(
         default=0.5, description="A departure whose headway is below this share of "
         "headway_s is a bunching event.")

@@ -9,14 +9,22 @@ Holding (``holding``), the control rule at each stop, applied when the dwell sta
 
 * ``none``: leave when the dwell (or the layover) is over;
 * ``headway``: leave no earlier than ``headway_s`` after the line's previous departure
-  from this stop: ``depart = max(ready, previous + headway_s)``;
+  from this stop: ``depart = max(ready, previous + headway_s)``; at the terminal the
+  previous departure of a vehicle's second or later round is the latest one decided,
+  and at least the last vehicle's first departure (``first_departure_s + (vehicles -
+  1) * headway_s``), even if still to come: a vehicle back early waits for its own slot
+  instead of leaving with another;
 * ``timetable``: leave no earlier than the scheduled time.
 
 At stops other than the terminal the hold beyond the dwell is capped at ``max_hold_s``
 (passengers on board); at the terminal it is not (that is dispatching). The timetable:
 the line's n-th departure from the terminal (vehicle k's round r is n = r * vehicles +
 k) is due at ``first_departure_s + n * headway_s``, and each later stop ``running time x
-running_time_factor`` after it (free-flow running time, plus the dwells before it).
+running_time_factor`` after it, plus the dwells before it. The running time is the
+free-flow time of the links up to the stop plus, at each signal on the way, the mean
+wait of a vehicle arriving at a random instant of the cycle (``r^2 / 2C``,
+`SignalPlan.random_arrival_wait_s`); the factor stands for the queues, turns and
+traffic the schedule allows for.
 
 Reported per line (`transit_results`): headways at stops (a departure's time since the
 line's previous departure from the same stop), their coefficient of variation, bunching
@@ -63,6 +71,7 @@ class LineControl:
         self.index, self.line, self.stop_ids = index, line, stop_ids
         self.planned_run_s = planned_run_s
         self.last_departure = [math.nan] * len(stop_ids)
+        self._terminal_decided = -math.inf  # latest terminal departure decided so far
         self.visits: dict[str, list[Any]] = {c: [] for c in VISIT_COLUMNS}
 
     def scheduled_s(self, bus: int, round_no: int, stop: int) -> float:
@@ -76,6 +85,9 @@ class LineControl:
         line = self.line
         if line.holding == Holding.HEADWAY:
             previous = self.last_departure[stop]
+            if stop == 0 and round_no > 0:  # departures decided but not yet made count
+                previous = max(self._terminal_decided, line.first_departure_s
+                               + (line.vehicles - 1) * line.headway_s)
             target = ready_s if math.isnan(previous) else previous + line.headway_s
         elif line.holding == Holding.TIMETABLE:
             target = self.scheduled_s(bus, round_no, stop)
@@ -84,6 +96,8 @@ class LineControl:
         depart = max(ready_s, target)
         if stop > 0:
             depart = min(depart, ready_s + line.max_hold_s)
+        else:
+            self._terminal_decided = max(self._terminal_decided, depart)
         return depart
 
     def record(self, *, vehicle: int, bus: int, round_no: int, stop: int, arrive_s: float,
@@ -189,11 +203,13 @@ def start_shuttle_lines(env: simpy.Environment, lines: list[ShuttleLine], *,
                         routes: RouteTables, params: VehicleClassParams, kind: int,
                         horizon_s: float, rng: np.random.Generator,
                         on_approach: Callable[[int, int, float], None] | None = None,
+                        signal_wait_s: NDArray[np.float64] | None = None,
                         ) -> list[LineControl]:
     """Put every line's vehicles on the road (as processes); returns the line controls.
 
     ``on_approach(vehicle, link, expected_exit_s)`` is called as a connected shuttle
-    enters a link (transit signal priority requests).
+    enters a link (transit signal priority requests). ``signal_wait_s`` is the mean
+    signal wait per link the timetable allows for (None: none).
 
     Raises:
         ScenarioError: a stop is not a node, or no path runs through the stops and back.
@@ -211,7 +227,8 @@ def start_shuttle_lines(env: simpy.Environment, lines: list[ShuttleLine], *,
         free_flow = network.free_flow_time_s[route]
         shortest_s = float(free_flow.sum())  # the line is the shortest
         stop_at = {pos: j + 1 for j, pos in enumerate(sorted(dwell))}
-        planned = [0.0] + [float(free_flow[:pos].sum()) * line.running_time_factor
+        running = free_flow if signal_wait_s is None else free_flow + signal_wait_s[route]
+        planned = [0.0] + [float(running[:pos].sum()) * line.running_time_factor
                            + (j + 1) * line.dwell_s for j, pos in enumerate(sorted(dwell))]
         control = LineControl(line_no, line, [str(network.node_ids[s]) for s in stops],
                               planned[: len(stops)])
