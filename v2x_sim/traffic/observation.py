@@ -23,6 +23,13 @@ instants is Webster's uniform delay.
 The drain rate also reflects downstream blocking as currently observed: while a
 link's head waits for space on the next link, the link drains no faster than that
 link discharges, shared among every exit waiting on it.
+
+It is one time per link, not per movement: the lane groups (`traffic.lane_groups`) are
+not in it. The queue is played forward in FIFO order at the approach's rate, whatever
+movement each vehicle takes: a turn limited to its lanes' share of the rate is drained
+at the whole approach's rate, and vehicles that would pass a held movement wait behind
+it. So for a vehicle whose movement is the bottleneck the time is too short, for one
+that would pass a held turn too long.
 """
 
 from __future__ import annotations
