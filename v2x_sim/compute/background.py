@@ -20,6 +20,7 @@ import simpy
 from numpy.typing import NDArray
 
 from v2x_sim._core.errors import ScenarioError
+from v2x_sim.comms.bsm_batches import to_edges
 from v2x_sim.comms.bsm_senders import bsm_senders
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.flows import group_by, send_times
@@ -296,22 +297,19 @@ class BackgroundFlows:
         if self._faulty and self.faults is not None:  # heard by a silent RSU: lost
             ok &= self.faults.drop(book, int(MessageKind.BSM), np.where(
                 ok, self.faults.rsu_down(rsu, born + air, self.devices.edge), -1))
-        rsu, born, air = rsu[ok], born[ok], air[ok]
-        backhaul = self.rsu_fibre_s[rsu]
+        service = draw_service_s(self.edge_cfg.service["bsm"], int(np.count_nonzero(ok)),
+                                 self.rng_edge, deterministic=self.deterministic)
+        # the heard ones over their RSU's backhaul, sorted by (edge node, arrival): each
+        # edge node's messages are a slice (one compiled call)
+        arrival, service, born, bounds, air, per_rsu = to_edges(
+            ok, rsu, born, air, service, self.rsu_fibre_s, self.devices.edge, n_edges, start_s)
         book.add_hop(MessageKind.BSM, Hop.AIR, air)
-        per_rsu = np.bincount(rsu, minlength=self.devices.n_rsu)
         self.bsm_received += per_rsu
-        if rsu.size:  # backhaul is a constant per RSU: bin the RSUs, not the messages
+        if arrival.size:  # backhaul is a constant per RSU: bin the RSUs, not the messages
             book.hist[MessageKind.BSM][Hop.BACKHAUL].add_binned(
                 np.bincount(self._rsu_fibre_bin, weights=per_rsu, minlength=N_BINS).astype(
                     np.int64), float(per_rsu @ self.rsu_fibre_s),
                 float(self.rsu_fibre_s[per_rsu > 0].max()))
-        arrival = born + air + backhaul
-        service = draw_service_s(self.edge_cfg.service["bsm"], born.size, self.rng_edge,
-                                 deterministic=self.deterministic)
-        order, bounds = group_by(self.devices.edge[rsu], arrival, n_edges, start_s)
-        # one gather per array, then each edge node's messages are a slice of it
-        arrival, service, born = arrival[order], service[order], born[order]
         kind = np.full(born.size, int(MessageKind.BSM))
         cut = bounds.tolist()
         return [Stream(arrival[a:b], service[a:b], kind[a:b], born[a:b])
