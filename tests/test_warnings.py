@@ -318,3 +318,36 @@ def test_a_queue_tail_hazard_stands_at_the_tail_of_the_standing_queue(line_scena
     # addressed before the tail: distance = tail - offset, within [0, tail]
     assert (w["distance_m"][first] >= 0).all()
     assert (w["distance_m"][first] <= tails[0]["position_m"] + 1e-9).all()
+
+
+def test_the_compiled_recipient_pass_equals_the_numpy_selection() -> None:
+    """`_near_and_offsets` picks and places the vehicles as the numpy steps it replaced.
+
+    Random vehicles on random links (some upstream), some warned, some known to pass the
+    hazard by on their link, some before entry, past their earliest exit or with zero
+    running time: the same positions and bit-identical offsets.
+    """
+    from v2x_sim.comms.flows import offsets_on_link
+    from v2x_sim.compute.warning_dissemination import _near_and_offsets
+
+    rng = np.random.default_rng(3)
+    n, n_links, now = 5000, 300, 1234.5
+    ids = np.sort(rng.choice(20000, n, replace=False))
+    links = rng.integers(0, n_links, n)
+    entered = now - rng.uniform(-5.0, 60.0, n)
+    ready = entered + np.where(rng.random(n) < 0.05, 0.0, rng.uniform(0.0, 50.0, n))
+    upstream = rng.random(n_links) < 0.2
+    done = rng.random(20000) < 0.3
+    passed_on = np.where(rng.random(20000) < 0.5, rng.integers(0, n_links, 20000), -1)
+    passed_on[ids[:200]] = links[:200]
+    length = rng.uniform(50.0, 800.0, n_links)
+    near = upstream[links] & ~done[ids] & (passed_on[ids] != links)
+    want = offsets_on_link(np.full(int(near.sum()), now), entered[near], ready[near],
+                           length[links[near]])
+    got_at, got = _near_and_offsets(ids, links, entered, ready, upstream, done, passed_on,
+                                    now, length)
+    assert np.array_equal(got_at, np.flatnonzero(near))
+    assert got.tobytes() == want.tobytes()
+    assert 100 < got.size < n
+    assert (got == 0.0).any()  # before entry
+    assert (got == length[links[near]]).any()  # past the earliest exit, or no running time
