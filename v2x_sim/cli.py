@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from v2x_sim._core.env import check_environment
 from v2x_sim._core.errors import ScenarioError, V2XSimError
 from v2x_sim.cli_parser import EXIT_USAGE, build_parser
 from v2x_sim.cli_progress import (
@@ -247,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
     try:
+        check_environment()
         return COMMANDS[args.command](args)
     except V2XSimError as exc:
         if args.debug:

@@ -12,7 +12,6 @@ approximation).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim._core.env import KERNEL_THREADS, env_count
 from v2x_sim._core.jit import njit
 from v2x_sim.compute.queueing import serve_streams
 from v2x_sim.compute.streams import EMPTY_F, EMPTY_I, Stream, _merge
@@ -164,8 +164,8 @@ def kernel_threads() -> int:
     default is one; results are the same either way.
     Study workers always use one (their processes already fill the CPUs).
     """
-    value = os.environ.get("V2X_SIM_KERNEL_THREADS", "1").strip()
-    return max(1, min(int(value), 64)) if value.isdigit() else 1
+    threads = env_count(KERNEL_THREADS)
+    return 1 if threads is None else threads
 
 
 _executor: ThreadPoolExecutor | None = None

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import io
 import multiprocessing
-import os
 import sys
 from collections.abc import Callable, Sequence
 
 from matplotlib.figure import Figure
 
 from v2x_sim._core.cpus import usable_cpus
+from v2x_sim._core.env import REPORT_WORKERS, env_count
 
 DPI = 100
 MAX_WORKERS = 4
@@ -43,8 +43,9 @@ def report_workers(n_figures: int) -> int:
 
     Never more than the figures, at least one; 1 where fork is unavailable.
     """
-    value = os.environ.get("V2X_SIM_REPORT_WORKERS", "").strip()
-    wanted = int(value) if value.isdigit() else min(usable_cpus(), MAX_WORKERS)
+    wanted = env_count(REPORT_WORKERS)
+    if wanted is None:
+        wanted = min(usable_cpus(), MAX_WORKERS)
     if not sys.platform.startswith("linux"):
         return 1
     return max(1, min(wanted, n_figures, 64))
