@@ -54,6 +54,31 @@ def link_cost(profile: FloatArray, bin_s: float, links: IntArray, t_s: FloatArra
     return profile[links, b]
 
 
+def relax_once(arr: FloatArray, pred: IntArray, t_from: FloatArray, valid: NDArray[np.bool_],
+               profile: FloatArray, bin_s: float, *, cost_links: IntArray,
+               choices: IntArray) -> bool:
+    """One Bellman-Ford round of a time-dependent search, every row at once.
+
+    ``t_from[r, j, s]`` is when row ``r`` can enter candidate ``s`` of item ``j`` (an
+    in-link of a node, or a predecessor link of a link); entering it then costs
+    ``link_cost`` of link ``cost_links[..]``. Items that arrive earlier through their
+    best candidate are updated in place (``arr``) with the chosen ``choices[j, s]`` in
+    ``pred``. Returns whether any item improved (no improvement: the search is done).
+    """
+    reach = valid[None, :, :] & np.isfinite(t_from)
+    cost = link_cost(profile, bin_s, np.broadcast_to(cost_links, t_from.shape),
+                     np.where(reach, t_from, 0.0))
+    cand = np.where(reach, t_from + cost, np.inf)
+    slot = cand.argmin(axis=2)
+    best = np.take_along_axis(cand, slot[:, :, None], axis=2)[:, :, 0]
+    better = best < arr - 1e-9
+    if not better.any():
+        return False
+    arr[better] = best[better]
+    pred[better] = choices[np.nonzero(better)[1], slot[better]]
+    return True
+
+
 def in_link_matrix(network: Network) -> IntArray:
     """Incoming links of every node, padded with `NO_LINK`: shape (nodes, max in-degree)."""
     degree = np.diff(network.in_offsets)
@@ -94,18 +119,10 @@ def best_path_trees(network: Network, profile: FloatArray, bin_s: float,
         arr[np.arange(hi - lo), origin[lo:hi]] = depart_s[lo:hi]
         pred = last[lo:hi]
         for _ in range(network.n_nodes):
-            t_from = arr[:, upstream]  # (rows, nodes, slots)
-            reach = valid[None, :, :] & np.isfinite(t_from)
-            cost = link_cost(profile, bin_s, np.broadcast_to(safe, t_from.shape),
-                         np.where(reach, t_from, 0.0))
-            cand = np.where(reach, t_from + cost, np.inf)
-            slot = cand.argmin(axis=2)
-            best = np.take_along_axis(cand, slot[:, :, None], axis=2)[:, :, 0]
-            better = best < arr - 1e-9
-            if not better.any():
+            # (rows, nodes, slots): arrival at each in-link's start, cost on that link
+            if not relax_once(arr, pred, arr[:, upstream], valid, profile, bin_s,
+                              cost_links=safe, choices=safe):
                 break
-            arr[better] = best[better]
-            pred[better] = safe[np.nonzero(better)[1], slot[better]]
     return arrival, last
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim.road.network import Network
-from v2x_sim.road.td_paths import NO_LINK, in_link_matrix, link_cost
+from v2x_sim.road.td_paths import NO_LINK, in_link_matrix, link_cost, relax_once
 from v2x_sim.road.turn_routing import TurnGraph
 
 FloatArray = NDArray[np.float64]
@@ -71,18 +71,10 @@ def best_link_trees(graph: TurnGraph, profile: FloatArray, bin_s: float, origin:
             np.broadcast_to(depart_s[lo:hi, None], first.shape))
         arr[first] = start[first]
         for _ in range(n):
-            t_from = arr[:, safe]  # (rows, links, predecessors)
-            reach = valid[None, :, :] & np.isfinite(t_from)
-            cand = np.where(reach, t_from + link_cost(
-                profile, bin_s, np.broadcast_to(target, t_from.shape),
-                np.where(reach, t_from, 0.0)), np.inf)
-            slot = cand.argmin(axis=2)
-            best = np.take_along_axis(cand, slot[:, :, None], axis=2)[:, :, 0]
-            better = best < arr - 1e-9
-            if not better.any():
+            # (rows, links, predecessors): arrival at each predecessor's end
+            if not relax_once(arr, prev, arr[:, safe], valid, profile, bin_s,
+                              cost_links=target, choices=safe):
                 break
-            arr[better] = best[better]
-            prev[better] = safe[np.nonzero(better)[1], slot[better]]
     return arrival, previous
 
 
