@@ -9,6 +9,8 @@ still queued at the horizon) is simply never taken.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -66,7 +68,7 @@ class ContentStore:
             self._columns[name] = grown
         self._base = keep_from
 
-    def take(self, ids: IntArray) -> dict[str, NDArray[np.generic]]:
+    def take(self, ids: IntArray) -> dict[str, NDArray[Any]]:
         """The records of ``ids`` (each taken once), columns in the order of ids."""
         ids = np.asarray(ids, dtype=np.int64)
         if not ids.size or not self._left:

@@ -242,7 +242,7 @@ def read_zones(zones: SensorZones, link: IntArray, offset_m: FloatArray, speed_m
         ghosts = np.bincount(where, minlength=n).astype(np.float64)
         ghost_speed = np.bincount(where, weights=zones.free_speed_mps[where] + zones.
                                   speed_sigma_mps[where] * rng.standard_normal(where.size),
-                                  minlength=n)
+                                  minlength=n).astype(np.float64, copy=False)
     count += ghosts
     moving += ghosts
     speed_sum += ghost_speed

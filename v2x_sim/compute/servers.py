@@ -298,9 +298,13 @@ class ServerPool:
                 job = self._prepare_general(_shifted(fixed, job.shift_s),
                                             job.batch or Stream(), job.args[19])
                 return self._finish(job, _run_kernel(job))
-            self._window = (fixed, Stream(*arrays, payload if has else None), job.free_before,
-                            job.shift_s)
-            self.carry = Stream(*carry, carry_p if carry_has else None)
+            arrival, service, kind, born = arrays
+            self._window = (fixed, Stream(arrival, service, kind, born,
+                                          payload if has else None),
+                            job.free_before, job.shift_s)
+            c_arrival, c_service, c_kind, c_born = carry
+            self.carry = Stream(c_arrival, c_service, c_kind, c_born,
+                                carry_p if carry_has else None)
             return Handover() if handed is None else Handover(*handed)
         used_a, used_b = used
         carry = Stream.merged(fixed.tail(used_a), other.tail(used_b))

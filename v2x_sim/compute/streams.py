@@ -72,7 +72,8 @@ class Stream:
                              second.arrival_s, second.service_s, second.kind, second.born_s,
                              EMPTY_I if second.payload is None else second.payload)
         if joined is not None:
-            return Stream(*joined[:4], None if no_payload else joined[4])
+            arrival, service, kind, born, payload = joined
+            return Stream(arrival, service, kind, born, None if no_payload else payload)
         n = len(first) + len(second)
         at_second += np.arange(len(second))
         at_first = np.ones(n, dtype=bool)

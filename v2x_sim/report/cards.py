@@ -93,6 +93,10 @@ def _number(value: Any) -> float | None:
         else None
 
 
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 60.0
+
+
 def traffic_cards(run: RunData) -> str:
     """Headline cards: trips, unfinished (flagged past 5 %), distance, time, speed, delay."""
     s = run.summary
@@ -187,8 +191,7 @@ def incident_response_table(run: RunData) -> str:
     incidents = get(run.summary, "rerouting.incidents")
     if not isinstance(incidents, list) or not incidents:
         return ""
-    rows = [[str(i.get("link")), num(_number(i.get("start_s")) / 60.0
-                                     if _number(i.get("start_s")) is not None else None),
+    rows = [[str(i.get("link")), num(_minutes(_number(i.get("start_s")))),
              num(_number(i.get("time_to_detection_s"))),
              num(_number(i.get("time_to_first_advice_s"))),
              num(_number(i.get("time_to_first_reroute_s")))]

@@ -119,7 +119,7 @@ def _spur_search_turns(succ_offsets: IntArray, succ_links: IntArray, out_offsets
             continue
         done[link] = True
         if to_node[link] == target:
-            best = link
+            best = int(link)
             break
         for j in range(succ_offsets[link], succ_offsets[link + 1]):
             b = succ_links[j]

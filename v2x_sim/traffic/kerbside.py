@@ -122,8 +122,9 @@ class Stops:
         elif not one_lane and reach_end > ready:
             self.cruise_s[vehicle] = reach_end - ready
         for position, start, dwell in stops:
-            self.env.timeout(start - now).callbacks.append(
-                lambda _ev, x=position, d=dwell: self._kerb_start(vehicle, link, x, d))
+            def start_sale(_ev: simpy.Event, x: float = position, d: float = dwell) -> None:
+                self._kerb_start(vehicle, link, x, d)
+            self.env.timeout(start - now).callbacks.append(start_sale)
 
     def _kerb_start(self, vehicle: int, link: int, position_m: float, dwell_s: float) -> None:
         """A stop along ``link`` begins: on a wider link one lane closes for the dwell."""
