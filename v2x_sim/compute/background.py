@@ -398,8 +398,8 @@ class BackgroundFlows:
         left = [(d, p) for d, p in left if d.size]
         if not left:
             return Stream()
-        done = np.concatenate([d for d, _ in left]) if len(left) > 1 else left[0][0]
-        payload = np.concatenate([p for _, p in left]) if len(left) > 1 else left[0][1]
+        done = np.concatenate([d for d, _ in left])
+        payload = np.concatenate([p for _, p in left])
         born = np.array([self._aggregate_born[p] for p in payload.tolist()])
         wan = np.full(done.size, self.channels.wan.delay_s)
         self.book.add_hop_constant(MessageKind.AGGREGATE, Hop.WAN, self.channels.wan.delay_s,

@@ -115,11 +115,10 @@ class Stops:
         now = self.env.now
         ready = self._q_ready[link][-1]
         reach_end = run_end_s + sum(dwell for _, _, dwell in stops)
-        one_lane = self._lanes[link] == 1
-        if one_lane and reach_end > ready:
+        if reach_end > ready and self._lanes[link] == 1:
             self._q_ready[link][-1] = reach_end
             self.fleet.ready_s[vehicle] = reach_end
-        elif not one_lane and reach_end > ready:
+        elif reach_end > ready:
             self.cruise_s[vehicle] = reach_end - ready
         for position, start, dwell in stops:
             def start_sale(_ev: simpy.Event, x: float = position, d: float = dwell) -> None:
