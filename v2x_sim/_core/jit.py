@@ -7,6 +7,11 @@ folder and an unusable ``HOME`` there is none, and numba raises, so the package 
 not import. Here the kernel is then compiled without caching (slower first call in each
 process, same results) and one warning says how to get the cache back: point
 ``NUMBA_CACHE_DIR`` at a writable folder.
+
+A cached kernel is also checked against everything it was compiled from, not only its
+own file as numba does: its cache is stamped with `kernel_stamp.stamp` (its module and
+the modules of the package it imports), so editing a function a kernel calls in
+another module recompiles the kernel instead of running stale code.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numba
+from numba.core import caching as numba_caching
 from numba.core import event
+
+from v2x_sim._core.kernel_stamp import stamp
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +35,35 @@ _warned = False
 
 def _no_cache_location(error: RuntimeError) -> bool:
     return "no locator available" in str(error)
+
+
+def _covering(locator: type) -> type:
+    """``locator`` whose source stamp also covers the modules the kernel imports."""
+
+    class Covering(locator):  # type: ignore[misc, valid-type]
+        def get_source_stamp(self) -> Any:
+            return super().get_source_stamp(), stamp(Path(self._py_file))
+
+    Covering.__name__ = Covering.__qualname__ = f"Covering{locator.__name__}"
+    return Covering
+
+
+_SOURCE_BACKED = (numba_caching.UserProvidedCacheLocator, numba_caching.InTreeCacheLocator,
+                  numba_caching.UserWideCacheLocator)
+
+
+class _CoveringImpl(numba_caching.CompileResultCacheImpl):  # type: ignore[misc]
+    """numba's cache of compiled functions, with source stamps from `kernel_stamp`."""
+
+    _locator_classes: ClassVar[list[type[object]]] = [  # type: ignore[misc]
+        _covering(c) if c in _SOURCE_BACKED else c
+        for c in numba_caching.CompileResultCacheImpl._locator_classes]
+
+
+class _CoveringCache(numba_caching.FunctionCache):  # type: ignore[misc]
+    """numba's on-disk cache of one function, stamped by `kernel_stamp` (see above)."""
+
+    _impl_class = _CoveringImpl
 
 
 def njit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -38,7 +76,10 @@ def njit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     def decorate(function: Callable[..., Any]) -> Any:
         global _warned
         try:
-            return numba.njit(**options)(function)
+            dispatcher = numba.njit(**options)(function)
+            if options.get("cache"):
+                dispatcher._cache = _CoveringCache(function)
+            return dispatcher
         except RuntimeError as error:
             if not options.get("cache") or not _no_cache_location(error):
                 raise
