@@ -173,6 +173,8 @@ class LaneGroups:
         head held and nobody to pass it).
         """
         vehicles, ready_list = self._q_veh[link], self._q_ready[link]
+        if head + 1 < len(vehicles) and ready_list[head + 1] <= free:
+            return free  # someone behind may pass at ``free`` (or the head may go)
         vehicle = vehicles[head]
         pos, route = self.route_pos[vehicle] + 1, self.routes[vehicle]
         if pos >= len(route) or (vehicle in self.stops

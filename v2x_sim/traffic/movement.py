@@ -49,6 +49,7 @@ from v2x_sim.metrics.records import ColumnLog, EventLog
 from v2x_sim.road.fundamental_diagram import (
     SpeedFunction,
     critical_density,
+    triangular_speed,
     wave_speed,
 )
 from v2x_sim.road.movements import TurnRules
@@ -61,7 +62,7 @@ from v2x_sim.traffic.lane_groups import LaneGroups
 from v2x_sim.traffic.link_queries import LinkQueries
 from v2x_sim.traffic.moving_on import MoveOn
 from v2x_sim.traffic.storage import LinkStorage
-from v2x_sim.traffic.timers import Wake
+from v2x_sim.traffic.timers import Wake, WakeQueue
 from v2x_sim.traffic.transit_priority import SignalOverrides
 
 INF = math.inf
@@ -93,6 +94,9 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
         self.fleet = fleet
         self.events = events
         self._speed_fn = speed_function
+        # the triangular diagram gives v_f at every density up to the critical one (the
+        # cap), so a vehicle's entry speed needs no count of the vehicles moving ahead
+        self._speed_by_density = speed_function is not triangular_speed
         self._limit = moved_on_after_s
         self.n_links = n = network.n_links
         # static link parameters as Python lists: scalar access in the hot path
@@ -137,6 +141,7 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
         self._origin_q: list[deque[int]] = [deque() for _ in range(n)]
         self._wake_at = [INF] * (2 * n)
         self._token = [0] * (2 * n)
+        self._timers = WakeQueue(env, self._on_wake)
         # per-vehicle routing state (Python lists, indexed by trip id)
         self.routes: list[list[int]] = []
         self.route_pos: list[int] = []
@@ -241,7 +246,7 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
         self._wake_at[server] = at
         token = self._token[server] + 1
         self._token[server] = token
-        Wake(self.env, at - self.env.now, server, token, self._on_wake)
+        self._timers.push(at, server, token)
 
     def _on_wake(self, event: Wake) -> None:
         server = event.server
@@ -311,12 +316,15 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
     def _enter(self, link: int, vehicle: int, now: float) -> None:
         ready_list = self._q_ready[link]
         head = self._head[link]
-        moving = len(ready_list) - bisect_right(ready_list, now, head)
         length = self._length[link]
-        density = moving / (length * self._lanes[link])
-        k_crit = self._k_crit[link]
-        speed = self._speed_fn(density if density < k_crit else k_crit, self._vf[link],
-                               self._cap[link], self._kj[link], self._w[link])
+        if self._speed_by_density:
+            moving = len(ready_list) - bisect_right(ready_list, now, head)
+            density = moving / (length * self._lanes[link])
+            k_crit = self._k_crit[link]
+            speed = self._speed_fn(density if density < k_crit else k_crit, self._vf[link],
+                                   self._cap[link], self._kj[link], self._w[link])
+        else:  # triangular: v_f at every density up to the cap, no count needed
+            speed = self._vf[link]
         if self._slowed:  # a warned vehicle slows on the hazard link
             speed *= self._slowed.pop(vehicle * self.n_links + link, 1.0)
         ready = now + length / speed
