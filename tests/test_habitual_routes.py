@@ -248,6 +248,10 @@ def test_pairs_without_routes_take_the_best_path_on_the_link_times(tmp_path: Pat
     ("0,4,100,3600,1,0 1 2", "from_s", "not a multiple"),
     ("0,4,0,3600,1,0 1 2\n0,4,0,900,1,0 3 4", "to_s", "wide like the first row"),
     ("0,4,0,3600,1,0 1 2\n0,4,0,3600,1,0 1 2", "links", "listed twice"),
+    # a path already read for one pair is checked again for another (from node 1,
+    # link 0 does not start there), and a known link id is no pass for an unknown one
+    ("0,4,0,3600,1,0 1 2\n1,4,0,3600,1,0 1 2", "links", "does not start"),
+    ("0,4,0,3600,1,0 1 2\n0,4,3600,7200,1,0 1 77", "links", "no link"),
 ])
 def test_bad_route_rows_are_named_by_line_and_column(tmp_path: Path, row: str, column: str,
                                                       words: str) -> None:

@@ -156,17 +156,38 @@ def read_route_files(routes_path: Path, times_path: Path | None,
     paths: dict[tuple[int, ...], int] = {}
     cells: dict[Cell, dict[int, float]] = {}
     width: float | None = None
+    # a file repeats its ids and paths (every interval lists a pair's paths again):
+    # each distinct id text is looked up, and each distinct path checked, once
+    nodes: dict[str, int] = {}
+    links_of: dict[str, int] = {}
+    checked: dict[tuple[int, int, str], tuple[int, ...]] = {}
+    ends = (network.from_node.tolist(), network.to_node.tolist())
     for line, fields in reader.rows():
-        o = _index(routes_path, line, "origin", fields["origin"], network.node_index)
-        d = _index(routes_path, line, "destination", fields["destination"],
-                   network.node_index)
+        o = nodes.get(fields["origin"], -1)
+        if o < 0:
+            o = nodes[fields["origin"]] = _index(routes_path, line, "origin",
+                                                 fields["origin"], network.node_index)
+        d = nodes.get(fields["destination"], -1)
+        if d < 0:
+            d = nodes[fields["destination"]] = _index(
+                routes_path, line, "destination", fields["destination"], network.node_index)
         start = reader.number(line, fields, "from_s")
         end = reader.number(line, fields, "to_s")
         width, k = reader.grid(line, start, end, width, ("from_s", "to_s"))
         share = reader.number(line, fields, "share", positive=True)
-        links = tuple(_index(routes_path, line, "links", text, network.link_index)
-                      for text in fields["links"].split())
-        _check_path(routes_path, line, network, o, d, links)
+        text = fields["links"]
+        links = checked.get((o, d, text))
+        if links is None:
+            found = []
+            for t in text.split():
+                index = links_of.get(t, -1)
+                if index < 0:
+                    index = links_of[t] = _index(routes_path, line, "links", t,
+                                                 network.link_index)
+                found.append(index)
+            links = tuple(found)
+            _check_path(routes_path, line, network, o, d, links, ends)
+            checked[(o, d, text)] = links
         pid = paths.setdefault(links, len(paths))
         cell = cells.setdefault((o, d, k), {})
         if pid in cell:
@@ -182,14 +203,19 @@ def read_route_files(routes_path: Path, times_path: Path | None,
 
 
 def _check_path(path: Path, line: int, network: Network, origin: int, destination: int,
-                links: tuple[int, ...]) -> None:
+                links: tuple[int, ...], ends: tuple[list[int], list[int]]) -> None:
+    """The path is links end to end from ``origin`` to ``destination``.
+
+    ``ends``: every link's start and end node, as lists (read once per file).
+    """
     if origin == destination:
         raise InputFileError(path, "origin and destination are the same node", line=line,
                              column="destination")
     if not links:
         raise InputFileError(path, "no links given", line=line, column="links")
-    nodes = [origin, *network.to_node[list(links)].tolist()]
-    starts = network.from_node[list(links)].tolist()
+    from_node, to_node = ends
+    nodes = [origin, *(to_node[link] for link in links)]
+    starts = [from_node[link] for link in links]
     for i, (here, start) in enumerate(zip(nodes[:-1], starts, strict=True)):
         if here != start:
             raise InputFileError(path, f"link {network.link_ids[links[i]]} does not start "
