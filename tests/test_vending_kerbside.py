@@ -14,6 +14,7 @@ import pytest
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.traffic.demand import KINDS
+from v2x_sim.traffic.kerbside import kerbside_results
 from v2x_sim.world import build_world
 
 DET = {"deterministic": True, "seed": 3, "horizon_s": 600}
@@ -76,3 +77,36 @@ def test_on_a_two_lane_link_the_other_lane_stays_open(line_scenario) -> None:
 def test_kerbside_is_a_validated_field(line_scenario) -> None:
     with pytest.raises(ScenarioError, match=r"vehicles\.classes\.delivery\.kerbside = 'sometimes'"):
         line_scenario([{}], vehicles={"classes": {"delivery": {"kerbside": "sometimes"}}})
+
+
+def test_two_stops_side_by_side_block_a_two_lane_link_and_count_as_a_full_block(
+        line_scenario) -> None:
+    """Two lanes, two deliveries at the kerb of link 0 together: the first from 50 to
+    110 s closes one lane, the second (one entry headway behind, 1 s at two lanes' rate)
+    from 51 to 111 s the other. When the first ends both lanes are closed: a full block,
+    and the car behind (ready at 52 s) stood 110 - 52 = 58 s; when the second ends the
+    first's lane is open again: no full block, no delay measured."""
+    scenario = line_scenario(
+        [{"lanes": 2}, {"lanes": 2}], simulation=DET, v2x=NO_V2X,
+        vehicles={"classes": {"delivery": {"kerbside": True}}})
+    world = build_world(scenario)
+    fleet, traffic = world.fleet, world.traffic
+    for _ in range(2):
+        delivery = fleet.add(kind=KINDS.index(VehicleKind.DELIVERY), connected=True,
+                             origin=0, destination=2, depart_s=0.0, pce=1.0)
+        traffic.depart(delivery, [0, 1], stops={1: 60.0})
+    car = fleet.add(kind=KINDS.index(VehicleKind.CAR), connected=False, origin=0,
+                    destination=2, depart_s=0.0, pce=1.0)
+    traffic.depart(car, [0, 1])
+    world.run()
+    rows = traffic.kerbside.rows
+    assert rows["start_s"] == [pytest.approx(50.0), pytest.approx(51.0)]
+    assert rows["end_s"] == [pytest.approx(110.0), pytest.approx(111.0)]
+    assert rows["full_block"] == [True, False]
+    assert rows["delay_behind_s"] == [pytest.approx(58.0), 0.0]
+    log = world.traversals.to_numpy()
+    t_car = log["t_out"][(log["vehicle"] == car) & (log["link"] == 0)][0]
+    assert t_car >= 110.0  # nothing passed while both lanes were closed
+    summary, table = kerbside_results(traffic.kerbside, list(KINDS), fleet.kind, [0, 1])
+    assert summary["full_blocks"] == 1
+    assert table["full_block"].tolist() == [1, 0]

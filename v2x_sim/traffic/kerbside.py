@@ -21,13 +21,14 @@ dwell; the lane's storage over its length is taken only once it has left the flo
 as long as it moves with the flow it is counted among the link's vehicles already).
 
 Delay behind a kerbside stop (``KerbsideLog.delay_behind_s``), for a stop that blocks
-every lane (a one-lane link): at a link's end, when it ends, the time each vehicle then
-queued at that link's exit has stood there since the stop began (``t_end - max(ready,
-t_start)``), summed: the hold itself; the queue's discharge afterwards is not counted,
-and on a signalised approach the red within the stop is. Along a link the same, each
-vehicle behind it taken to reach ``x`` at the link's free speed after its entry. On a
-wider link a stop takes a lane's capacity (``lane_blocked_s``); the delay that causes
-is not measured (0).
+every lane (a one-lane link, or a wider one whose other lanes other stops or an incident
+close when it ends; ``full_block``): at a link's end, when it ends, the time each
+vehicle then queued at that link's exit has stood there since the stop began (``t_end -
+max(ready, t_start)``), summed: the hold itself; the queue's discharge afterwards is not
+counted, and on a signalised approach the red within the stop is. Along a link the same,
+each vehicle behind it taken to reach ``x`` at the link's free speed after its entry. On
+a wider link a stop with a lane still open takes a lane's capacity (``lane_blocked_s``);
+the delay that causes is not measured (0).
 
 A stop hook (`StopHook`, e.g. a shuttle's holding rule) may lengthen a dwell when it
 starts. The engine (`movement.LinkTraffic`) inherits this class and calls `_dwell`.
@@ -53,7 +54,7 @@ INF = math.inf
 class KerbsideLog:
     """One row per kerbside stop, as lists (a few thousand an hour at most)."""
 
-    COLUMNS = ("vehicle", "link", "start_s", "end_s", "lanes", "delay_behind_s")
+    COLUMNS = ("vehicle", "link", "start_s", "end_s", "lanes", "full_block", "delay_behind_s")
 
     def __init__(self) -> None:
         self.rows: dict[str, list[float]] = {c: [] for c in self.COLUMNS}
@@ -155,7 +156,8 @@ class Stops:
                 if arrive < now:
                     behind += now - max(arrive, start_s)
         self.kerbside.add(vehicle=vehicle, link=link, start_s=start_s, end_s=now,
-                          lanes=self._lanes[link], delay_behind_s=behind)
+                          lanes=self._lanes[link], full_block=not closed,
+                          delay_behind_s=behind)
         if closed:
             self.set_incident(link, -1, lanes_closed=1, speed_cap_mps=INF,
                               capacity_factor=1.0, active=False, length_m=kerb_m)
@@ -200,11 +202,14 @@ class Stops:
         if kerb_m:
             now = self.env.now
             behind = 0.0
-            if self.exit_rate_vps[link] <= 0.0:  # every lane blocked: nothing passed
+            # every lane blocked (one lane, or the others closed by other stops or an
+            # incident at the same time): nothing passed
+            full = self.exit_rate_vps[link] <= 0.0
+            if full:
                 ready = self._q_ready[link][self._head[link]:]
                 behind = sum(now - max(r, start_s) for r in ready if r < now)
             self.kerbside.add(vehicle=vehicle, link=link, start_s=start_s, end_s=now,
-                              lanes=self._lanes[link], delay_behind_s=behind)
+                              lanes=self._lanes[link], full_block=full, delay_behind_s=behind)
             self.set_incident(link, -1, lanes_closed=1, speed_cap_mps=INF,
                               capacity_factor=1.0, active=False, length_m=kerb_m)
 
@@ -213,8 +218,10 @@ def kerbside_results(log: KerbsideLog, kind_names: list[str], fleet_kind: Any,
                      link_ids: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``kerbside`` summary section and ``kerbside.csv`` (one row per stop).
 
-    Summary: ``stops``, ``lane_blocked_s`` (dwell summed), ``full_blocks`` (stops on a
-    one-lane link: nothing passed), ``delay_behind_s`` (summed) and its mean per stop.
+    Summary: ``stops``, ``lane_blocked_s`` (dwell summed), ``full_blocks`` (stops that
+    blocked every lane when they ended: on a one-lane link, or with the link's other
+    lanes closed by other stops or an incident; nothing passed), ``delay_behind_s``
+    (summed; measured for full blocks only) and its mean per stop.
     """
     rows = {k: np.asarray(v) for k, v in log.rows.items()}
     vehicle = rows["vehicle"].astype(np.int64)
@@ -226,10 +233,11 @@ def kerbside_results(log: KerbsideLog, kind_names: list[str], fleet_kind: Any,
              else np.zeros(0, dtype=object),
              "start_s": rows["start_s"].astype(float), "end_s": rows["end_s"].astype(float),
              "lanes": rows["lanes"].astype(np.int64),
+             "full_block": rows["full_block"].astype(np.int64),
              "delay_behind_s": rows["delay_behind_s"].astype(float)}
     n = int(vehicle.size)
     behind = float(table["delay_behind_s"].sum())
     summary = {"stops": n, "lane_blocked_s": float((table["end_s"] - table["start_s"]).sum()),
-               "full_blocks": int((table["lanes"] == 1).sum()),
+               "full_blocks": int(table["full_block"].sum()),
                "delay_behind_s": behind, "delay_behind_mean_s": behind / n if n else None}
     return summary, table
