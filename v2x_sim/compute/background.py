@@ -33,6 +33,7 @@ from v2x_sim.compute.roadside import CELL_M, Coverage, Devices
 from v2x_sim.compute.sensors import Exits, Positions
 from v2x_sim.compute.servers import Handover, ServerPool, Stream, kernel_threads, serve_pools
 from v2x_sim.compute.service import draw_service_s
+from v2x_sim.compute.status_kernel import status_rows, status_sends
 from v2x_sim.metrics.histogram import N_BINS, LogHistogram, bin_index
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
@@ -135,6 +136,7 @@ class BackgroundFlows:
         distance = np.hypot(devices.x_m[:n_rsu] - devices.edge_x_m[devices.edge[:n_rsu]],
                             devices.y_m[:n_rsu] - devices.edge_y_m[devices.edge[:n_rsu]])
         self.rsu_fibre_s = channels.fibre.delay_s(distance, channels.rsu_hops)
+        self._wan_s = channels.wan.delay_s  # a constant (the property computes it afresh)
         self._rsu_fibre_bin = bin_index(self.rsu_fibre_s)
         self.cbr = np.zeros(n_rsu)
         self.cbr_sum = np.zeros(n_rsu)
@@ -325,7 +327,8 @@ class BackgroundFlows:
         spec = self.messages.status
         if not spec.enabled or ids.size == 0:
             return Stream()
-        who, born = send_times(ids, 1.0 / spec.rate_hz, start_s, end_s)
+        period = 1.0 / spec.rate_hz
+        who, born = status_sends(ids, period, start_s, end_s)
         self.book.count_sent(MessageKind.STATUS, born.size)
         ok, up = self.channels.uu.draw(born.size, self.rng_uu, direction="up",
                                        deterministic=self.deterministic)
@@ -334,23 +337,18 @@ class BackgroundFlows:
             ok, up = self.faults.degrade_uu(self.book, int(MessageKind.STATUS), born, ok, up,
                                             self.channels.uu.loss, "status",
                                             deterministic=self.deterministic)
-        born, up, who = born[ok], up[ok], who[ok]
-        wan = np.full(born.size, self.channels.wan.delay_s)
-        self.book.add_hop(MessageKind.STATUS, Hop.AIR, up)
-        self.book.add_hop_constant(MessageKind.STATUS, Hop.WAN, self.channels.wan.delay_s,
-                                   born.size)
-        vehicle = ids[who]
+        # the delivered ones with their content, in order of arrival (one compiled call)
         probe = self.feeds.probe
-        if probe is not None:
-            done_link, travel, exited = probe(vehicle)
-            new = (done_link >= 0) & (exited > born - 1.0 / spec.rate_hz) & (exited <= born)
-            done_link = np.where(new, done_link, -1)
-        else:
-            done_link, travel, exited = np.full(born.size, -1), np.zeros(born.size), born
-        payload = self.status_content.add(vehicle=vehicle, link=link[who], born_s=born,
-                                          done_link=done_link, travel_s=travel,
-                                          exited_s=exited)
-        return self._to_cloud(MessageKind.STATUS, born, born + up + wan, "status", payload)
+        wan_s = self._wan_s
+        arrival, content, up = status_rows(who, born, ok, up, wan_s, (ids, link),
+                                           probe(ids) if probe is not None else None, period)
+        self.book.add_hop(MessageKind.STATUS, Hop.AIR, up)
+        self.book.add_hop_constant(MessageKind.STATUS, Hop.WAN, wan_s, arrival.size)
+        payload = self.status_content.add(**content)
+        service = draw_service_s(self.cloud_cfg.service["status"], arrival.size,
+                                 self.rng_cloud, deterministic=self.deterministic)
+        return Stream(arrival, service, np.full(arrival.size, int(MessageKind.STATUS)),
+                      content["born_s"], payload)
 
     def _aggregates(self, start_s: float, end_s: float) -> list[Stream]:
         """Each edge node's aggregates of the window, as jobs in its own queue.
@@ -401,8 +399,8 @@ class BackgroundFlows:
         done = np.concatenate([d for d, _ in left])
         payload = np.concatenate([p for _, p in left])
         born = np.array([self._aggregate_born[p] for p in payload.tolist()])
-        wan = np.full(done.size, self.channels.wan.delay_s)
-        self.book.add_hop_constant(MessageKind.AGGREGATE, Hop.WAN, self.channels.wan.delay_s,
+        wan = np.full(done.size, self._wan_s)
+        self.book.add_hop_constant(MessageKind.AGGREGATE, Hop.WAN, self._wan_s,
                                    done.size)
         return self._to_cloud(MessageKind.AGGREGATE, born, done + wan, "aggregate", payload)
 
