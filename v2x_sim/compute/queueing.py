@@ -10,15 +10,11 @@ Python: tests prove the compiled kernel equal to it.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba import types
-from numba.extending import intrinsic
 from numpy.typing import NDArray
 
 from v2x_sim._core.jit import njit
-from v2x_sim.metrics.histogram import BINS_PER_DECADE, HI_EXP, LO_EXP, N_BINS
+from v2x_sim.compute.kernel_bins import _EXACT, _bin, _bin_exact, _bits_float, _float_bits
 
 FloatArray = NDArray[np.float64]
 
@@ -87,51 +83,6 @@ def multi_server_fifo(arrival_s: FloatArray, service_s: FloatArray,
 
 
 
-@intrinsic
-def _float_bits(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """The IEEE-754 bits of a float64 as an int64 (a bit cast, no conversion)."""
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _bits_float(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """The float64 whose IEEE-754 bits are the int64 given (inverse of `_float_bits`)."""
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-    return types.float64(types.int64), codegen
-
-
-_TABLE_SIZE = 2048
-# log2(m) on a grid of m in [0.5, 1] for the kernel's fast logarithm (see `_bin`)
-_LOG2_TABLE = np.log2(0.5 + np.arange(_TABLE_SIZE + 1) / (2.0 * _TABLE_SIZE))
-_LOG10_2 = math.log10(2.0)
-
-
-@njit(cache=True, nogil=True)
-def _bin(x):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Histogram bin of a latency, as `metrics.histogram.bin_index` but ~3x faster.
-
-    log10(x) = (e + log2(m)) log10(2) with x = m 2^e (frexp, read from the float's bits:
-    ~10 % of the kernel's time saved against math.frexp) and log2(m) interpolated
-    in a 2,048-step table (error < 1e-7 in log2): only values within that of a bin edge
-    can land in the neighbouring bin, far below the bins' 4.7 % width.
-    """
-    if x < 10.0 ** LO_EXP:
-        return 0
-    if x >= 10.0 ** HI_EXP:
-        return N_BINS - 1
-    bits = _float_bits(x)  # frexp by hand: x is normal and positive here, so exact
-    e = ((bits >> 52) & 0x7FF) - 1022
-    m = _bits_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FE0000000000000)
-    pos = (m - 0.5) * (2.0 * _TABLE_SIZE)
-    i = int(pos)
-    log2 = e + _LOG2_TABLE[i] + (pos - i) * (_LOG2_TABLE[i + 1] - _LOG2_TABLE[i])
-    b = int((log2 * _LOG10_2 - LO_EXP) * BINS_PER_DECADE) + 1
-    return min(max(b, 1), N_BINS - 2)
-
-
 @njit(cache=True, nogil=True)
 def _spread(slots, slot_s, start, end):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Add the overlap of [start, end) with each slot to ``slots`` (past the end: dropped)."""
@@ -143,6 +94,46 @@ def _spread(slots, slot_s, start, end):  # type: ignore[no-untyped-def]  # pragm
         slots[k] += stop - start
         start = slot_end
         k += 1
+
+
+@njit(cache=True, nogil=True)
+def _slot_start(k, slot_s):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The smallest time t >= 0 that `_spread` puts in slot k or later (int(t / slot_s) >= k).
+
+    Near ``k * slot_s``, found by stepping one float at a time (a step or two at most).
+    """
+    if k <= 0:
+        return 0.0
+    t = k * slot_s
+    while int(t / slot_s) < k:
+        t = _bits_float(_float_bits(t) + 1)
+    while t > 0.0:
+        below = _bits_float(_float_bits(t) - 1)
+        if int(below / slot_s) < k:
+            break
+        t = below
+    return t
+
+
+@njit(cache=True, nogil=True)
+def _arriving_before(arrival, shift, end_s):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """How many leading ``arrival`` (plus ``shift``) lie before ``end_s``: the messages served.
+
+    A scan, not a bisection, so that an unsorted stream is cut where the per-message
+    test always cut it (at its first message not before ``end_s``).
+    """
+    n = 0
+    while n < arrival.shape[0] and arrival[n] + shift < end_s:
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _latency_bin(x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """`_bin(x)`, from the exact tables when they could be built (always, in practice)."""
+    if _EXACT:
+        return _bin_exact(x)
+    return _bin(x)
 
 
 @njit(cache=True, nogil=True)
@@ -169,8 +160,7 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
     sorted free times sit in a ring: the core that frees first leaves at the head and
     its new free time enters from the tail, which is already its place when it frees
     last (an idle or evenly loaded pool: no element moves; ~8 % of the kernel's time
-    against shifting all c). Each kind's service time keeps its own cached bin (frames
-    and BSMs alternate). When ``busy_slots`` and
+    against shifting all c). When ``busy_slots`` and
     ``wait_slots`` are given, each message's service interval and waiting interval are
     spread over time slots of ``slot_s`` seconds (slot k = [k slot_s, (k+1) slot_s)),
     so a slot's busy server-seconds and waiting customer-seconds are exactly those that
@@ -183,37 +173,67 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
     building its shifted arrays (the same sums as shifting them beforehand, so the same
     results; 0.0 leaves any time >= 0 unchanged). Returns (messages of stream a
     consumed, of stream b consumed, busy server-seconds, summed waiting seconds).
+
+    Fast paths, each giving bit for bit what the plain per-message updates give:
+
+    * the most frequent kind (stream a's, the sensor frames at an edge node) keeps its
+      counts, sums and maxima in local variables, added in the same order and written
+      back at the end (a float sum depends on its order, not on where it is kept);
+    * service starts never decrease in a FIFO queue (nor do arrivals), so a message
+      whose interval lies inside the slot of the previous one adds to a running sum of
+      that slot, written back when a later message starts in a later slot; only an
+      interval that reaches past its slot's end goes through `_spread`;
+    * latency bins come from `kernel_bins._bin_exact` (`_bin`'s bins by table lookup);
+    * how many messages of each stream arrive before ``window_end_s`` is counted once,
+      so choosing the next message is one comparison.
     """
-    ia = 0
-    ib = 0
     n_kinds = counts.shape[0]
     last_service = np.full(n_kinds, -1.0)  # services repeat per kind: reuse their bin
     last_service_bin = np.zeros(n_kinds, np.int64)
-    na = arr_a.shape[0]
-    nb = arr_b.shape[0]
+    na = _arriving_before(arr_a, shift_a, window_end_s)
+    nb = _arriving_before(arr_b, 0.0, window_end_s)
     c = free.shape[0]
     busy = 0.0
     waited = 0.0
     free.sort()  # cores are identical: only the multiset of free times matters
     ring = free.copy()  # sorted from position ``head`` on, wrapping around
     head = 0
+    # the hot kind's accumulators (written back at the end)
+    hot = kind_a[0] if na > 0 else (kind_b[0] if nb > 0 else -1)
+    h = hot if hot >= 0 else 0
+    h_deadline = deadline_s[h]
+    h_delivered = 0
+    h_late = 0
+    h_sum_wait, h_sum_service, h_sum_total = stats[h, 0, 0], stats[h, 1, 0], stats[h, 2, 0]
+    h_max_wait, h_max_service, h_max_total = stats[h, 0, 1], stats[h, 1, 1], stats[h, 2, 1]
+    h_no_wait = 0  # messages of the hot kind in wait bin 0
+    h_last_service = -1.0
+    h_service_bin = 0
+    h_same_service = 0  # messages since the service changed (all in h_service_bin)
+    # running sums of the current busy and waiting slot (-1: none yet)
+    n_slots = 0
+    if busy_slots is not None:
+        n_slots = busy_slots.shape[0]
+    b_slot, b_next, b_end, b_sum = -1, -1.0, 0.0, 0.0
+    w_slot, w_next, w_end, w_sum = -1, -1.0, 0.0, 0.0
+    ia = 0
+    ib = 0
     while True:
-        next_a = arr_a[ia] + shift_a if ia < na else np.inf
-        take_a = next_a < window_end_s
-        take_b = ib < nb and arr_b[ib] < window_end_s
-        if take_a and take_b:
-            take_a = next_a <= arr_b[ib]
-            take_b = not take_a
-        if take_a:
-            arrival, service, kind, born = next_a, svc_a[ia], kind_a[ia], gen_a[ia] + shift_a
-            at, from_a = ia, True
-            ia += 1
-        elif take_b:
-            arrival, service, kind, born = arr_b[ib], svc_b[ib], kind_b[ib], gen_b[ib]
-            at, from_a = ib, False
-            ib += 1
+        if ia < na:
+            next_a = arr_a[ia] + shift_a
+            from_a = not (ib < nb and arr_b[ib] < next_a)  # stream a first on ties
+        elif ib < nb:
+            from_a = False
         else:
             break
+        if from_a:
+            arrival, service, kind, born = next_a, svc_a[ia], kind_a[ia], gen_a[ia] + shift_a
+            at = ia
+            ia += 1
+        else:
+            arrival, service, kind, born = arr_b[ib], svc_b[ib], kind_b[ib], gen_b[ib]
+            at = ib
+            ib += 1
         # the core that frees first is at the head; it leaves, and its new free time
         # enters at the tail (the slot it left) and moves down past later free times
         first = ring[head]
@@ -238,19 +258,73 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
         busy += service
         waited += wait
         if busy_slots is not None:  # time past the horizon is not in any slot
-            _spread(busy_slots, slot_s, begin, min(done, horizon_s))
+            end = min(done, horizon_s)
+            if begin < end:
+                if begin < b_next and end <= b_end:
+                    b_sum += end - begin
+                else:
+                    if b_slot >= 0:
+                        busy_slots[b_slot] = b_sum
+                    _spread(busy_slots, slot_s, begin, end)
+                    b_slot = int(begin / slot_s)
+                    if b_slot < n_slots:
+                        b_next = _slot_start(b_slot + 1, slot_s)
+                        b_end = (b_slot + 1) * slot_s
+                        b_sum = busy_slots[b_slot]
+                    else:  # later starts are past every slot too
+                        b_slot, b_next = -1, -1.0
             if wait > 0.0:
-                _spread(wait_slots, slot_s, arrival, min(begin, horizon_s))
+                end = min(begin, horizon_s)
+                if arrival < end:
+                    if arrival < w_next and end <= w_end:
+                        w_sum += end - arrival
+                    else:
+                        if w_slot >= 0:
+                            wait_slots[w_slot] = w_sum
+                        _spread(wait_slots, slot_s, arrival, end)
+                        w_slot = int(arrival / slot_s)
+                        if w_slot < n_slots:
+                            w_next = _slot_start(w_slot + 1, slot_s)
+                            w_end = (w_slot + 1) * slot_s
+                            w_sum = wait_slots[w_slot]
+                        else:
+                            w_slot, w_next = -1, -1.0
         if done > horizon_s:
             counts[kind, 2] += 1
             continue
         total = done - born
+        if kind == hot:
+            h_delivered += 1
+            if total > h_deadline:
+                h_late += 1
+            if service != h_last_service:
+                if h_same_service:
+                    hist[h, 1, h_service_bin] += h_same_service
+                h_last_service = service
+                h_service_bin = _latency_bin(service)
+                h_same_service = 0
+            h_same_service += 1
+            h_sum_wait += wait
+            h_sum_service += service
+            h_sum_total += total
+            if wait > h_max_wait:
+                h_max_wait = wait
+            if service > h_max_service:
+                h_max_service = service
+            if total > h_max_total:
+                h_max_total = total
+            if wait < 1e-7:
+                h_no_wait += 1
+            else:
+                hist[h, 0, _latency_bin(wait)] += 1
+            hist[h, 2, _latency_bin(total)] += 1
+            continue
         counts[kind, 0] += 1
         if total > deadline_s[kind]:
             counts[kind, 1] += 1
         if service != last_service[kind]:
             last_service[kind] = service
-            last_service_bin[kind] = _bin(service)
+            last_service_bin[kind] = _latency_bin(service)
         stats[kind, 0, 0] += wait
         stats[kind, 1, 0] += service
         stats[kind, 2, 0] += total
@@ -260,9 +334,22 @@ def serve_streams(  # type: ignore[no-untyped-def]  # pragma: no cover
             stats[kind, 1, 1] = service
         if total > stats[kind, 2, 1]:
             stats[kind, 2, 1] = total
-        hist[kind, 0, 0 if wait < 1e-7 else _bin(wait)] += 1
+        hist[kind, 0, 0 if wait < 1e-7 else _latency_bin(wait)] += 1
         hist[kind, 1, last_service_bin[kind]] += 1
-        hist[kind, 2, _bin(total)] += 1
+        hist[kind, 2, _latency_bin(total)] += 1
+    if busy_slots is not None:
+        if b_slot >= 0:
+            busy_slots[b_slot] = b_sum
+        if w_slot >= 0:
+            wait_slots[w_slot] = w_sum
+    if hot >= 0:
+        counts[h, 0] += h_delivered
+        counts[h, 1] += h_late
+        stats[h, 0, 0], stats[h, 1, 0], stats[h, 2, 0] = h_sum_wait, h_sum_service, h_sum_total
+        stats[h, 0, 1], stats[h, 1, 1], stats[h, 2, 1] = h_max_wait, h_max_service, h_max_total
+        hist[h, 0, 0] += h_no_wait
+        if h_same_service:
+            hist[h, 1, h_service_bin] += h_same_service
     for k in range(c):  # back to a plain sorted vector
         free[k] = ring[head + k if head + k < c else head + k - c]
     return ia, ib, busy, waited

@@ -1,0 +1,134 @@
+"""The queue kernel's latency bins: a fast logarithm (`_bin`) and its exact table twin.
+
+`_bin` places a latency in the log bins of `metrics.histogram` from the float's
+exponent and a table of log2 on the mantissa; it may differ from `bin_index` within
+1e-7 (relative) of a bin edge, and every result the simulator has written is binned by
+it. `_bin_exact` returns exactly `_bin`'s bin, for every value, at a fraction of the
+cost: `_bin` never decreases as its argument grows (checked when the tables are built,
+at every point where it could), so its bin of ``x`` is fixed by where ``x`` lies among
+the smallest floats of each bin (``_BIN_START``). A coarse key from the float's bits
+(exponent and top 8 mantissa bits: cells 0.4 % wide, ten times narrower than a bin)
+gives the bin of the cell's first float; one comparison with the next bin's start
+decides between it and the next. Both tables are built at import from `_bin` itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import types
+from numba.extending import intrinsic
+
+from v2x_sim._core.jit import njit
+from v2x_sim.metrics.histogram import BINS_PER_DECADE, HI_EXP, LO_EXP, N_BINS
+
+
+@intrinsic
+def _float_bits(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The IEEE-754 bits of a float64 as an int64 (a bit cast, no conversion)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_float(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The float64 whose IEEE-754 bits are the int64 given (inverse of `_float_bits`)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    return types.float64(types.int64), codegen
+
+
+_TABLE_SIZE = 2048
+# log2(m) on a grid of m in [0.5, 1] for the kernel's fast logarithm (see `_bin`)
+_LOG2_TABLE = np.log2(0.5 + np.arange(_TABLE_SIZE + 1) / (2.0 * _TABLE_SIZE))
+_LOG10_2 = math.log10(2.0)
+
+
+@njit(cache=True, nogil=True)
+def _bin(x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Histogram bin of a latency, as `metrics.histogram.bin_index` but ~3x faster.
+
+    log10(x) = (e + log2(m)) log10(2) with x = m 2^e (frexp, read from the float's bits:
+    ~10 % of the kernel's time saved against math.frexp) and log2(m) interpolated
+    in a 2,048-step table (error < 1e-7 in log2): only values within that of a bin edge
+    can land in the neighbouring bin, far below the bins' 4.7 % width.
+    """
+    if x < 10.0 ** LO_EXP:
+        return 0
+    if x >= 10.0 ** HI_EXP:
+        return N_BINS - 1
+    bits = _float_bits(x)  # frexp by hand: x is normal and positive here, so exact
+    e = ((bits >> 52) & 0x7FF) - 1022
+    m = _bits_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FE0000000000000)
+    pos = (m - 0.5) * (2.0 * _TABLE_SIZE)
+    i = int(pos)
+    log2 = e + _LOG2_TABLE[i] + (pos - i) * (_LOG2_TABLE[i + 1] - _LOG2_TABLE[i])
+    b = int((log2 * _LOG10_2 - LO_EXP) * BINS_PER_DECADE) + 1
+    return min(max(b, 1), N_BINS - 2)
+
+
+_KEY_SHIFT = 52 - 8  # a key: the exponent and the top 8 bits of the mantissa
+
+
+@njit(cache=True)
+def _build_tables(key_shift):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """(first float of each bin, first key, bin of each key cell's first float, ok).
+
+    ``start[b]`` is the smallest float x >= 0 with ``_bin(x) >= b`` (bisection on the
+    bits, which order non-negative floats), ``start[N_BINS]`` inf. ``ok`` is False if
+    `_bin` decreases anywhere (then the table twin would not be exact): within one
+    interval of its log2 table `_bin` is a chain of rounded monotone operations, so it
+    can only decrease across a grid point (m = 0.5 + j / 4096 in each binade), where
+    the float just below is compared; or if a key cell spans more than two bins.
+    """
+    start = np.empty(N_BINS + 1)
+    start[0] = 0.0
+    start[N_BINS] = np.inf
+    hi_bits = _float_bits(np.inf)
+    for b in range(1, N_BINS):
+        lo, hi = 0, hi_bits  # _bin(lo bits) < b <= _bin(hi bits)
+        while hi - lo > 1:
+            mid = lo + (hi - lo) // 2
+            if _bin(_bits_float(mid)) >= b:
+                hi = mid
+            else:
+                lo = mid
+        start[b] = _bits_float(hi)
+    ok = True
+    first_e = (_float_bits(start[1]) >> 52) - 1
+    last_e = (_float_bits(start[N_BINS - 1]) >> 52) + 1
+    for e in range(first_e, last_e + 1):
+        for j in range(2 * _TABLE_SIZE):
+            grid = _bits_float((e << 52) | (j << (52 - 12)))
+            if _bin(_bits_float(_float_bits(grid) - 1)) > _bin(grid):
+                ok = False
+    first_key = _float_bits(start[1]) >> key_shift
+    last_key = _float_bits(start[N_BINS - 1]) >> key_shift
+    cell_bin = np.empty(last_key - first_key + 1, np.int64)
+    for k in range(first_key, last_key + 1):
+        first = _bin(_bits_float(k << key_shift))
+        last = _bin(_bits_float(((k + 1) << key_shift) - 1))
+        if last - first > 1:
+            ok = False
+        cell_bin[k - first_key] = first
+    return start, first_key, cell_bin, ok
+
+
+_BIN_START, _FIRST_KEY, _CELL_BIN, _EXACT = _build_tables(_KEY_SHIFT)
+_FIRST_LOG_BIN_S = float(_BIN_START[1])
+_OVERFLOW_S = float(_BIN_START[N_BINS - 1])
+
+
+@njit(cache=True, nogil=True)
+def _bin_exact(x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """`_bin(x)` for every x >= 0, from the tables: one lookup and one comparison."""
+    if x < _FIRST_LOG_BIN_S:
+        return 0
+    if x >= _OVERFLOW_S:
+        return N_BINS - 1
+    b = _CELL_BIN[(_float_bits(x) >> _KEY_SHIFT) - _FIRST_KEY]
+    if x >= _BIN_START[b + 1]:
+        b += 1
+    return b
