@@ -223,3 +223,28 @@ def test_the_class_column_may_be_named_vehicle_class(tmp_path, net):
         read_trip_file(write(tmp_path, "depart_s,origin,destination,vehicle_class\n"
                                        "1,0,1,bus\n"), net)
     assert (err.value.line, err.value.column) == (2, "vehicle_class")
+
+
+def test_trips_no_path_joins_are_dropped_and_counted(tmp_path):
+    """On a one-way line 0 -> 1 -> 2 -> 3, a trip may only go forward. Of six explicit
+    trips (depart, origin -> destination): 1: 0 -> 3, 2: 3 -> 0, 3: 1 -> 2, 4: 2 -> 1,
+    5: 0 -> 2, 6: 2 -> 0, the backward ones (2, 4, 6) have no path: the plan keeps trips
+    1, 3, 5 in departure order and counts 3 unroutable."""
+    from conftest import make_scenario, write_line_network
+
+    from v2x_sim.road.routing import RouteTables
+    from v2x_sim.traffic.demand import build_trip_plan
+    from v2x_sim.world import build_network_from
+
+    ods = [(0, 3), (3, 0), (1, 2), (2, 1), (0, 2), (2, 0)]
+    scenario = make_scenario(
+        tmp_path, road=write_line_network(tmp_path, [{}, {}, {}]),
+        demand={"trips": [{"depart_s": float(i + 1), "origin": o, "destination": d}
+                          for i, (o, d) in enumerate(ods)]})
+    network = build_network_from(scenario)
+    free_flow = RouteTables(network, network.free_flow_time_s)
+    plan = build_trip_plan(scenario, network, np.random.default_rng(1), free_flow)
+    assert plan.depart_s.tolist() == [1.0, 3.0, 5.0]
+    assert list(zip(plan.origin.tolist(), plan.destination.tolist(), strict=True)) == [
+        (0, 3), (1, 2), (0, 2)]
+    assert plan.unroutable == 3

@@ -223,8 +223,13 @@ def _finish(parts: list[TripList], network: Network, classes: ClassTable,
 
     # drop trips whose origin cannot reach the destination (explicit trips only can be)
     free_flow.prepare(dest)
-    reachable = np.array([np.isfinite(free_flow.distances_to(int(d))[int(o)])
-                          for o, d in zip(origin, dest, strict=True)], dtype=bool)
+    reachable = np.ones(depart.size, dtype=bool)
+    by_dest = np.argsort(dest, kind="stable")
+    targets, starts = np.unique(dest[by_dest], return_index=True)
+    ends = np.append(starts[1:], by_dest.size) if starts.size else starts
+    for d, a, b in zip(targets.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        rows = by_dest[a:b]  # one gather per destination, not a lookup per trip
+        reachable[rows] = np.isfinite(free_flow.distances_to(d)[origin[rows]])
     keep = np.flatnonzero(reachable)
     return TripPlan(depart[keep], origin[keep], dest[keep], kind[keep], connected[keep],
                     [waypoints[i] for i in keep], unroutable=int((~reachable).sum()))
