@@ -365,3 +365,31 @@ def test_nominal_drain_is_no_faster_than_the_links_downstream_take(tmp_path: Pat
     r = read_zones(zones, np.zeros(10, np.int64), at, np.zeros(10), rng=None)
     est = estimate_links(zones, r, facts)
     assert est.travel_time_s[0] == pytest.approx(50.0 + 63.0 * 2 * 0.14 / 0.5, rel=1e-9)
+
+
+def test_miss_and_speed_error_laws_with_standing_and_moving_vehicles(tmp_path: Path) -> None:
+    """Rule: each vehicle in a zone is seen with probability q = 1 - miss; a seen moving
+    one reports v + sigma N, a standing one no speed. Five moving at 10..18 m/s and five
+    standing in one zone, 4,000 noisy readings each. With q = 0.8: mean count 8 and mean
+    stopped 4 within 2.58 standard errors (binomial sd sqrt(10 * 0.8 * 0.2), sqrt(5 *
+    0.8 * 0.2)). With nothing missed and sigma = 2 m/s: speed sum mean 70 m/s within
+    2.58 standard errors and variance 5 * 2^2 = 20 within 10 % (the standard error of a
+    variance from 4,000 samples is ~2.2 %)."""
+    speeds = np.array([10.0, 12.0, 14.0, 16.0, 18.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    offset = np.linspace(300.0, 700.0, speeds.size)
+    link = np.zeros(speeds.size, np.int64)
+    n = 4000
+    found = {}
+    for miss in (0.2, 0.0):
+        _, zones = zones_on(tmp_path, one_radar(0, 500.0, range_m=250.0, miss_probability=miss,
+                                                speed_sigma_mps=2.0, false_per_hour=0.0))
+        forward = int(np.flatnonzero(zones.link == 0)[0])
+        rng = np.random.default_rng(21)
+        readings = [read_zones(zones, link, offset, speeds, rng) for _ in range(n)]
+        found[miss] = {name: np.array([getattr(r, name)[forward] for r in readings])
+                       for name in ("count", "stopped", "speed_sum_mps")}
+    assert abs(found[0.2]["count"].mean() - 8.0) < 2.58 * np.sqrt(10 * 0.8 * 0.2 / n)
+    assert abs(found[0.2]["stopped"].mean() - 4.0) < 2.58 * np.sqrt(5 * 0.8 * 0.2 / n)
+    speed_sum = found[0.0]["speed_sum_mps"]
+    assert abs(speed_sum.mean() - 70.0) < 2.58 * np.sqrt(20.0 / n)
+    assert speed_sum.var(ddof=1) == pytest.approx(20.0, rel=0.10)

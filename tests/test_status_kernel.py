@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from v2x_sim.comms.flows import send_times
-from v2x_sim.compute.status_kernel import status_rows, status_sends
+from v2x_sim.compute.status_kernel import periodic_sends, status_rows
 
 
 def numpy_rows(who, born, ok, up, wan_s, ids, link, probe, period_s):  # type: ignore[no-untyped-def]
@@ -43,7 +43,7 @@ def test_status_sends_equal_send_times(period_s: float, start_s: float, end_s: f
     rng = np.random.default_rng(3)
     ids = np.unique(rng.integers(0, 1_000_000, 3000))
     want_who, want_born = send_times(ids, period_s, start_s, end_s)
-    who, born = status_sends(ids, period_s, start_s, end_s)
+    who, born = periodic_sends(ids, period_s, start_s, end_s)
     assert want_who.size == who.size
     if end_s > start_s:
         assert who.size > 0

@@ -33,7 +33,7 @@ from v2x_sim.compute.roadside import CELL_M, Coverage, Devices
 from v2x_sim.compute.sensors import Exits, Positions
 from v2x_sim.compute.servers import Handover, ServerPool, Stream, kernel_threads, serve_pools
 from v2x_sim.compute.service import draw_service_s
-from v2x_sim.compute.status_kernel import status_rows, status_sends
+from v2x_sim.compute.status_kernel import periodic_sends, status_rows
 from v2x_sim.metrics.histogram import N_BINS, LogHistogram, bin_index
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
@@ -137,6 +137,7 @@ class BackgroundFlows:
                             devices.y_m[:n_rsu] - devices.edge_y_m[devices.edge[:n_rsu]])
         self.rsu_fibre_s = channels.fibre.delay_s(distance, channels.rsu_hops)
         self._wan_s = channels.wan.delay_s  # a constant (the property computes it afresh)
+        self._edge_ids = np.arange(devices.n_edges)
         self._rsu_fibre_bin = bin_index(self.rsu_fibre_s)
         self.cbr = np.zeros(n_rsu)
         self.cbr_sum = np.zeros(n_rsu)
@@ -328,7 +329,7 @@ class BackgroundFlows:
         if not spec.enabled or ids.size == 0:
             return Stream()
         period = 1.0 / spec.rate_hz
-        who, born = status_sends(ids, period, start_s, end_s)
+        who, born = periodic_sends(ids, period, start_s, end_s)
         self.book.count_sent(MessageKind.STATUS, born.size)
         ok, up = self.channels.uu.draw(born.size, self.rng_uu, direction="up",
                                        deterministic=self.deterministic)
@@ -362,7 +363,7 @@ class BackgroundFlows:
         n_edges = self.devices.n_edges
         if not spec.enabled:
             return [Stream() for _ in range(n_edges)]
-        edge, born = send_times(np.arange(n_edges), 1.0 / spec.rate_hz, start_s, end_s)
+        edge, born = periodic_sends(self._edge_ids, 1.0 / spec.rate_hz, start_s, end_s)
         self.book.count_sent(MessageKind.AGGREGATE, born.size)
         if born.size == 0:  # none due in this window (nothing to read, draw or queue)
             return [Stream() for _ in range(n_edges)]
@@ -385,10 +386,11 @@ class BackgroundFlows:
         # served exactly as an empty slice)
         streams = [Stream() for _ in range(n_edges)]
         kind = int(MessageKind.AGGREGATE)
-        for e in np.unique(edge).tolist():
-            mine = np.flatnonzero(edge == e)  # send_times orders by time: already sorted
-            streams[e] = Stream(born[mine], service[mine], np.full(mine.size, kind),
-                                born[mine], payload[mine])
+        # the sends come edge by edge, each edge's in time order: one slice per edge
+        cuts = [0, *(np.flatnonzero(edge[1:] != edge[:-1]) + 1).tolist(), edge.size]
+        for a, b in pairwise(cuts):
+            streams[int(edge[a])] = Stream(born[a:b], service[a:b], np.full(b - a, kind),
+                                           born[a:b], payload[a:b])
         return streams
 
     def _edge_to_cloud(self, left: list[tuple[FloatArray, IntArray]]) -> Stream:

@@ -5,7 +5,7 @@ flow window builds a few thousand reports: who sends when (`comms.flows.send_tim
 which ones the radio delivers, what each carries (its link, the link it completed since
 its previous report) and their order of arrival at the cloud. Done with numpy that is
 some twenty calls a window, ~0.2 ms of call overhead whatever the number of reports
-(most of the status path's cost with `v2x.background: off`). Here `status_sends` gives
+(most of the status path's cost with `v2x.background: off`). Here `periodic_sends` gives
 the send instants and `status_rows` everything after the channel's draws (two compiled
 passes around numpy's stable sort), with the same arithmetic in the same order, so the
 rows are bit for bit those of the numpy steps (a test compares them).
@@ -53,11 +53,13 @@ def _sends(sender_ids, period_s, start_s, end_s, golden):  # type: ignore[no-unt
     return who, born
 
 
-def status_sends(sender_ids: IntArray, period_s: float, start_s: float,
-                 end_s: float) -> tuple[IntArray, FloatArray]:
-    """Every report in [start, end): (index into ``sender_ids``, send instant).
+def periodic_sends(sender_ids: IntArray, period_s: float, start_s: float,
+                   end_s: float) -> tuple[IntArray, FloatArray]:
+    """Every send in [start, end): (index into ``sender_ids``, send instant).
 
-    Equal to ``send_times(sender_ids, period_s, start_s, end_s)``, ids >= 0.
+    Equal to ``send_times(sender_ids, period_s, start_s, end_s)`` for ids >= 0 (status
+    reports of vehicles, aggregates of edge nodes): sender by sender, each one's sends
+    in time order.
     """
     if sender_ids.size == 0 or end_s <= start_s:
         return np.zeros(0, np.int64), np.zeros(0)
@@ -125,7 +127,7 @@ def status_rows(who: IntArray, born: FloatArray, ok: BoolArray, up: FloatArray, 
     """The delivered reports in order of arrival at the cloud queue, with their content.
 
     Args:
-        who: each report's sender (an index into ``senders``; `status_sends`).
+        who: each report's sender (an index into ``senders``; `periodic_sends`).
         born: each report's send instant.
         ok: whether Uu delivered it.
         up: its air delay.
