@@ -13,6 +13,8 @@ rows are bit for bit those of the numpy steps (a test compares them).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -123,7 +125,7 @@ def _rows(order, kept, arrival, who, born, ids, link, last_link, last_travel, la
 def status_rows(who: IntArray, born: FloatArray, ok: BoolArray, up: FloatArray, wan_s: float,
                 senders: tuple[IntArray, IntArray],
                 probe: tuple[IntArray, FloatArray, FloatArray] | None, period_s: float,
-                ) -> tuple[FloatArray, dict[str, NDArray[np.generic]], FloatArray]:
+                ) -> tuple[FloatArray, dict[str, NDArray[Any]], FloatArray]:
     """The delivered reports in order of arrival at the cloud queue, with their content.
 
     Args:
