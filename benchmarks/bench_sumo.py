@@ -3,6 +3,10 @@
     pip install eclipse-sumo            # SUMO's binaries and tools (~280 MB), once
     python benchmarks/bench_sumo.py     # 3 fresh processes each; prints medians and ratios
 
+Each run's wall time and CPU time (user + system of the finished process, from the
+operating system); on a shared machine the CPU times are the comparable figures (both
+simulators use one core), and the ratios are also given pair by pair.
+
 The same network for both: SUMO's ``netgenerate`` builds the grid (400 m blocks, two
 lanes each way, traffic lights guessed at every junction) and ``v2x-sim import sumo``
 reads it. Demand: 20,000 trips between random junctions (v2x-sim's ``demand.random``)
@@ -23,6 +27,7 @@ outputs, no report):
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -94,20 +99,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         commands = prepare(Path(tmp))
         walls: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.repeat):  # interleaved, so drift hits every contender alike
             for name, command in commands.items():
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
                 subprocess.run(command, check=True, capture_output=True)
                 walls[name].append(time.perf_counter() - started)
-        median = {name: statistics.median(w) for name, w in walls.items()}
-        for name, w in walls.items():
-            print(f"{name}: median {median[name]:.2f} s whole process "
-                  f"(runs: {', '.join(f'{x:.2f}' for x in w)})")
-        sumo = median["sumo_meso"]
-        print(f"v2x-sim with messages / SUMO meso: {median['v2x_messages'] / sumo:.2f}")
-        print(f"v2x-sim traffic alone / SUMO meso: {median['v2x_traffic'] / sumo:.2f}")
-        print(f"v2x-sim background off / SUMO meso: {median['v2x_background_off'] / sumo:.2f}"
-              f"; / traffic alone: {median['v2x_background_off'] / median['v2x_traffic']:.2f}")
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus[name].append(after.ru_utime - before.ru_utime
+                                  + after.ru_stime - before.ru_stime)
+        for label, times in (("wall", walls), ("CPU", cpus)):
+            median = {name: statistics.median(t) for name, t in times.items()}
+            for name, t in times.items():
+                print(f"{name}: median {median[name]:.2f} s {label}, whole process "
+                      f"(runs: {', '.join(f'{x:.2f}' for x in t)})")
+            for name in ("v2x_messages", "v2x_traffic", "v2x_background_off"):
+                pairs = [a / b for a, b in zip(times[name], times["sumo_meso"], strict=True)]
+                print(f"{name} / sumo_meso, {label}: {median[name] / median['sumo_meso']:.2f} "
+                      f"(pair by pair: {', '.join(f'{r:.2f}' for r in pairs)})")
 
 
 if __name__ == "__main__":
