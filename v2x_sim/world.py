@@ -364,8 +364,8 @@ def _connected_on_links(fleet: VehicleTable) -> Senders:
 
     Asked every flow window and every warning broadcast; a trip's row and whether it is
     connected never change once added, so the connected rows are listed once as trips
-    are added, and each call checks only those (about a quarter of all rows) for being
-    on a link. Same ids, in the same (ascending) order, as scanning every row.
+    are added, and each call checks only those not arrived at the previous call (an
+    active set) for being on a link. Same ids, in the same (ascending) order, as scanning every row.
     """
     scanned = 0
     connected = np.zeros(0, np.int64)
@@ -377,6 +377,7 @@ def _connected_on_links(fleet: VehicleTable) -> Senders:
             fresh = scanned + np.flatnonzero(fleet.connected[scanned:n])
             connected = np.concatenate([connected, fresh]) if connected.size else fresh
             scanned = n
+        connected = connected[np.isnan(fleet.arrive_s[connected])]  # forget the arrived
         ids = connected[fleet.link[connected] >= 0]
         return ids, fleet.link[ids], fleet.entered_s[ids], fleet.ready_s[ids]
 

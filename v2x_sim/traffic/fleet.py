@@ -74,6 +74,8 @@ class VehicleTable:
 
     def __init__(self, capacity: int = 1024) -> None:
         self._size = 0
+        self._out = np.zeros(0, np.int64)  # rows not arrived at the last `unfinished`
+        self._listed = 0  # rows added before that call
         self._capacity = max(1, capacity)
         for name, (dtype, fill) in _COLUMNS.items():
             setattr(self, name, np.full(self._capacity, fill, dtype=dtype))
@@ -127,6 +129,23 @@ class VehicleTable:
         if name not in _COLUMNS:
             raise KeyError(f"no column {name!r}; columns: {', '.join(_COLUMNS)}")
         return getattr(self, name)[: self._size]  # type: ignore[no-any-return]
+
+    def unfinished(self) -> NDArray[np.int64]:
+        """Rows of the trips that have not arrived (on a link, waiting or dwelling), ascending.
+
+        Kept as an active set: each call checks the rows still out at the previous call
+        and the rows added since, so scans of the live state (what sensors see, the
+        ground truth) cost the trips on the road, not every trip ever created (a run's
+        cost would otherwise grow with the square of its horizon). A trip once arrived
+        stays arrived.
+        """
+        out, n = self._out, self._size
+        if n > self._listed:
+            out = np.concatenate([out, np.arange(self._listed, n, dtype=np.int64)])
+            self._listed = n
+        out = out[np.isnan(self.arrive_s[out])]
+        self._out = out
+        return out
 
     def on_road(self) -> NDArray[np.bool_]:
         """Trips that departed but have not arrived (on a link, waiting or dwelling)."""

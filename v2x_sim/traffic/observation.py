@@ -51,9 +51,7 @@ IntArray = NDArray[np.int64]
 
 def true_density_vpm(traffic: LinkTraffic) -> FloatArray:
     """Vehicles on each link now per metre of link (all lanes)."""
-    fleet = traffic.fleet
-    n = len(fleet)
-    link = fleet.link[:n]
+    link = traffic.fleet.link[traffic.fleet.unfinished()]
     return np.bincount(link[link >= 0], minlength=traffic.n_links) / traffic.network.length_m
 
 
@@ -167,13 +165,12 @@ def true_travel_time_s(traffic: LinkTraffic) -> FloatArray:
     """
     now = float(traffic.env.now)
     fleet = traffic.fleet
-    n = len(fleet)
-    link = fleet.link[:n]
-    on = np.flatnonzero(link >= 0)
-    on_link = link[on]
-    ready = fleet.ready_s[:n][on]
+    out = fleet.unfinished()  # the trips still out, in ascending row order
+    on = out[fleet.link[out] >= 0]
+    on_link = fleet.link[on]
+    ready = fleet.ready_s[on]
     order = np.lexsort((ready, on_link))
-    on_link, ready, pce = on_link[order], ready[order], fleet.pce[:n][on][order]
+    on_link, ready, pce = on_link[order], ready[order], fleet.pce[on][order]
     next_link = _next_links(traffic, on[order])
     count = np.bincount(on_link, minlength=traffic.n_links)
     bounds = np.concatenate(([0], np.cumsum(count))).astype(np.int64)
@@ -210,8 +207,8 @@ def vehicle_positions(traffic: LinkTraffic) -> tuple[IntArray, FloatArray, Float
     """
     now = float(traffic.env.now)
     fleet = traffic.fleet
-    n = len(fleet)
-    on = np.flatnonzero(fleet.link[:n] >= 0)
+    out = fleet.unfinished()  # the trips still out, in ascending row order
+    on = out[fleet.link[out] >= 0]
     link = fleet.link[on]
     entered, ready = fleet.entered_s[on], fleet.ready_s[on]
     net = traffic.network
