@@ -11,11 +11,14 @@ not close.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from v2x_sim.compute.kernel_bins import _BIN_START, _EXACT, _bin, _bin_exact
+from v2x_sim.compute.kernel_bins import _BIN_START, _EXACT, _bin, _bin_exact, bin_of
 from v2x_sim.compute.queueing import _slot_start, serve_streams
 from v2x_sim.metrics.histogram import N_BINS
 
@@ -139,6 +142,22 @@ def test_exact_bins_equal_the_fast_logarithm_at_and_around_every_bin_start() -> 
     np.testing.assert_array_equal(np.array([_bin(v) for v in starts.tolist()]), below + 1)
 
 
+def test_the_numpy_twin_that_builds_the_tables_bins_exactly_as_the_compiled_kernel() -> None:
+    """`bin_of` (numpy, used at import) against `_bin` (compiled): at every bin start and
+    its neighbours, at every grid point of the log2 table in the bins' range and the float
+    below it, and on 200,000 log-uniform values; any difference would misplace tables."""
+    starts = _BIN_START[1:-1]
+    rng = np.random.default_rng(11)
+    bits = np.arange(-30, 17, dtype=np.int64)[:, None] + 1022
+    grid = ((bits << 52) | (np.arange(4096, dtype=np.int64)[None, :] << 40)).ravel()
+    values = np.concatenate([starts, np.nextafter(starts, 0.0), np.nextafter(starts, np.inf),
+                             grid.view(np.float64), (grid - 1).view(np.float64),
+                             10.0 ** rng.uniform(-8.0, 4.5, 200_000),
+                             [0.0, 5e-324, 1e-7, 1e-3, 1.0, 1e4, 1e300, np.inf]])
+    want = np.array([_bin(v) for v in values.tolist()])
+    np.testing.assert_array_equal(bin_of(values), want)
+
+
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.integers(1, 100_000), st.sampled_from([1.0, 0.1, 0.3, 0.7, 2.5]))
 def test_slot_start_is_the_first_time_the_slot_division_puts_in_slot_k(k: int,
@@ -149,3 +168,14 @@ def test_slot_start_is_the_first_time_the_slot_division_puts_in_slot_k(k: int,
     t = _slot_start(k, slot_s)
     assert int(t / slot_s) == k
     assert int(np.nextafter(t, 0.0) / slot_s) == k - 1
+
+
+def test_importing_the_kernels_compiles_and_runs_none_of_them() -> None:
+    """The tables are built in numpy: after importing the kernel modules, no compiled
+    function has been called (a traffic-only run never starts numba's compiler)."""
+    code = ("from v2x_sim.compute import kernel_bins, queueing, servers\n"
+            "print(sum(len(f.signatures) for f in (kernel_bins._bin, kernel_bins._bin_exact,"
+            " queueing.serve_streams, servers._serve_window)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert proc.stdout.strip() == "0"

@@ -9,7 +9,9 @@ at every point where it could), so its bin of ``x`` is fixed by where ``x`` lies
 the smallest floats of each bin (``_BIN_START``). A coarse key from the float's bits
 (exponent and top 8 mantissa bits: cells 0.4 % wide, ten times narrower than a bin)
 gives the bin of the cell's first float; one comparison with the next bin's start
-decides between it and the next. Both tables are built at import from `_bin` itself.
+decides between it and the next. Both tables are built at import from `bin_of`, a
+numpy twin of `_bin` (the same operations; tests compare the two value for value), so
+that importing the kernels runs no compiled code.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import math
 import numpy as np
 from numba import types
 from numba.extending import intrinsic
+from numpy.typing import NDArray
 
 from v2x_sim._core.jit import njit
 from v2x_sim.metrics.histogram import BINS_PER_DECADE, HI_EXP, LO_EXP, N_BINS
@@ -72,48 +75,69 @@ def _bin(x):  # type: ignore[no-untyped-def]  # pragma: no cover
 _KEY_SHIFT = 52 - 8  # a key: the exponent and the top 8 bits of the mantissa
 
 
-@njit(cache=True)
-def _build_tables(key_shift):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _float_bits_np(x: NDArray[np.float64]) -> NDArray[np.int64]:
+    return np.ascontiguousarray(x, np.float64).view(np.int64)
+
+
+def _bits_float_np(bits: NDArray[np.int64]) -> NDArray[np.float64]:
+    return np.ascontiguousarray(bits, np.int64).view(np.float64)
+
+
+def bin_of(x: NDArray[np.float64]) -> NDArray[np.int64]:
+    """`_bin` of every element, in numpy: the same float operations in the same order.
+
+    The tables below are built with it at import, so importing the kernels compiles and
+    runs nothing (a traffic-only run never loads numba's compiler); tests check it
+    against the compiled `_bin` value for value.
+    """
+    x = np.asarray(x, np.float64)
+    bits = _float_bits_np(x)
+    e = ((bits >> 52) & 0x7FF) - 1022
+    m = _bits_float_np((bits & 0x000FFFFFFFFFFFFF) | 0x3FE0000000000000)
+    pos = (m - 0.5) * (2.0 * _TABLE_SIZE)
+    i = np.clip(pos.astype(np.int64), 0, _TABLE_SIZE - 1)  # in range wherever it is used
+    log2 = e + _LOG2_TABLE[i] + (pos - i) * (_LOG2_TABLE[i + 1] - _LOG2_TABLE[i])
+    b = ((log2 * _LOG10_2 - LO_EXP) * BINS_PER_DECADE).astype(np.int64) + 1
+    b = np.minimum(np.maximum(b, 1), N_BINS - 2)
+    return np.where(x < 10.0 ** LO_EXP, 0, np.where(x >= 10.0 ** HI_EXP, N_BINS - 1, b))
+
+
+def _build_tables(key_shift: int) -> tuple[NDArray[np.float64], int, NDArray[np.int64], bool]:
     """(first float of each bin, first key, bin of each key cell's first float, ok).
 
     ``start[b]`` is the smallest float x >= 0 with ``_bin(x) >= b`` (bisection on the
-    bits, which order non-negative floats), ``start[N_BINS]`` inf. ``ok`` is False if
-    `_bin` decreases anywhere (then the table twin would not be exact): within one
-    interval of its log2 table `_bin` is a chain of rounded monotone operations, so it
-    can only decrease across a grid point (m = 0.5 + j / 4096 in each binade), where
-    the float just below is compared; or if a key cell spans more than two bins.
+    bits, which order non-negative floats; all bins at once), ``start[N_BINS]`` inf.
+    ``ok`` is False if `_bin` decreases anywhere (then the table twin would not be
+    exact): within one interval of its log2 table `_bin` is a chain of rounded monotone
+    operations, so it can only decrease across a grid point (m = 0.5 + j / 4096 in each
+    binade), where the float just below is compared; or if a key cell spans more than
+    two bins. ~10 ms in numpy.
     """
     start = np.empty(N_BINS + 1)
     start[0] = 0.0
     start[N_BINS] = np.inf
-    hi_bits = _float_bits(np.inf)
-    for b in range(1, N_BINS):
-        lo, hi = 0, hi_bits  # _bin(lo bits) < b <= _bin(hi bits)
-        while hi - lo > 1:
-            mid = lo + (hi - lo) // 2
-            if _bin(_bits_float(mid)) >= b:
-                hi = mid
-            else:
-                lo = mid
-        start[b] = _bits_float(hi)
-    ok = True
-    first_e = (_float_bits(start[1]) >> 52) - 1
-    last_e = (_float_bits(start[N_BINS - 1]) >> 52) + 1
-    for e in range(first_e, last_e + 1):
-        for j in range(2 * _TABLE_SIZE):
-            grid = _bits_float((e << 52) | (j << (52 - 12)))
-            if _bin(_bits_float(_float_bits(grid) - 1)) > _bin(grid):
-                ok = False
-    first_key = _float_bits(start[1]) >> key_shift
-    last_key = _float_bits(start[N_BINS - 1]) >> key_shift
-    cell_bin = np.empty(last_key - first_key + 1, np.int64)
-    for k in range(first_key, last_key + 1):
-        first = _bin(_bits_float(k << key_shift))
-        last = _bin(_bits_float(((k + 1) << key_shift) - 1))
-        if last - first > 1:
-            ok = False
-        cell_bin[k - first_key] = first
-    return start, first_key, cell_bin, ok
+    target = np.arange(1, N_BINS)
+    lo = np.zeros(target.size, np.int64)  # bin_of(lo bits) < b <= bin_of(hi bits)
+    hi = np.full(target.size, int(_float_bits_np(np.array([np.inf]))[0]))
+    while (hi - lo > 1).any():
+        mid = lo + (hi - lo) // 2
+        up = bin_of(_bits_float_np(mid)) >= target
+        hi = np.where(up, mid, hi)
+        lo = np.where(up, lo, mid)
+    start[1:N_BINS] = _bits_float_np(hi)
+    first_e = int(_float_bits_np(start[1:2])[0] >> 52) - 1
+    last_e = int(_float_bits_np(start[N_BINS - 1:N_BINS])[0] >> 52) + 1
+    e = np.arange(first_e, last_e + 1, dtype=np.int64)[:, None]
+    j = np.arange(2 * _TABLE_SIZE, dtype=np.int64)[None, :]
+    grid_bits = ((e << 52) | (j << (52 - 12))).ravel()
+    ok = not (bin_of(_bits_float_np(grid_bits - 1)) > bin_of(_bits_float_np(grid_bits))).any()
+    first_key = int(_float_bits_np(start[1:2])[0] >> key_shift)
+    last_key = int(_float_bits_np(start[N_BINS - 1:N_BINS])[0] >> key_shift)
+    keys = np.arange(first_key, last_key + 1, dtype=np.int64)
+    cell_bin = bin_of(_bits_float_np(keys << key_shift))
+    last = bin_of(_bits_float_np(((keys + 1) << key_shift) - 1))
+    ok = ok and not (last - cell_bin > 1).any()
+    return start, first_key, cell_bin.astype(np.int64), ok
 
 
 _BIN_START, _FIRST_KEY, _CELL_BIN, _EXACT = _build_tables(_KEY_SHIFT)
