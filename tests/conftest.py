@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from v2x_sim.compute.servers import ServerPool, Stream
 from v2x_sim.scenario import Scenario, scenario_from_dict
 
 
@@ -83,3 +85,20 @@ def ring_road(folder: Path, lanes: int = 1) -> dict:
         + "".join(f"{i},{i},{(i + 1) % 4},1000,{lanes},20,1800\n" for i in range(4)))
     return {"generator": "file", "file": {"nodes": "nodes.csv", "links": "links.csv"},
             "signals": {"enabled": False}}
+
+
+def random_stream(rng: np.random.Generator, start: float, n: int, kind: int,
+                  payload: bool = False) -> Stream:
+    """``n`` messages born uniformly in [start, start + 1) s, arriving ~2 ms later (sorted),
+    ~4 ms of service each (exponential), all of ``kind``; ids 0..n-1 as content if asked."""
+    born = np.sort(start + rng.random(n))
+    arrival = born + rng.exponential(0.002, n)
+    order = np.argsort(arrival, kind="stable")
+    return Stream(arrival[order], rng.exponential(0.004, n), np.full(n, kind, np.int64),
+                  born[order], np.arange(n, dtype=np.int64) if payload else None)
+
+
+def five_pools(horizon_s: float) -> list[ServerPool]:
+    """Five edge pools of 1, 2, 3, 8 and 2 cores (deadlines 10, 20, 50 ms by kind)."""
+    return [ServerPool(f"edge-{e}", cores, np.array([0.01, 0.02, 0.05]), horizon_s)
+            for e, cores in enumerate((1, 2, 3, 8, 2))]

@@ -14,27 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import five_pools, random_stream
 
 from v2x_sim._core.env import KERNEL_BACKGROUND, env_flag
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.cli import main
-from v2x_sim.compute.servers import ServerPool, Stream, kernel_background, serve_pools
+from v2x_sim.compute.servers import kernel_background, serve_pools
 
 STATE = ("free_s", "counts", "stats", "hist", "busy_slots", "wait_slots")
-
-
-def _stream(rng: np.random.Generator, start: float, n: int, kind: int,
-            payload: bool = False) -> Stream:
-    born = np.sort(start + rng.random(n))
-    arrival = born + rng.exponential(0.002, n)
-    order = np.argsort(arrival, kind="stable")
-    return Stream(arrival[order], rng.exponential(0.004, n), np.full(n, kind, np.int64),
-                  born[order], np.arange(n, dtype=np.int64) if payload else None)
-
-
-def _pools() -> list[ServerPool]:
-    return [ServerPool(f"edge-{e}", cores, np.array([0.01, 0.02, 0.05]), 6.0)
-            for e, cores in enumerate((1, 2, 3, 8, 2))]
 
 
 def test_background_kernels_serve_exactly_as_one_pool_after_another() -> None:
@@ -43,12 +30,12 @@ def test_background_kernels_serve_exactly_as_one_pool_after_another() -> None:
     message asks every pool when it would start: the same instant both ways; the
     hand-overs and, at the end, every accumulator, the slot series and the carry are
     equal exactly. Some kernels really were left running (else nothing was tested)."""
-    serial, beside = _pools(), _pools()
+    serial, beside = five_pools(6.0), five_pools(6.0)
     deferred = 0
     for window in range(6):
         rng = np.random.default_rng(window)
-        fixed = [_stream(rng, window, 300 + 50 * e, 0) for e in range(5)]
-        batch = [_stream(rng, window, 200, 1, payload=(e == 2 and window % 2 == 0))
+        fixed = [random_stream(rng, window, 300 + 50 * e, 0) for e in range(5)]
+        batch = [random_stream(rng, window, 200, 1, payload=(e == 2 and window % 2 == 0))
                  for e in range(5)]
         one = [pool.serve(f, b, window, window + 1.0)
                for pool, f, b in zip(serial, fixed, batch, strict=True)]

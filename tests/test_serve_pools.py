@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import five_pools, random_stream
 
 from v2x_sim.compute.servers import (
     Handover,
@@ -15,26 +16,12 @@ from v2x_sim.compute.servers import (
 )
 
 
-def _stream(rng: np.random.Generator, start: float, n: int, kind: int,
-            payload: bool = False) -> Stream:
-    born = np.sort(start + rng.random(n))
-    arrival = born + rng.exponential(0.002, n)
-    order = np.argsort(arrival, kind="stable")
-    return Stream(arrival[order], rng.exponential(0.004, n), np.full(n, kind, np.int64),
-                  born[order], np.arange(n, dtype=np.int64) if payload else None)
-
-
-def _pools(horizon_s: float = 4.0) -> list[ServerPool]:
-    return [ServerPool(f"edge-{e}", cores, np.array([0.01, 0.02, 0.05]), horizon_s)
-            for e, cores in enumerate((1, 2, 3, 8, 2))]
-
-
 def test_two_threads_serve_exactly_as_one_after_another() -> None:
-    serial, threaded = _pools(), _pools()
+    serial, threaded = five_pools(4.0), five_pools(4.0)
     for window in range(4):
         rng = np.random.default_rng(window)
-        fixed = [_stream(rng, window, 300 + 50 * e, 0) for e in range(5)]
-        batch = [_stream(rng, window, 200, 1, payload=(e == 2)) for e in range(5)]
+        fixed = [random_stream(rng, window, 300 + 50 * e, 0) for e in range(5)]
+        batch = [random_stream(rng, window, 200, 1, payload=(e == 2)) for e in range(5)]
         one = [pool.serve(f, b, window, window + 1.0)
                for pool, f, b in zip(serial, fixed, batch, strict=True)]
         two = serve_pools(threaded, fixed, batch, window + 1.0, threads=2)
@@ -75,14 +62,14 @@ def test_the_one_call_path_serves_exactly_as_the_step_by_step_path(content: str)
     foreground message's start time and the content handed over identical: without
     content, with some messages carrying content ids (others -1), and with all.
     """
-    one_call, steps = _pools(), _pools()
+    one_call, steps = five_pools(4.0), five_pools(4.0)
     carried = handed = 0
     for window in range(6):
         rng = np.random.default_rng(100 + window)
         # a busy window then quiet ones: the carry holds messages across windows
         n = 900 if window == 1 else 150
-        fixed = [_stream(rng, window, n + 40 * e, 0) for e in range(5)]
-        batch = [_stream(rng, window + 0.5, n // 2, 1, payload=content != "none")
+        fixed = [random_stream(rng, window, n + 40 * e, 0) for e in range(5)]
+        batch = [random_stream(rng, window + 0.5, n // 2, 1, payload=content != "none")
                  for e in range(5)]
         if content == "some":
             for b in batch:
@@ -121,15 +108,16 @@ def test_a_pattern_shifted_in_the_kernel_serves_as_its_shifted_copy(content: boo
     """
     rng = np.random.default_rng(7)
     # a window's frames: sent in [0, 1), arriving up to 0.3 s later (some after the end)
-    pattern = [_stream(rng, 0.0, 400 + 300 * e, 0) for e in range(5)]
+    pattern = [random_stream(rng, 0.0, 400 + 300 * e, 0) for e in range(5)]
     for p in pattern:
         p.arrival_s = np.sort(p.arrival_s + rng.uniform(0.0, 0.3, len(p)))
-    shifted, copied, threaded = _pools(1300.0), _pools(1300.0), _pools(1300.0)
+    shifted, copied, threaded = five_pools(1300.0), five_pools(1300.0), five_pools(1300.0)
     carried = handed = 0
     for window in range(5):
         start = 1234.567 + 1.1 * window
-        batch = [_stream(np.random.default_rng(window), start + 0.2, 150 + 500 * (window == 1),
-                         1, payload=content) for _ in range(5)]
+        batch = [random_stream(np.random.default_rng(window), start + 0.2,
+                               150 + 500 * (window == 1), 1, payload=content)
+                 for _ in range(5)]
         copies = [Stream(p.arrival_s + start, p.service_s, p.kind, p.born_s + start)
                   for p in pattern]
         got = [pool.serve(p, b, start, start + 1.0, fixed_shift_s=start)
