@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from v2x_sim._core.env import KERNEL_THREADS, REPORT_WORKERS, env_count
+from v2x_sim._core.env import (
+    KERNEL_BACKGROUND,
+    KERNEL_THREADS,
+    REPORT_WORKERS,
+    env_count,
+    env_flag,
+)
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.cli import main
 from v2x_sim.compute.servers import kernel_threads
 from v2x_sim.report.render import report_workers
 
+BAD_VALUES = ([(env_count, name, value) for name in (KERNEL_THREADS, REPORT_WORKERS)
+               for value in ("0", "-1", "two", "65", "1.5")]
+              + [(env_flag, KERNEL_BACKGROUND, value) for value in ("2", "yes", "true", "-1")])
 
-@pytest.mark.parametrize("name", [KERNEL_THREADS, REPORT_WORKERS])
-@pytest.mark.parametrize("value", ["0", "-1", "two", "65", "1.5"])
-def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str,
+
+@pytest.mark.parametrize(("read", "name", "value"), BAD_VALUES)
+def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch,
+                                        read: Callable[[str], object], name: str,
                                         value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ScenarioError) as caught:
-        env_count(name)
+        read(name)
     assert caught.value.path == name
     assert value in str(caught.value)
 
