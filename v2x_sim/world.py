@@ -362,23 +362,14 @@ def _signal_priority(env: simpy.Environment, scenario: Scenario, network: Networ
 def _connected_on_links(fleet: VehicleTable) -> Senders:
     """The view the compute side gets of the traffic: connected vehicles on links.
 
-    Asked every flow window and every warning broadcast; a trip's row and whether it is
-    connected never change once added, so the connected rows are listed once as trips
-    are added, and each call checks only those not arrived at the previous call (an
-    active set) for being on a link. Same ids, in the same (ascending) order, as scanning every row.
+    Asked every flow window and every warning broadcast: the trips still out (the
+    fleet's active set, `VehicleTable.unfinished`) that are connected and on a link, in
+    ascending row order (the same ids, in the same order, as scanning every row).
     """
-    scanned = 0
-    connected = np.zeros(0, np.int64)
 
     def senders() -> tuple[Any, Any, Any, Any]:
-        nonlocal scanned, connected
-        n = len(fleet)
-        if n > scanned:
-            fresh = scanned + np.flatnonzero(fleet.connected[scanned:n])
-            connected = np.concatenate([connected, fresh]) if connected.size else fresh
-            scanned = n
-        connected = connected[np.isnan(fleet.arrive_s[connected])]  # forget the arrived
-        ids = connected[fleet.link[connected] >= 0]
+        out = fleet.unfinished()
+        ids = out[fleet.connected[out] & (fleet.link[out] >= 0)]
         return ids, fleet.link[ids], fleet.entered_s[ids], fleet.ready_s[ids]
 
     return senders

@@ -10,7 +10,7 @@ Units are SI (metres, seconds, hertz) unless a name says otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -230,6 +230,12 @@ class WanPath:
     fibre: FibreLink
     distance_m: float
     hops: int
+    delay_s: float = field(init=False)
+    """One-way delay, a constant: ``fibre.delay_s(distance_m, hops)`` (worked out once)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delay_s",
+                           float(self.fibre.delay_s(self.distance_m, self.hops)))
 
     @classmethod
     def from_params(cls, fibre: FibreLink, cloud: CloudSection) -> WanPath:
@@ -240,7 +246,3 @@ class WanPath:
         distance_km, hops = cloud.path()
         return cls(fibre=fibre, distance_m=distance_km * 1000.0, hops=hops)
 
-    @property
-    def delay_s(self) -> float:
-        """One-way delay, a constant: ``fibre.delay_s(distance_m, hops)``."""
-        return float(self.fibre.delay_s(self.distance_m, self.hops))

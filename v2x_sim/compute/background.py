@@ -136,7 +136,6 @@ class BackgroundFlows:
         distance = np.hypot(devices.x_m[:n_rsu] - devices.edge_x_m[devices.edge[:n_rsu]],
                             devices.y_m[:n_rsu] - devices.edge_y_m[devices.edge[:n_rsu]])
         self.rsu_fibre_s = channels.fibre.delay_s(distance, channels.rsu_hops)
-        self._wan_s = channels.wan.delay_s  # a constant (the property computes it afresh)
         self._edge_ids = np.arange(devices.n_edges)
         self._rsu_fibre_bin = bin_index(self.rsu_fibre_s)
         self.cbr = np.zeros(n_rsu)
@@ -340,7 +339,7 @@ class BackgroundFlows:
                                             deterministic=self.deterministic)
         # the delivered ones with their content, in order of arrival (one compiled call)
         probe = self.feeds.probe
-        wan_s = self._wan_s
+        wan_s = self.channels.wan.delay_s
         arrival, content, up = status_rows(who, born, ok, up, wan_s, (ids, link),
                                            probe(ids) if probe is not None else None, period)
         self.book.add_hop(MessageKind.STATUS, Hop.AIR, up)
@@ -401,8 +400,8 @@ class BackgroundFlows:
         done = np.concatenate([d for d, _ in left])
         payload = np.concatenate([p for _, p in left])
         born = np.array([self._aggregate_born[p] for p in payload.tolist()])
-        wan = np.full(done.size, self._wan_s)
-        self.book.add_hop_constant(MessageKind.AGGREGATE, Hop.WAN, self._wan_s,
+        wan = np.full(done.size, self.channels.wan.delay_s)
+        self.book.add_hop_constant(MessageKind.AGGREGATE, Hop.WAN, self.channels.wan.delay_s,
                                    done.size)
         return self._to_cloud(MessageKind.AGGREGATE, born, done + wan, "aggregate", payload)
 

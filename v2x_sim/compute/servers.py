@@ -120,9 +120,6 @@ def _serve_window(fa, fs, fk, fb, fp, f_has, ca, cs, ck, cb, cp, c_has,  # type:
     path, which handles that). ``shift_s`` is added to the fixed stream's arrival and
     generation times (a periodic pattern given as offsets from the window's start):
     only its messages left for the carry are ever shifted into arrays of their own.
-    numba compiles `serve_streams` into this function and checks its cache against this
-    file only: a change to the kernel in `queueing` needs a change here too (or cleared
-    caches), or cached code keeps the old kernel.
     """
     merged, other, op, o_has = _merge(ca, cs, ck, cb, cp, c_has, ba, bs, bk, bb, bp, b_has)
     if not merged:
