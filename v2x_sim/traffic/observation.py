@@ -203,31 +203,88 @@ def vehicle_positions(traffic: LinkTraffic) -> tuple[IntArray, FloatArray, Float
     What a roadside sensor could see. A moving vehicle goes uniformly from its entry to
     its earliest exit, at ``L / (ready - entered)``; a standing one (past its earliest
     exit) waits in the exit queue at speed 0, the queue packed from the link's end at
-    jam spacing ``pce / (k_jam * lanes)`` in FIFO order.
+    jam spacing ``pce / (k_jam * lanes)`` in FIFO order. One compiled pass
+    (`_positions`) over the trips still out: it runs every sensor reading round.
     """
-    now = float(traffic.env.now)
-    fleet = traffic.fleet
-    out = fleet.unfinished()  # the trips still out, in ascending row order
-    on = out[fleet.link[out] >= 0]
-    link = fleet.link[on]
-    entered, ready = fleet.entered_s[on], fleet.ready_s[on]
-    net = traffic.network
-    length = net.length_m[link]
-    duration = ready - entered
-    moving = ready > now
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(duration > 0, (now - entered) / duration, 1.0)
-        speed = np.where(moving, length / np.where(duration > 0, duration, 1.0), 0.0)
-    offset = np.clip(share, 0.0, 1.0) * length
-    standing = np.flatnonzero(~moving)
-    if standing.size:
-        order = standing[np.lexsort((ready[standing], link[standing]))]
-        lk = link[order]
-        spacing = fleet.pce[on][order] / (net.jam_density_vpm_per_lane[lk] * net.lanes[lk])
-        ahead = np.cumsum(spacing) - spacing
-        starts = np.flatnonzero(np.r_[True, lk[1:] != lk[:-1]])
-        ahead -= np.repeat(ahead[starts], np.diff(np.r_[starts, lk.size]))
-        offset[order] = np.maximum(length[order] - ahead - spacing / 2, 0.0)
+    fleet, net = traffic.fleet, traffic.network
+    return _positions(fleet.unfinished(), fleet.link, fleet.entered_s, fleet.ready_s,  # type: ignore[no-any-return]
+                      fleet.pce, net.length_m, net.jam_density_vpm_per_lane,
+                      np.asarray(net.lanes, np.float64), float(traffic.env.now))
+
+
+@njit(cache=True)
+def _positions(out, link_of, entered_s, ready_s, pce, length_m, jam_vpm, lanes,  # type: ignore[no-untyped-def]  # pragma: no cover
+               now):
+    """`vehicle_positions` over the rows ``out``, in their order (those on a link).
+
+    The arithmetic is numpy's, step for step: ``clip((now - entered) / (ready -
+    entered), 0, 1) * L`` for a moving vehicle; for the standing ones, sorted by (link,
+    ready) with ties in row order (`np.lexsort`), a running sum of the spacings over
+    all of them, each link's part measured from its first vehicle.
+    """
+    n = 0
+    for v in out:
+        if link_of[v] >= 0:
+            n += 1
+    on = np.empty(n, np.int64)
+    link = np.empty(n, np.int64)
+    offset = np.empty(n)
+    speed = np.empty(n)
+    moving = np.empty(n, np.bool_)
+    n_standing = 0
+    i = 0
+    for v in out:
+        lk = link_of[v]
+        if lk < 0:
+            continue
+        on[i] = v
+        link[i] = lk
+        length = length_m[lk]
+        duration = ready_s[v] - entered_s[v]
+        share = (now - entered_s[v]) / duration if duration > 0 else 1.0
+        offset[i] = (0.0 if share < 0.0 else (1.0 if share > 1.0 else share)) * length
+        moving[i] = ready_s[v] > now
+        if moving[i]:
+            speed[i] = length / (duration if duration > 0 else 1.0)
+        else:
+            speed[i] = 0.0
+            n_standing += 1
+        i += 1
+    if n_standing:
+        standing = np.empty(n_standing, np.int64)
+        ready = np.empty(n_standing)
+        k = 0
+        for j in range(n):
+            if not moving[j]:
+                standing[k] = j
+                ready[k] = ready_s[on[j]]
+                k += 1
+        # by ready (stable), then by link (stable counting sort): np.lexsort's order
+        by_ready = standing[np.argsort(ready, kind="mergesort")]
+        top = 0
+        for j in by_ready:
+            top = max(top, link[j] + 1)
+        first = np.zeros(top + 1, np.int64)
+        for j in by_ready:
+            first[link[j] + 1] += 1
+        for lk in range(top):
+            first[lk + 1] += first[lk]
+        order = np.empty(n_standing, np.int64)
+        for j in by_ready:
+            order[first[link[j]]] = j
+            first[link[j]] += 1
+        total = 0.0
+        group_ahead = 0.0
+        previous = -1
+        for j in order:
+            lk = link[j]
+            spacing = pce[on[j]] / (jam_vpm[lk] * lanes[lk])
+            total += spacing
+            ahead = total - spacing
+            if lk != previous:
+                group_ahead = ahead
+                previous = lk
+            offset[j] = max(length_m[lk] - (ahead - group_ahead) - spacing / 2, 0.0)
     return link, offset, speed
 
 
