@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from v2x_sim.comms.bsm_batches import to_edges, to_edges_reference
+from v2x_sim.comms.bsm_batches import _bucket_argsort, to_edges, to_edges_reference
 
 N_RSU, N_EDGES = 400, 8
 
@@ -57,3 +57,29 @@ def test_keys_too_wide_to_pack_take_the_numpy_path() -> None:
     want = to_edges_reference(*args, N_EDGES, 0.0)
     for g, w in zip(got, want, strict=True):
         assert g.tobytes() == w.tobytes()
+
+
+def test_keys_bunched_in_a_few_buckets_fall_back_to_the_radix_sort() -> None:
+    """Most arrivals within a microsecond, one late: one bucket holds nearly all keys."""
+    n, start_s = 6000, 500.0
+    ok, rsu, born, air, service, fibre, edge = _window(3, n, start_s)
+    rng = np.random.default_rng(3)
+    born = start_s + rng.random(n) * 1e-6  # not in time order
+    born[0] = start_s + 0.9
+    air[:] = 0.0
+    got = to_edges(ok, rsu, born, air, service, fibre, edge, N_EDGES, start_s)
+    want = to_edges_reference(ok, rsu, born, air, service, fibre, edge, N_EDGES, start_s)
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.tobytes()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_bucket_sort_is_numpys_stable_sort_or_gives_up(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    spread = rng.integers(0, 1 << 33, 5000)  # even over the range: sorted by buckets
+    spread[::7] = spread[3]  # with ties, which keep their input order
+    order, done = _bucket_argsort(spread, int(spread.min()), int(spread.max()))
+    assert done
+    assert order.tolist() == np.argsort(spread, kind="stable").tolist()
+    bunched = np.concatenate([rng.integers(0, 1000, 5000), [1 << 33]])  # one bucket
+    assert not _bucket_argsort(bunched, 0, 1 << 33)[1]

@@ -63,13 +63,13 @@ def test_sends_counts_and_coverage_by_hand() -> None:
     # 100.x s it is within the first metres; vehicle 1 is past its earliest exit: at 100 m
     entered = np.array([100.0, 0.0])
     ready = np.array([200.0, 50.0])
-    transmitters, sent, rsu, born, distance = bsm_senders(
+    transmitters, sent, rsu, born, cell = bsm_senders(
         ids, link, entered, ready, (100.0, 101.0, 0.1), length, cells, 5)
     assert sent == 20
     # at the start vehicle 0 is in cell 0 (RSUs 3), vehicle 1 in cell 3 (RSU 1)
     assert transmitters.tolist() == [0, 1, 0, 1, 0]
-    # only vehicle 0's ten BSMs (all within 1 m of the entry) are covered, by RSU 3 at 10 m
+    # only vehicle 0's ten BSMs (all within 1 m of the entry) are covered: cell 0, RSU 3
     assert rsu.tolist() == [3] * 10
-    assert distance.tolist() == [10.0] * 10
+    assert cell.tolist() == [0] * 10
     who, at = send_times(ids, 0.1, 100.0, 101.0)
     assert born.tolist() == at[who == 0].tolist()

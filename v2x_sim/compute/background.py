@@ -20,21 +20,20 @@ import simpy
 from numpy.typing import NDArray
 
 from v2x_sim._core.errors import ScenarioError
-from v2x_sim.comms.bsm_batches import to_edges
-from v2x_sim.comms.bsm_senders import bsm_senders
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
 from v2x_sim.comms.flows import group_by, send_times
 from v2x_sim.comms.messages import Hop, MessageKind
+from v2x_sim.compute.bsm_flow import BsmFlow
 from v2x_sim.compute.content import ContentStore
 from v2x_sim.compute.estimator import EdgeSensing, RoadFacts
 from v2x_sim.compute.fault_window import fail_over_window, reach_cloud
 from v2x_sim.compute.faults import FaultPlan
-from v2x_sim.compute.roadside import CELL_M, Coverage, Devices
+from v2x_sim.compute.roadside import Coverage, Devices
 from v2x_sim.compute.sensors import Exits, Positions
 from v2x_sim.compute.servers import Handover, ServerPool, Stream, kernel_threads, serve_pools
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.compute.status_kernel import periodic_sends, status_rows
-from v2x_sim.metrics.histogram import N_BINS, LogHistogram, bin_index
+from v2x_sim.metrics.histogram import LogHistogram
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
 from v2x_sim.scenario.fault_sections import FaultKind
@@ -121,7 +120,7 @@ class BackgroundFlows:
         self.feeds = feeds or CloudFeeds()
         self.roadside, self.edge_cfg, self.cloud_cfg, self.messages = config
         self.tick_s, self.horizon_s, self.deterministic = tick_s, horizon_s, deterministic
-        self.rng_pc5, self.rng_uu = rng("channel.pc5"), rng("channel.uu")
+        self.rng_uu = rng("channel.uu")
         self.rng_edge, self.rng_cloud = rng("edge.service"), rng("cloud.service")
         self.rng_edge_aggregate = rng("edge.aggregate")
         self.background_load = background_load
@@ -137,16 +136,29 @@ class BackgroundFlows:
                             devices.y_m[:n_rsu] - devices.edge_y_m[devices.edge[:n_rsu]])
         self.rsu_fibre_s = channels.fibre.delay_s(distance, channels.rsu_hops)
         self._edge_ids = np.arange(devices.n_edges)
-        self._rsu_fibre_bin = bin_index(self.rsu_fibre_s)
-        self.cbr = np.zeros(n_rsu)
-        self.cbr_sum = np.zeros(n_rsu)
-        self.cbr_max = np.zeros(n_rsu)
-        self.bsm_received = np.zeros(n_rsu, np.int64)
+        self.bsm = BsmFlow(length_m=network.length_m, devices=devices, coverage=coverage,
+                           pc5=channels.pc5, rsu_fibre_s=self.rsu_fibre_s,
+                           spec=self.messages.bsm, service=self.edge_cfg.service["bsm"],
+                           book=book, rng=(rng("channel.pc5"), self.rng_edge),
+                           deterministic=deterministic)
         self.windows = 0
         self.kernel_threads = kernel_threads()
         self._pattern = self._sensor_pattern()
-        self._cells = (CELL_M, coverage.first_cell, coverage.n_cells, coverage.nearest,
-                       coverage.distance_m, coverage.heard_by)
+
+    @property
+    def cbr(self) -> FloatArray:
+        """Each RSU's channel busy ratio in the current window (`BsmFlow.cbr`)."""
+        return self.bsm.cbr
+
+    @property
+    def cbr_max(self) -> FloatArray:
+        """Each RSU's highest channel busy ratio since the warm-up."""
+        return self.bsm.cbr_max
+
+    @property
+    def bsm_received(self) -> IntArray:
+        """BSMs each RSU heard since the warm-up."""
+        return self.bsm.received
 
     # ------------------------------------------------------------------ sensors
     def _sensor_pattern(self) -> list[Stream]:
@@ -234,7 +246,8 @@ class BackgroundFlows:
         load = self.background_load
         self._faulty = self.faults is not None and self.faults.overlaps(start_s, end_s)
         n_edges = self.devices.n_edges
-        bsm = (self._bsm(ids, link, entered, ready, start_s, end_s) if load
+        bsm = (self.bsm.window((ids, link, entered, ready), start_s, end_s,
+                               self.faults if self._faulty else None) if load
                else [Stream() for _ in range(n_edges)])
         status = self._status(ids, link, start_s, end_s)
         aggregates = self._aggregates(start_s, end_s)
@@ -274,48 +287,6 @@ class BackgroundFlows:
         """Drop the content of an aggregate that was lost (a fault window)."""
         self._aggregate_born.pop(payload, None)
         self.aggregate_content.pop(payload, None)
-
-    def _bsm(self, ids: IntArray, link: IntArray, entered: FloatArray, ready: FloatArray,
-             start_s: float, end_s: float) -> list[Stream]:
-        n_edges = self.devices.n_edges
-        spec = self.messages.bsm
-        if not spec.enabled or ids.size == 0:
-            self.cbr[:] = 0.0
-            return [Stream() for _ in range(n_edges)]
-        book = self.book
-        # channel load at the window's start (transmitters within range of each RSU), and
-        # every BSM of the window on its covering RSU: one compiled pass
-        transmitters, sent, rsu, born, distance = bsm_senders(
-            ids, link, entered, ready, (start_s, end_s, 1.0 / spec.rate_hz),
-            self.network.length_m, self._cells, self.devices.n_rsu)
-        self.cbr = self.channels.pc5.channel_busy_ratio(transmitters, spec.rate_hz)
-        self.cbr_sum += self.cbr
-        np.maximum(self.cbr_max, self.cbr, out=self.cbr_max)
-        book.count_sent(MessageKind.BSM, sent)
-        book.count_lost(MessageKind.BSM, sent - rsu.size, "no_coverage")
-        ok, air = self.channels.pc5.draw(distance, self.cbr[rsu],
-                                         self.rng_pc5, deterministic=self.deterministic)
-        book.count_lost(MessageKind.BSM, int(ok.size - ok.sum()), "radio")
-        if self._faulty and self.faults is not None:  # heard by a silent RSU: lost
-            ok &= self.faults.drop(book, int(MessageKind.BSM), np.where(
-                ok, self.faults.rsu_down(rsu, born + air, self.devices.edge), -1))
-        service = draw_service_s(self.edge_cfg.service["bsm"], int(np.count_nonzero(ok)),
-                                 self.rng_edge, deterministic=self.deterministic)
-        # the heard ones over their RSU's backhaul, sorted by (edge node, arrival): each
-        # edge node's messages are a slice (one compiled call)
-        arrival, service, born, bounds, air, per_rsu = to_edges(
-            ok, rsu, born, air, service, self.rsu_fibre_s, self.devices.edge, n_edges, start_s)
-        book.add_hop(MessageKind.BSM, Hop.AIR, air)
-        self.bsm_received += per_rsu
-        if arrival.size:  # backhaul is a constant per RSU: bin the RSUs, not the messages
-            book.hist[MessageKind.BSM][Hop.BACKHAUL].add_binned(
-                np.bincount(self._rsu_fibre_bin, weights=per_rsu, minlength=N_BINS).astype(
-                    np.int64), float(per_rsu @ self.rsu_fibre_s),
-                float(self.rsu_fibre_s[per_rsu > 0].max()))
-        kind = np.full(born.size, int(MessageKind.BSM))
-        cut = bounds.tolist()
-        return [Stream(arrival[a:b], service[a:b], kind[a:b], born[a:b])
-                for a, b in pairwise(cut)]
 
     def _status(self, ids: IntArray, link: IntArray, start_s: float, end_s: float) -> Stream:
         """Status reports of the window over Uu and the WAN, queued for the cloud.
@@ -480,12 +451,10 @@ class BackgroundFlows:
 
     def restart_statistics(self) -> None:
         """Warm-up over: channel load, BSMs received and frame backhaul count afresh."""
-        self.cbr_sum[:] = 0.0
-        self.cbr_max[:] = 0.0
-        self.bsm_received[:] = 0
+        self.bsm.restart()
         self.windows = 0
         self._full_windows = 0
 
     def mean_cbr(self) -> FloatArray:
         """Mean channel busy ratio per RSU over the windows so far."""
-        return self.cbr_sum / max(self.windows, 1)
+        return self.bsm.cbr_sum / max(self.windows, 1)
