@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -292,6 +295,33 @@ def test_a_figure_that_fails_in_a_worker_fails_as_itself(
     assert len(render_all([fine, fine])) == 2
     with pytest.raises(InputFileError, match="a planted failure"):
         render_all([fine, broken])
+
+
+ORPHANED_WORKERS = """
+import os, signal, threading, time
+from matplotlib.figure import Figure
+from v2x_sim.report.render import render_all
+
+def slow():
+    time.sleep(1.0)  # the parent is gone by the time this figure's bytes go back
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().plot([0, 1], [1, 0])
+    return fig
+
+threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
+render_all([slow, slow])
+"""
+
+
+def test_a_run_killed_while_drawing_prints_no_worker_traceback() -> None:
+    """Killing a run while its figures are drawn leaves the workers orphaned; each
+    meets a closed pipe as it sends its figure back and must end without printing a
+    traceback on the user's terminal (stderr is read until the last worker closes it)."""
+    env = {**os.environ, "V2X_SIM_REPORT_WORKERS": "2"}
+    proc = subprocess.run([sys.executable, "-c", ORPHANED_WORKERS], env=env,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
 
 
 def html_escaped(text: str) -> str:

@@ -13,8 +13,11 @@ and would pay more than they save), figures are drawn in this process.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import multiprocessing
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -51,6 +54,26 @@ def report_workers(n_figures: int) -> int:
     return max(1, min(wanted, n_figures, 64))
 
 
+def _die_quietly_when_orphaned(parent: int) -> None:
+    """In a forked worker: end without a word when the run that forked it is gone.
+
+    If the run is killed while figures are drawn, its workers are orphaned. Left alone,
+    one blocks for ever on a pipe it holds both ends of (a process that never ends and
+    keeps the terminal's stderr open), and another meets a closed pipe as it sends its
+    figure back: Python ignores SIGPIPE, so it raises BrokenPipeError and
+    multiprocessing prints its traceback on the terminal the user killed the run from.
+    So the kernel is asked to kill the worker when its parent dies (Linux's
+    PR_SET_PDEATHSIG; checked afterwards in case the parent died first), and a write to
+    a pipe without a reader ends it through SIGPIPE's default action.
+    """
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # orphaned before the request took effect
+        signal.raise_signal(signal.SIGKILL)  # what the kernel would have sent
+
+
 def _draw(index: int) -> bytes:
     """In a forked worker: the PNG of the ``index``-th pending figure."""
     return png_bytes(_pending[index]())
@@ -69,7 +92,9 @@ def render_all(builders: Sequence[Builder]) -> list[bytes]:
     if workers > 1:
         _pending = builders
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(
+                    workers, initializer=_die_quietly_when_orphaned,
+                    initargs=(os.getpid(),)) as pool:
                 return pool.map(_draw, range(len(builders)), chunksize=1)
         except Exception:  # drawn again below, where a builder's error surfaces as itself
             pass
