@@ -56,7 +56,7 @@ from v2x_sim.road.movements import TurnRules
 from v2x_sim.road.network import Network
 from v2x_sim.road.signals import SignalPlan
 from v2x_sim.traffic.fleet import NOT_ON_LINK, VehicleTable
-from v2x_sim.traffic.incidents import under_incidents
+from v2x_sim.traffic.interventions import Interventions
 from v2x_sim.traffic.kerbside import Stops
 from v2x_sim.traffic.lane_groups import LaneGroups
 from v2x_sim.traffic.link_queries import LinkQueries
@@ -68,7 +68,7 @@ from v2x_sim.traffic.transit_priority import SignalOverrides
 INF = math.inf
 
 
-class LinkTraffic(Stops, LinkQueries, LaneGroups):
+class LinkTraffic(Stops, LinkQueries, LaneGroups, Interventions):
     """Moves vehicles through the network; the road's ground truth.
 
     Args:
@@ -184,61 +184,6 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
             self._on_arrive[vehicle] = on_arrive
         self._queue_at_origin(route[0], vehicle)
 
-    def set_incident(self, link: int, incident_id: int, *, lanes_closed: int,
-                     speed_cap_mps: float, capacity_factor: float, active: bool,
-                     length_m: float = 0.0) -> None:
-        """Start or end an incident on ``link`` and wake its exit with the new capacity.
-
-        Its effect on lanes, rates and storage (work zones): `incidents.under_incidents`.
-        """
-        entries = self._active[link]
-        entry = (lanes_closed, speed_cap_mps, capacity_factor, length_m)
-        if active:
-            entries.append(entry)
-        else:
-            entries.remove(entry)
-        now = under_incidents(
-            entries, diagram=self.diagram, lanes=self._lanes[link],
-            capacity_vps_per_lane=self._cap[link], free_speed_mps=self._vf[link],
-            jam_density_vpm_per_lane=self._kj[link], wave_speed_mps=self._w[link],
-            storage_veh=self._space.base_veh[link])
-        self.speed_cap_mps[link], self.speed_cap_zone_m[link] = now.speed_cap_mps, now.cap_zone_m
-        self.exit_rate_vps[link] = now.exit_rate_vps
-        self._entry_rate[link] = now.entry_rate_vps
-        self._space.storage_veh[link] = now.storage_veh
-        self._move_on.set_closed(link, now.lanes_open == 0)
-        self._wake(link, self.env.now)
-
-    def slow_on(self, vehicle: int, link: int, factor: float) -> None:
-        """``vehicle`` drives ``link`` at ``factor`` x its speed at its next entry (a warning)."""
-        self._slowed[vehicle * self.n_links + link] = factor
-
-    def reroute(self, vehicle: int, new_tail: list[int]) -> bool:
-        """Replace the links after the current one with ``new_tail`` (from its end node).
-
-        Returns False, changing nothing, when the vehicle is not on a link, has arrived,
-        has stops ahead (shuttles, deliveries keep their itinerary), or ``new_tail`` does
-        not start where its link ends, starts with a forbidden U-turn or takes a movement
-        the turn table does not list. A rerouted head vehicle wakes its link at once.
-        """
-        link = self.current_or_origin_link(vehicle)
-        if link < 0 or vehicle in self.stops or not new_tail:
-            return False
-        if (self.network.from_node[new_tail[0]] != self._to_node[link]
-                or not self._turns.route_allowed(link, new_tail)):
-            return False
-        pos = self.route_pos[vehicle]
-        if self.routes[vehicle][pos + 1:] == new_tail:
-            return False
-        self.routes[vehicle] = self.routes[vehicle][: pos + 1] + list(new_tail)
-        self.fleet.reroutes[vehicle] += 1
-        self._in_held[link] = None  # its movement may have changed (`lane_groups`)
-        # a head vehicle blocked by its old next link may go at once on the new one
-        head, on_link = self._head[link], self._q_veh[link]
-        if head < len(on_link) and on_link[head] == vehicle:
-            self._wake(link, self.env.now)
-        return True
-
     # ------------------------------------------------------------------ timers
     def _wake(self, server: int, at: float) -> None:
         if at >= self._wake_at[server]:
@@ -353,25 +298,31 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
             self.enter_hooks[vehicle](vehicle, link, ready)
 
     def _serve_exit(self, link: int) -> None:
+        """Let the vehicles at ``link``'s exit go while they may; then wake it when next due.
+
+        The common path (head arrived, headway passed, green, next link free) is written
+        out inline, the entry check of `_entry_wait` included: it runs once per vehicle
+        per link. Rarer cases (a full next link, a closure) go to `_held_head`.
+        """
         now = self.env.now
         vehicles = self._q_veh[link]
         ready_list = self._q_ready[link]
         head = self._head[link]
         routes, route_pos, pce_of, stops = self.routes, self.route_pos, self._pce, self.stops
-        fleet = self.fleet
+        next_free, next_entry, held_of = self._next_free, self._next_entry, self._held
         cycle = self._sig_cycle[link]
-        turn_share = self.turn_share
+        turn_share = self.turn_share[link]
         keep_since = -1.0  # the blocked head's clock, while a vehicle passes it
+        at = INF  # when to look again (INF: when another server wakes this one)
         while head < len(vehicles):
             ready = ready_list[head]
             if ready > now:
-                self._wake(link, ready)
+                at = ready
                 break
-            free = self._next_free[link]
+            free = next_free[link]
             if free > now:
-                if turn_share[link]:  # not before its own lane group's headway
-                    free = self._group_hold(link, head, free)
-                self._wake(link, free)
+                # not before its own lane group's headway
+                at = self._group_hold(link, head, free) if turn_share else free
                 break
             if cycle > 0.0:
                 phase = (now - self._sig_start[link]) % cycle
@@ -381,54 +332,55 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
                 if link in self._forced:  # transit priority grants (`transit_priority`)
                     at = self.priority.wait(link, now, red, now + cycle - phase)
                     if at > 0.0:
-                        self._wake(link, at)
                         break
+                    at = INF
                 elif red:
-                    self._wake(link, now + cycle - phase)
+                    at = now + cycle - phase
                     break
             vehicle = vehicles[head]
             pce = pce_of[vehicle]
             route = routes[vehicle]
             pos = route_pos[vehicle] + 1
-            nxt = route[pos] if pos < len(route) else -1
-            dwell = 0.0
-            if nxt >= 0 and vehicle in stops:
-                dwell = stops[vehicle].get(pos, 0.0)
+            wait = dwell = 0.0
+            if pos < len(route):
+                nxt = route[pos]
+                if vehicle in stops:
+                    dwell = stops[vehicle].get(pos, 0.0)
+                if dwell == 0.0:  # `_entry_wait` inline
+                    held = held_of[nxt]
+                    if held > 0.0 and held + pce > self._space.storage_veh[nxt]:
+                        wait = self._space.full_until(nxt, pce, now)
+                    if wait == 0.0:
+                        wait = next_entry[nxt]
+                        if wait <= now:
+                            wait = 0.0
+            else:
+                nxt = -1
             rate = self.exit_rate_vps[link]
             forced = False
-            wait = self._entry_wait(nxt, pce, now) if nxt >= 0 and dwell == 0.0 else 0.0
             if rate <= 0.0 or wait == INF:
-                # compare against the same sum we schedule: `now - since < limit` can
-                # disagree with `since + limit` by one ulp and spin at one instant
-                deadline = max(ready, self._head_since[link]) + self._limit
-                tail = None if now < deadline else self._detour(link, vehicle, nxt)
-                if tail is None:
-                    if now >= deadline:  # nowhere to go: wait one more limit
-                        self._head_since[link] = now
-                        deadline = now + self._limit
-                    if rate > 0.0:
-                        self._wait_for_space(link, nxt)
-                        if self._pass_blocked(link, head, now, nxt):
-                            keep_since = self._head_since[link]
-                            continue
-                    self._wake(link, deadline)
-                    break
-                routes[vehicle] = route[:pos] + tail  # a new list: paths may be shared
-                nxt = tail[0]
-                forced = True
-            elif wait > 0.0:  # (not worth passing a head held by the entry headway only)
-                if wait != self._next_entry[nxt] and self._pass_blocked(link, head, now, nxt):
+                step = self._held_head(link, head, vehicle, nxt, ready, now, rate)
+                if step is True:  # a vehicle behind passed it
                     keep_since = self._head_since[link]
                     continue
-                self._wake(link, wait)
+                if step is False:  # it waits (the link is woken)
+                    break
+                routes[vehicle] = route[:pos] + step  # a new list: paths may be shared
+                nxt = step[0]
+                forced = True
+            elif wait > 0.0:  # (not worth passing a head held by the entry headway only)
+                if wait != next_entry[nxt] and self._pass_blocked(link, head, now, nxt):
+                    keep_since = self._head_since[link]
+                    continue
+                at = wait
                 break
-            if not forced and dwell == 0.0 and nxt in turn_share[link]:
-                at = self._group_wait(link, nxt, now)
-                if at > 0.0:  # its lane group's headway (`lane_groups`)
+            if turn_share and not forced and dwell == 0.0 and nxt in turn_share:
+                group_at = self._group_wait(link, nxt, now)
+                if group_at > 0.0:  # its lane group's headway (`lane_groups`)
                     if self._pass_blocked(link, head, now, nxt):
                         keep_since = self._head_since[link]
                         continue
-                    self._wake(link, at)
+                    at = group_at
                     break
                 self._group_left(link, nxt, pce, now)
             known = self._in_held[link]
@@ -438,17 +390,19 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
             self._head[link] = head
             self._head_since[link] = now if keep_since < 0.0 else keep_since
             keep_since = -1.0
-            self._next_free[link] = now + pce / rate if rate > 0.0 else now
+            next_free[link] = now + pce / rate if rate > 0.0 else now
             self.occupancy[link] -= pce
-            self._release_at[link].append(now + self._wave_s[link])  # reaches the entry
+            release_at = self._release_at[link]
+            release_at.append(now + self._wave_s[link])  # reaches the entry
             self._space.release_pce[link].append(pce)
-            if len(self._release_at[link]) > 512:
+            if len(release_at) > 512:
                 self._space.forget_released(link, now)
             entered = self._entered[vehicle]
             self._log_vehicle.append(vehicle)
             self._log_link.append(link)
             self._log_in.append(entered)
             self._log_out.append(now)
+            fleet = self.fleet
             fleet.last_link[vehicle] = link
             fleet.last_travel_s[vehicle] = now - entered
             fleet.last_exit_s[vehicle] = now
@@ -472,6 +426,35 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups):
                     self._dwell(vehicle, link, pos, nxt, dwell)
                 else:
                     self._enter(nxt, vehicle, now)
+        if at < self._wake_at[link]:  # `_wake` inline
+            self._wake_at[link] = at
+            token = self._token[link] + 1
+            self._token[link] = token
+            self._timers.push(at, link, token)
+
+    def _held_head(self, link: int, head: int, vehicle: int, nxt: int, ready: float,
+                   now: float, rate: float) -> list[int] | bool:
+        """``link``'s head cannot go: its next link is full, or the exit is closed.
+
+        Past the waiting limit it is moved on (returns its new route tail); before it,
+        a vehicle behind may pass it (True); otherwise the link waits, woken at the
+        limit or when space frees (False).
+        """
+        # compare against the same sum we schedule: `now - since < limit` can
+        # disagree with `since + limit` by one ulp and spin at one instant
+        deadline = max(ready, self._head_since[link]) + self._limit
+        tail = None if now < deadline else self._detour(link, vehicle, nxt)
+        if tail is not None:
+            return tail
+        if now >= deadline:  # nowhere to go: wait one more limit
+            self._head_since[link] = now
+            deadline = now + self._limit
+        if rate > 0.0:
+            self._wait_for_space(link, nxt)
+            if self._pass_blocked(link, head, now, nxt):
+                return True
+        self._wake(link, deadline)
+        return False
 
     def _arrive(self, vehicle: int, now: float) -> None:
         fleet = self.fleet
