@@ -32,13 +32,13 @@ Incidents and work zones change a link's lanes, rates and storage (`incidents`).
 Vehicles that cannot enter their first link wait in the link's origin queue. Each link
 (and each origin queue) has at most one live wake-up timer: rescheduling replaces the
 timer by bumping a token, so a stale timer fires as a no-op instead of doing work. That
-keeps the kernel at about one event per vehicle per link.
+keeps the kernel at about one event per vehicle per link. The exit's loop and a vehicle's
+entry, which run that often, are closures over this engine's state (`link_server`).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 
@@ -60,9 +60,9 @@ from v2x_sim.traffic.interventions import Interventions
 from v2x_sim.traffic.kerbside import Stops
 from v2x_sim.traffic.lane_groups import LaneGroups
 from v2x_sim.traffic.link_queries import LinkQueries
+from v2x_sim.traffic.link_server import Enter, Serve, link_servers
 from v2x_sim.traffic.moving_on import MoveOn
 from v2x_sim.traffic.storage import LinkStorage
-from v2x_sim.traffic.timers import Wake, WakeQueue
 from v2x_sim.traffic.transit_priority import SignalOverrides
 
 INF = math.inf
@@ -84,6 +84,9 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups, Interventions):
         traversals: log receiving (vehicle, link, t_in, t_out) per completed link.
         events: log of notable events.
     """
+
+    _serve_exit: Serve  # (link): let its exit's vehicles go while they may
+    _enter: Enter  # (link, vehicle, now): a vehicle enters the link
 
     def __init__(self, env: simpy.Environment, network: Network, fleet: VehicleTable, *,
                  speed_function: SpeedFunction, diagram: str, signals: SignalPlan,
@@ -141,7 +144,6 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups, Interventions):
         self._origin_q: list[deque[int]] = [deque() for _ in range(n)]
         self._wake_at = [INF] * (2 * n)
         self._token = [0] * (2 * n)
-        self._timers = WakeQueue(env, self._on_wake)
         # per-vehicle routing state (Python lists, indexed by trip id)
         self.routes: list[list[int]] = []
         self.route_pos: list[int] = []
@@ -158,6 +160,8 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups, Interventions):
         self._init_lane_groups(lane_masks)  # turn capacities, passing (`lane_groups`)
         self._log_vehicle, self._log_link = traversals.column("vehicle"), traversals.column("link")
         self._log_in, self._log_out = traversals.column("t_in"), traversals.column("t_out")
+        # the hot path: wake-ups, exits and entries (`link_server`), over the lists above
+        self._timers, self._serve_exit, self._enter = link_servers(self)
 
     # ------------------------------------------------------------------ public API
     def depart(self, vehicle: int, route: list[int], *, stops: dict[int, float] | None = None,
@@ -192,16 +196,6 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups, Interventions):
         token = self._token[server] + 1
         self._token[server] = token
         self._timers.push(at, server, token)
-
-    def _on_wake(self, event: Wake) -> None:
-        server = event.server
-        if event.token != self._token[server]:
-            return
-        self._wake_at[server] = INF
-        if server < self.n_links:
-            self._serve_exit(server)
-        else:
-            self._serve_origin(server - self.n_links)
 
     def _notify_space(self, link: int, at: float) -> None:
         """Wake the servers waiting for space on ``link`` at ``at``."""
@@ -258,180 +252,6 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups, Interventions):
                 fleet.first_entry_s[vehicle] = now
             self._enter(link, vehicle, now)
 
-    def _enter(self, link: int, vehicle: int, now: float) -> None:
-        ready_list = self._q_ready[link]
-        head = self._head[link]
-        length = self._length[link]
-        if self._speed_by_density:
-            moving = len(ready_list) - bisect_right(ready_list, now, head)
-            density = moving / (length * self._lanes[link])
-            k_crit = self._k_crit[link]
-            speed = self._speed_fn(density if density < k_crit else k_crit, self._vf[link],
-                                   self._cap[link], self._kj[link], self._w[link])
-        else:  # triangular: v_f at every density up to the cap, no count needed
-            speed = self._vf[link]
-        if self._slowed:  # a warned vehicle slows on the hazard link
-            speed *= self._slowed.pop(vehicle * self.n_links + link, 1.0)
-        ready = now + length / speed
-        cap = self.speed_cap_mps[link]
-        if speed > cap:  # slower over the capped zone (0: the whole link)
-            ready += (self.speed_cap_zone_m[link] or length) * (1.0 / cap - 1.0 / speed)
-        if len(ready_list) > head:
-            last = ready_list[-1]
-            if last > ready:
-                ready = last
-        else:
-            self._head_since[link] = now
-            self._wake(link, ready)
-        ready_list.append(ready)
-        self._q_veh[link].append(vehicle)
-        pce = self._pce[vehicle]
-        self.occupancy[link] += pce
-        self._held[link] += pce
-        self._next_entry[link] = now + pce / self._entry_rate[link]
-        self._entered[vehicle] = now
-        fleet = self.fleet
-        fleet.link[vehicle] = link
-        fleet.entered_s[vehicle] = now
-        fleet.ready_s[vehicle] = ready
-        if vehicle in self.enter_hooks:  # a shuttle asking for signal priority
-            self.enter_hooks[vehicle](vehicle, link, ready)
-
-    def _serve_exit(self, link: int) -> None:
-        """Let the vehicles at ``link``'s exit go while they may; then wake it when next due.
-
-        The common path (head arrived, headway passed, green, next link free) is written
-        out inline, the entry check of `_entry_wait` included: it runs once per vehicle
-        per link. Rarer cases (a full next link, a closure) go to `_held_head`.
-        """
-        now = self.env.now
-        vehicles = self._q_veh[link]
-        ready_list = self._q_ready[link]
-        head = self._head[link]
-        routes, route_pos, pce_of, stops = self.routes, self.route_pos, self._pce, self.stops
-        next_free, next_entry, held_of = self._next_free, self._next_entry, self._held
-        cycle = self._sig_cycle[link]
-        turn_share = self.turn_share[link]
-        keep_since = -1.0  # the blocked head's clock, while a vehicle passes it
-        at = INF  # when to look again (INF: when another server wakes this one)
-        while head < len(vehicles):
-            ready = ready_list[head]
-            if ready > now:
-                at = ready
-                break
-            free = next_free[link]
-            if free > now:
-                # not before its own lane group's headway
-                at = self._group_hold(link, head, free) if turn_share else free
-                break
-            if cycle > 0.0:
-                phase = (now - self._sig_start[link]) % cycle
-                # a phase within a microsecond of the cycle's end counts as the next green:
-                # float rounding must not produce a wake-up at the same instant forever
-                red = phase >= self._sig_green[link] and cycle - phase > 1e-6
-                if link in self._forced:  # transit priority grants (`transit_priority`)
-                    at = self.priority.wait(link, now, red, now + cycle - phase)
-                    if at > 0.0:
-                        break
-                    at = INF
-                elif red:
-                    at = now + cycle - phase
-                    break
-            vehicle = vehicles[head]
-            pce = pce_of[vehicle]
-            route = routes[vehicle]
-            pos = route_pos[vehicle] + 1
-            wait = dwell = 0.0
-            if pos < len(route):
-                nxt = route[pos]
-                if vehicle in stops:
-                    dwell = stops[vehicle].get(pos, 0.0)
-                if dwell == 0.0:  # `_entry_wait` inline
-                    held = held_of[nxt]
-                    if held > 0.0 and held + pce > self._space.storage_veh[nxt]:
-                        wait = self._space.full_until(nxt, pce, now)
-                    if wait == 0.0:
-                        wait = next_entry[nxt]
-                        if wait <= now:
-                            wait = 0.0
-            else:
-                nxt = -1
-            rate = self.exit_rate_vps[link]
-            forced = False
-            if rate <= 0.0 or wait == INF:
-                step = self._held_head(link, head, vehicle, nxt, ready, now, rate)
-                if step is True:  # a vehicle behind passed it
-                    keep_since = self._head_since[link]
-                    continue
-                if step is False:  # it waits (the link is woken)
-                    break
-                routes[vehicle] = route[:pos] + step  # a new list: paths may be shared
-                nxt = step[0]
-                forced = True
-            elif wait > 0.0:  # (not worth passing a head held by the entry headway only)
-                if wait != next_entry[nxt] and self._pass_blocked(link, head, now, nxt):
-                    keep_since = self._head_since[link]
-                    continue
-                at = wait
-                break
-            if turn_share and not forced and dwell == 0.0 and nxt in turn_share:
-                group_at = self._group_wait(link, nxt, now)
-                if group_at > 0.0:  # its lane group's headway (`lane_groups`)
-                    if self._pass_blocked(link, head, now, nxt):
-                        keep_since = self._head_since[link]
-                        continue
-                    at = group_at
-                    break
-                self._group_left(link, nxt, pce, now)
-            known = self._in_held[link]
-            if known is not None and known[1] == vehicle:
-                self._in_held[link] = None  # the known held run has left (`lane_groups`)
-            head += 1
-            self._head[link] = head
-            self._head_since[link] = now if keep_since < 0.0 else keep_since
-            keep_since = -1.0
-            next_free[link] = now + pce / rate if rate > 0.0 else now
-            self.occupancy[link] -= pce
-            release_at = self._release_at[link]
-            release_at.append(now + self._wave_s[link])  # reaches the entry
-            self._space.release_pce[link].append(pce)
-            if len(release_at) > 512:
-                self._space.forget_released(link, now)
-            entered = self._entered[vehicle]
-            self._log_vehicle.append(vehicle)
-            self._log_link.append(link)
-            self._log_in.append(entered)
-            self._log_out.append(now)
-            fleet = self.fleet
-            fleet.last_link[vehicle] = link
-            fleet.last_travel_s[vehicle] = now - entered
-            fleet.last_exit_s[vehicle] = now
-            if forced:
-                self.moved_on += 1
-                fleet.moved_on[vehicle] += 1
-                self.events.add(now, "moved_on", link=self._ext_link[link], vehicle=vehicle,
-                                detail=self._move_on.detail(link, nxt, self._limit))
-            if head > 256 and head * 2 > len(vehicles):
-                del vehicles[:head]
-                del ready_list[:head]
-                head = 0
-                self._head[link] = 0
-            if self._waiters[link]:
-                self._notify_space(link, now + self._wave_s[link])
-            if nxt < 0:
-                self._arrive(vehicle, now)
-            else:
-                route_pos[vehicle] = pos
-                if dwell > 0.0:
-                    self._dwell(vehicle, link, pos, nxt, dwell)
-                else:
-                    self._enter(nxt, vehicle, now)
-        if at < self._wake_at[link]:  # `_wake` inline
-            self._wake_at[link] = at
-            token = self._token[link] + 1
-            self._token[link] = token
-            self._timers.push(at, link, token)
-
     def _held_head(self, link: int, head: int, vehicle: int, nxt: int, ready: float,
                    now: float, rate: float) -> list[int] | bool:
         """``link``'s head cannot go: its next link is full, or the exit is closed.
@@ -455,6 +275,13 @@ class LinkTraffic(Stops, LinkQueries, LaneGroups, Interventions):
                 return True
         self._wake(link, deadline)
         return False
+
+    def _count_moved_on(self, link: int, vehicle: int, blocked_on: int, now: float) -> None:
+        """``vehicle``, held past the limit behind ``blocked_on``, was moved on from ``link``."""
+        self.moved_on += 1
+        self.fleet.moved_on[vehicle] += 1
+        self.events.add(now, "moved_on", link=self._ext_link[link], vehicle=vehicle,
+                        detail=self._move_on.detail(link, blocked_on, self._limit))
 
     def _arrive(self, vehicle: int, now: float) -> None:
         fleet = self.fleet
