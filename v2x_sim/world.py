@@ -45,6 +45,7 @@ from v2x_sim.scenario.schema import Scenario
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.scenario.signal_sections import SignalPlanKind
 from v2x_sim.slow_loop import build_control, build_feeds
+from v2x_sim.traffic.connected import connected_on_links
 from v2x_sim.traffic.demand import KINDS, TripPlan, build_trip_plan
 from v2x_sim.traffic.fleet import VehicleTable
 from v2x_sim.traffic.habitual import (
@@ -363,16 +364,10 @@ def _connected_on_links(fleet: VehicleTable) -> Senders:
     """The view the compute side gets of the traffic: connected vehicles on links.
 
     Asked every flow window and every warning broadcast: the trips still out (the
-    fleet's active set, `VehicleTable.unfinished`) that are connected and on a link, in
-    ascending row order (the same ids, in the same order, as scanning every row).
+    fleet's active set) that are connected and on a link, in ascending row order
+    (`traffic.connected.connected_on_links`, one compiled pass).
     """
-
-    def senders() -> tuple[Any, Any, Any, Any]:
-        out = fleet.unfinished()
-        ids = out[fleet.connected[out] & (fleet.link[out] >= 0)]
-        return ids, fleet.link[ids], fleet.entered_s[ids], fleet.ready_s[ids]
-
-    return senders
+    return lambda: connected_on_links(fleet)
 
 
 def warn_about_demand(scenario: Scenario, plan: TripPlan) -> None:
