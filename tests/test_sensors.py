@@ -248,6 +248,43 @@ def test_the_edge_measures_how_fast_a_standing_queue_drains(tmp_path: Path) -> N
     assert sensing.estimate(0, readings).travel_time_s[0] > 1000 / 20 + queue / 0.05
 
 
+def test_an_aggregate_carries_the_links_its_edge_nodes_sensors_watch(tmp_path: Path) -> None:
+    """Rule: what an aggregate of edge node e carries is the links some zone of e's
+    sensors lies on, in ascending order, with e's own estimates of them (its sensors'
+    readings only). Radars at 100 m on link 0 and at 500 m on link 2, RSUs every 300 m
+    and two edge nodes: the radars report to different nodes, so each node's aggregate
+    names its own road only (links 0 and 1, or 2 and 3); vehicles stand on links 0
+    and 2, so the travel times differ by node."""
+    two_way_road(tmp_path)
+    network = read_network_csv(tmp_path / "nodes.csv", tmp_path / "links.csv")
+    roadside = {"rsu": {"placement": {"mode": "spacing", "spacing_m": 300}},
+                "sensors": [{"kind": "radar", "placement": {"mode": "list", "positions": [
+                    {"link": 0, "offset_m": 100.0}, {"link": 2, "offset_m": 500.0}]},
+                    **NOISELESS}]}
+    devices = build_devices(network, RoadsideSection.model_validate(roadside),
+                            EdgeSection(nodes=2))
+    zones = build_zones(network, devices)
+    by_road = {int(zones.edge[zones.link == 0][0]), int(zones.edge[zones.link == 2][0])}
+    assert by_road == {0, 1}  # one radar per edge node
+    link = np.array([0, 0, 2], np.int64)
+    sensing = EdgeSensing(zones, RoadFacts.of(network),
+                          lambda: (link, np.array([150.0, 200.0, 600.0]), np.zeros(3)),
+                          None, np.random.default_rng(0), deterministic=True)
+    readings = sensing.snapshot(0.0)
+    for edge in (0, 1):
+        links, travel, density = sensing.measured(edge, readings)
+        watched = sorted(set(zones.link[zones.edge == edge].tolist()))
+        assert links.tolist() == watched
+        assert len(watched) == 2  # the road both ways
+        alone = estimate_links(zones, readings, RoadFacts.of(network), zones.edge == edge,
+                               drain_vps=sensing.drain_vps())
+        np.testing.assert_array_equal(travel, alone.travel_time_s[links])
+        np.testing.assert_array_equal(density, alone.density_vpm[links])
+    first = sensing.measured(0, readings)[1][0]
+    second = sensing.measured(1, readings)[1][0]
+    assert first != second  # each node's own readings, not one shared estimate
+
+
 @pytest.mark.parametrize("connected_share", [0.0, 1.0])
 def test_links_no_sensor_watches_are_known_only_from_vehicles(tmp_path: Path,
                                                               connected_share: float) -> None:

@@ -107,11 +107,14 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         if traffic.stops:
             mine = ~np.isin(ids, np.fromiter(traffic.stops, np.int64, len(traffic.stops)))
             ids, link = ids[mine], link[mine]
+        routes, pos = traffic.routes, traffic.route_pos
+        # most vehicles are still on the link they reported: their route's next part
+        # directly (what `planned_after` finds first), the others searched for
+        remaining = [routes[v][pos[v] + 1:] if pos[v] < len(routes[v]) and routes[v][pos[v]] == k
+                     else planned_after(v, k)
+                     for v, k in zip(ids.tolist(), link.tolist(), strict=True)]
         return VehiclesView(ids=ids, link=link, next_node=network.to_node[link],
-                            destination=fleet.destination[ids],
-                            remaining=[planned_after(int(v), int(k))
-                                       for v, k in zip(ids.tolist(), link.tolist(),
-                                                       strict=True)])
+                            destination=fleet.destination[ids], remaining=remaining)
 
     def planned_after(vehicle: int, link: int) -> list[int]:
         """The vehicle's planned route after ``link`` (its route travels with its reports)."""

@@ -144,6 +144,8 @@ class BackgroundFlows:
         self.windows = 0
         self.kernel_threads = kernel_threads()
         self._pattern = self._sensor_pattern()
+        # the BSMs and frames of every window with `v2x.background: off`: none (read only)
+        self._no_streams = [Stream() for _ in range(devices.n_edges)]
 
     @property
     def cbr(self) -> FloatArray:
@@ -248,29 +250,29 @@ class BackgroundFlows:
         n_edges = self.devices.n_edges
         bsm = (self.bsm.window((ids, link, entered, ready), start_s, end_s,
                                self.faults if self._faulty else None) if load
-               else [Stream() for _ in range(n_edges)])
+               else self._no_streams)
         status = self._status(ids, link, start_s, end_s)
         aggregates = self._aggregates(start_s, end_s)
         full = end_s >= start_s + self.tick_s
         # a window a fault touches may lose frames: it does not repeat the pattern
         patterned = full and not self._faulty
-        frames = [self._frames(e, start_s, end_s, patterned) if load else Stream()
-                  for e in range(n_edges)]
+        frames = ([self._frames(e, start_s, end_s, patterned) for e in range(n_edges)]
+                  if load else self._no_streams)
         failed_over = Stream()
         if self._faulty and self.faults is not None and self.faults.overlaps(
                 start_s, end_s, FaultKind.EDGE_DOWN):
             frames, bsm, aggregates, failed_over = fail_over_window(
                 self.faults, self.book, (frames, bsm, aggregates), (start_s, end_s),
                 self._forget_aggregate)
-        for e in range(n_edges):
+        for e in range(n_edges if load else 0):
             if not patterned and len(frames[e]):  # frames' backhaul one by one
                 self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
                                   frames[e].arrival_s - frames[e].born_s)
         # the edge nodes are independent queues: their kernels may run at once
         handed_edges = serve_pools(self.edges, frames, [Stream.merged(bsm[e], aggregates[e])
-                                                        for e in range(n_edges)],
-                                   start_s + self.tick_s, self.kernel_threads,
-                                   start_s if patterned and load else 0.0)
+                                                        for e in range(n_edges)] if load
+                                   else aggregates, start_s + self.tick_s,
+                                   self.kernel_threads, start_s if patterned and load else 0.0)
         left_edge = [handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s)
                      for handed in handed_edges if len(handed)]
         if load:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -264,18 +265,34 @@ class EdgeSensing:
                                                                     FloatArray]:
         """What an aggregate of ``edge`` carries: (links, travel times, densities).
 
-        The links its sensors watch and their estimates from ``readings``; kept per
-        snapshot, since an edge node sends several aggregates per snapshot of a reading
-        round (read-only arrays, shared by those aggregates).
+        The links its sensors watch and their estimates from ``readings``. Every edge
+        node's content of one snapshot is cut at once (one ``nonzero`` over the edges'
+        estimates, one gather per column) and kept with the snapshot, since the
+        aggregates of a reading round all ask for it (read-only views, shared by the
+        aggregates of that round).
         """
         held, by_edge = self._content
         if held is not readings:
-            by_edge = {}
+            by_edge = self._contents(readings)
             self._content = (readings, by_edge)
         content = by_edge.get(edge)
-        if content is None:
+        if content is None:  # an edge node no sensor reports to: it measures nothing
             estimate = self.estimate(edge, readings)
             links = estimate.links
             content = by_edge[edge] = (links, estimate.travel_time_s[links],
                                        estimate.density_vpm[links])
         return content
+
+    def _contents(self, readings: ZoneReadings) -> dict[int, tuple[IntArray, FloatArray,
+                                                                  FloatArray]]:
+        """`measured` of every edge node with sensors, from one snapshot (see there)."""
+        self.estimate(0, readings)  # every edge node's estimates of the snapshot, cached
+        cached = self._estimates
+        if cached is None or not self._n_edges:
+            return {}
+        _, travel, density, measured = cached
+        edge, link = np.nonzero(measured)  # row by row: each edge's links ascending
+        travel_of, density_of = travel[edge, link], density[edge, link]
+        cuts = np.searchsorted(edge, np.arange(self._n_edges + 1)).tolist()
+        return {e: (link[a:b], travel_of[a:b], density_of[a:b])
+                for e, (a, b) in enumerate(pairwise(cuts))}
