@@ -203,6 +203,44 @@ def test_registry_matches_the_plain_rule_over_many_batches() -> None:
     assert registry.reports == born.size
 
 
+def test_registry_applies_what_is_due_when_full_and_reads_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule: told the current time, a registry whose pending buffer fills applies the
+    reports processed by then; since it is read only at or after that time, every read
+    equals that of a registry that kept them all pending (and its buffer holds the
+    backlog, not the reports since the last read). First buffer 256 rows; 6,000 reports,
+    100 every 10 s, each processed ~20 s after it was sent (so ~200 wait at any time);
+    read every 2,000 reports: the plain buffer grows to hold 2,000; the other holds the
+    ~300 waiting when it fills, with room for as many again (doubling: at most 1,024)."""
+    import v2x_sim.compute.cloud as cloud
+
+    monkeypatch.setattr(cloud, "_FIRST_PENDING", 256)
+    rng = np.random.default_rng(3)
+    told, plain = VehicleRegistry(forget_after_s=30.0), VehicleRegistry(forget_after_s=30.0)
+    batches, per_batch = 60, 100
+    born = np.sort(rng.uniform(0.0, 600.0, batches * per_batch))
+    receive = born + rng.exponential(20.0, born.size)
+    vehicle = rng.integers(0, 50, born.size)
+    link = rng.integers(0, 500, born.size)
+    reads = 0
+    for b in range(batches):
+        part = slice(b * per_batch, (b + 1) * per_batch)
+        now = float(born[part][0])  # the batch is handed over at its first send
+        told.ingest(receive[part], vehicle[part], link[part], born[part], now_s=now)
+        plain.ingest(receive[part], vehicle[part], link[part], born[part])
+        if b % 20 == 19:
+            at = float(born[part][-1])
+            for mine, theirs in zip(told.known(at), plain.known(at), strict=True):
+                np.testing.assert_array_equal(mine, theirs)
+            reads += 1
+    assert reads == 3
+    assert told._receive.size <= 1024
+    assert plain._receive.size >= 2000
+    told.known(np.inf)
+    plain.known(np.inf)
+    assert told.reports == plain.reports == born.size
+
+
 def test_senders_list_the_connected_vehicles_on_links_as_a_full_scan_does() -> None:
     """Rule: the flows' view of the traffic (connected trips on a link now) equals a scan
     of every row, in ascending order, as trips are added (the table grows) and move."""

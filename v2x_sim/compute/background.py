@@ -412,7 +412,8 @@ class BackgroundFlows:
                 feeds.belief.ingest(done[new], report["done_link"][new], report["travel_s"][new],
                                     report["exited_s"][new] - report["travel_s"][new])
             if feeds.registry is not None and done.size:
-                feeds.registry.ingest(done, report["vehicle"], report["link"], report["born_s"])
+                feeds.registry.ingest(done, report["vehicle"], report["link"], report["born_s"],
+                                      now_s=self.env.now)
         done, payload = handed.of_kind(int(MessageKind.AGGREGATE))
         for at, p in zip(done.tolist(), payload.tolist(), strict=True):
             self._aggregate_born.pop(p, None)
