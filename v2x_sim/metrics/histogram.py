@@ -122,7 +122,7 @@ class LogHistogram:
         _check_latencies(arr)
         from v2x_sim.metrics.bin_counts import count_bins  # compiled: numba on first use
 
-        count_bins(arr, _LOWER, _UPPER, float(LO_EXP), float(BINS_PER_DECADE), self.counts)
+        count_bins(arr, _UPPER, self.counts)
         self.n += int(arr.size)
         self.total_s += float(arr.sum())
         self._max_s = max(self._max_s, float(arr.max()))
