@@ -33,7 +33,7 @@ IntArray = NDArray[np.int64]
 def bsm_senders(ids: IntArray, link: IntArray, entered_s: FloatArray, ready_s: FloatArray,
                 window: tuple[float, float, float], length_m: FloatArray,
                 cells: tuple[float, IntArray, IntArray, IntArray, FloatArray, IntArray],
-                n_rsu: int) -> tuple[IntArray, int, IntArray, FloatArray, FloatArray]:
+                n_rsu: int) -> tuple[IntArray, int, IntArray, FloatArray, IntArray]:
     """Channel load and the covered BSMs of one window.
 
     Args:
@@ -67,7 +67,7 @@ def bsm_senders_reference(ids: IntArray, link: IntArray, entered_s: FloatArray,
                           length_m: FloatArray,
                           cells: tuple[float, IntArray, IntArray, IntArray, FloatArray,
                                        IntArray],
-                          n_rsu: int) -> tuple[IntArray, int, IntArray, FloatArray, FloatArray]:
+                          n_rsu: int) -> tuple[IntArray, int, IntArray, FloatArray, IntArray]:
     """`bsm_senders` as numpy calls (the form it replaced): the oracle for its tests."""
     start_s, end_s, period_s = window
     cell_m, first_cell, n_cells, nearest, _, heard_by = cells

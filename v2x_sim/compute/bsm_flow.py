@@ -69,7 +69,7 @@ class BsmFlow:
         self._table = (CELL_M, coverage.first_cell, coverage.n_cells, coverage.nearest,
                        coverage.distance_m, coverage.heard_by)
         self._fibre_bin = bin_index(rsu_fibre_s)
-        n_rsu = devices.n_rsu
+        n_rsu = self.n_rsu = devices.n_rsu  # a count over every device: worked out once
         self.cbr = np.zeros(n_rsu)
         self.cbr_sum = np.zeros(n_rsu)
         self.cbr_max = np.zeros(n_rsu)
@@ -103,7 +103,7 @@ class BsmFlow:
         # every BSM of the window on its covering RSU: one compiled pass
         transmitters, sent, rsu, born, cell = bsm_senders(
             ids, link, entered, ready, (start_s, end_s, 1.0 / spec.rate_hz), self.length_m,
-            self._table, self.devices.n_rsu)
+            self._table, self.n_rsu)
         self.cbr = self.pc5.channel_busy_ratio(transmitters, spec.rate_hz)
         self.cbr_sum += self.cbr
         np.maximum(self.cbr_max, self.cbr, out=self.cbr_max)
