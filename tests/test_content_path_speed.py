@@ -13,7 +13,9 @@ import pytest
 
 from v2x_sim.compute.cloud import VehicleRegistry
 from v2x_sim.compute.content import ContentStore
-from v2x_sim.compute.servers import ServerPool, Stream, _run_kernel, serve_pools
+from v2x_sim.compute.pool_group import PoolGroup
+from v2x_sim.compute.servers import ServerPool, Stream, _run_kernel
+from v2x_sim.compute.streams import StreamSet
 from v2x_sim.control.policies.dynamic_shortest import DynamicShortest, _worth_a_look
 from v2x_sim.control.policy import PolicyView, VehiclesView
 from v2x_sim.road.generators import grid
@@ -90,10 +92,12 @@ def _pools() -> list[ServerPool]:
     return [ServerPool(f"edge-{e}", 2, np.array([0.01, 0.02]), 10.0) for e in range(3)]
 
 
-def test_idle_pools_are_skipped_with_the_same_outcome_as_serving_them() -> None:
-    """Rule: a pool with no carry and no arrivals may skip its kernel: every pool ends in
-    the state serving it would leave, and a foreground message waits the same."""
+def test_idle_pools_in_a_group_end_as_serving_each_would_leave_them() -> None:
+    """Rule: a pool with no carry and no arrivals in a group's window (most edge nodes
+    with `v2x.background: off`) ends in the state serving it alone would leave, and a
+    foreground message waits the same."""
     skipping, serving = _pools(), _pools()
+    group = PoolGroup(skipping)
     rng = np.random.default_rng(3)
     for window in range(6):
         fixed, batch = [], []
@@ -104,7 +108,9 @@ def test_idle_pools_are_skipped_with_the_same_outcome_as_serving_them() -> None:
             fixed.append(Stream())
             batch.append(Stream(arrival, np.full(n, 0.03), np.ones(n, np.int64), arrival,
                                 np.arange(n, dtype=np.int64)))
-        handed = serve_pools(skipping, fixed, batch, window + 1.0)
+        together = group.serve(StreamSet.of(fixed), StreamSet.of(batch), StreamSet.empty(3),
+                               window + 1.0)
+        handed = [together.node(e) for e in range(3)]
         for e, pool in enumerate(serving):  # the plain path: every kernel runs
             job = pool._prepare(fixed[e], batch[e], window + 1.0)
             plain = pool._finish(job, _run_kernel(job))

@@ -175,8 +175,9 @@ def test_importing_the_kernels_compiles_and_runs_none_of_them() -> None:
     function of theirs has a compiled signature (a traffic-only run never starts numba's
     compiler). Building the tables with a compiled function at import gave one."""
     code = ("from numba.core.dispatcher import Dispatcher\n"
-            "from v2x_sim.compute import kernel_bins, queueing, servers, streams\n"
-            "modules = (kernel_bins, queueing, servers, streams)\n"
+            "from v2x_sim.compute import group_kernel, kernel_bins, pool_group, queueing\n"
+            "from v2x_sim.compute import servers, streams\n"
+            "modules = (group_kernel, kernel_bins, pool_group, queueing, servers, streams)\n"
             "print(sum(len(f.signatures) for m in modules for f in vars(m).values()\n"
             "          if isinstance(f, Dispatcher)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

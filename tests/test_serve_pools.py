@@ -1,50 +1,90 @@
-"""Serving independent pools on two threads gives exactly what serving them in turn gives."""
+"""Serving the edge nodes together (one compiled call a window) gives what serving each does.
+
+A `PoolGroup` keeps the pools' state in stacked and flat arrays and serves a window of
+all of them in one call, one node after another or spread over two threads. Against
+the same windows served pool by pool (`ServerPool.serve`, the form it replaced), every
+hand-over, accumulator, slot series, carry (with its content ids) and foreground start
+time must be identical, bit for bit.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import five_pools, random_stream
 
-from v2x_sim.compute.servers import (
-    Handover,
-    ServerPool,
-    Stream,
-    _run_kernel,
-    kernel_threads,
-    serve_pools,
-)
+from v2x_sim.cli import main
+from v2x_sim.compute.pool_group import PoolGroup
+from v2x_sim.compute.servers import Handover, ServerPool, Stream, _run_kernel, kernel_threads
+from v2x_sim.compute.streams import StreamSet
+
+STATE = ("free_s", "counts", "stats", "hist", "busy_slots", "wait_slots")
 
 
-def test_two_threads_serve_exactly_as_one_after_another() -> None:
-    serial, threaded = five_pools(4.0), five_pools(4.0)
-    for window in range(4):
-        rng = np.random.default_rng(window)
-        fixed = [random_stream(rng, window, 300 + 50 * e, 0) for e in range(5)]
-        batch = [random_stream(rng, window, 200, 1, payload=(e == 2)) for e in range(5)]
-        one = [pool.serve(f, b, window, window + 1.0)
-               for pool, f, b in zip(serial, fixed, batch, strict=True)]
-        two = serve_pools(threaded, fixed, batch, window + 1.0, threads=2)
-        for h1, h2 in zip(one, two, strict=True):
-            assert np.array_equal(h1.done_s, h2.done_s)
-            assert np.array_equal(h1.payload, h2.payload)
-    handed = sum(len(h) for h in two)
-    assert handed > 0  # the content-carrying stream was handed over
-    for a, b in zip(serial, threaded, strict=True):
-        for name in ("free_s", "counts", "stats", "hist", "busy_slots", "wait_slots"):
-            assert np.array_equal(getattr(a, name), getattr(b, name)), name
-        assert np.array_equal(a.carry.arrival_s, b.carry.arrival_s)
-    assert serial[0].counts.sum() > 0
+def _same_pools(a: ServerPool, b: ServerPool) -> None:
+    for name in STATE:
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
+    for name in ("arrival_s", "service_s", "kind", "born_s"):
+        assert getattr(a.carry, name).tobytes() == getattr(b.carry, name).tobytes(), name
+    assert (a.carry.payload is None) == (b.carry.payload is None)
+    if a.carry.payload is not None and b.carry.payload is not None:
+        assert a.carry.payload.tobytes() == b.carry.payload.tobytes()
 
 
-@pytest.mark.parametrize(("value", "threads"), [(None, 1), ("", 1), ("2", 2), ("64", 64)])
-def test_kernel_threads_from_the_environment(monkeypatch: pytest.MonkeyPatch,
-                                             value: str | None, threads: int) -> None:
-    if value is None:
-        monkeypatch.delenv("V2X_SIM_KERNEL_THREADS", raising=False)
-    else:
-        monkeypatch.setenv("V2X_SIM_KERNEL_THREADS", value)
-    assert kernel_threads() == threads
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("content", ["none", "some", "all"])
+def test_a_group_serves_exactly_as_each_pool_in_turn(threads: int, content: str) -> None:
+    """Five pools of 1, 2, 3, 8 and 2 cores, seven windows: a periodic pattern given as
+    offsets (shifted by window starts whose sums round), new messages (content ids on
+    none, some or all) and extra ones (content on two pools, as the aggregates), a busy
+    window whose backlog crosses into the next ones, and an idle pool. The carry order
+    on ties (carry, then new, then extra) is exercised by equal arrival times."""
+    rng = np.random.default_rng(11)
+    pattern = [random_stream(rng, 0.0, 300 + 200 * e, 0) for e in range(5)]
+    for p in pattern:
+        p.arrival_s = np.sort(p.arrival_s + rng.uniform(0.0, 0.3, len(p)))
+    pattern[4] = Stream()  # a node without sensors
+    each, grouped = five_pools(1300.0), five_pools(1300.0)
+    group = PoolGroup(grouped, threads)
+    handed = carried = 0
+    for window in range(7):
+        start = 1234.567 + 1.1 * window
+        busy = 700 if window == 1 else 120
+        batch = [random_stream(np.random.default_rng(50 + window), start + 0.2, busy, 1,
+                               payload=content != "none") for _ in range(5)]
+        batch[4] = Stream()
+        if content == "some":
+            for b in batch[:4]:
+                assert b.payload is not None
+                b.payload[::3] = -1
+        extra = [Stream() for _ in range(5)]
+        for e in (1, 3):  # two jobs, the first at the same instant as a new message
+            at = np.array([batch[e].arrival_s[5], start + 0.9])
+            extra[e] = Stream(at, np.array([0.001, 0.001]), np.full(2, 2, np.int64), at,
+                              np.array([1000 + window, 2000 + window]))
+        want = [pool.serve(p, Stream.merged(b, x), start, start + 1.0, fixed_shift_s=start)
+                for pool, p, b, x in zip(each, pattern, batch, extra, strict=True)]
+        got = group.serve(StreamSet.of(pattern), StreamSet.of(batch), StreamSet.of(extra),
+                          start + 1.0, start)
+        for e, h in enumerate(want):
+            g = got.node(e)
+            for name in ("done_s", "payload", "kind"):
+                assert getattr(g, name).tobytes() == getattr(h, name).tobytes(), name
+            handed += len(h)
+        for a, b in zip(each, grouped, strict=True):
+            _same_pools(a, b)
+            for at in (start + 0.25, start + 0.99):
+                assert a.start_time(at) == b.start_time(at)
+            carried += len(a.carry)
+    assert carried > 100  # messages did cross window ends into the carry
+    assert each[3].counts[0, 0] > 1000
+    assert each[4].counts.sum() == 0  # the idle pool served nothing
+    # the extra jobs (28) always carry content, the new messages only if asked
+    assert (handed > 28) == (content != "none")
+    assert handed >= 28
 
 
 def _step_by_step(pool: ServerPool, fixed: Stream, batch: Stream, end_s: float) -> Handover:
@@ -96,50 +136,57 @@ def test_the_one_call_path_serves_exactly_as_the_step_by_step_path(content: str)
     assert (handed > 500) == (content != "none")
 
 
-@pytest.mark.parametrize("content", [False, True])
-def test_a_pattern_shifted_in_the_kernel_serves_as_its_shifted_copy(content: bool) -> None:
-    """Periodic frames are given once as offsets from a window's start (`fixed_shift_s`).
+def test_an_unsorted_stream_is_served_pool_by_pool_as_before() -> None:
+    """A stream that is not sorted makes the group decline before any state changed and
+    serve pool by pool: the same outcome as `ServerPool.serve` on each."""
+    rng = np.random.default_rng(5)
+    each, grouped = five_pools(10.0), five_pools(10.0)
+    group = PoolGroup(grouped)
+    for window in range(3):
+        fixed = [random_stream(rng, window, 200, 0) for _ in range(5)]
+        batch = [random_stream(rng, window, 100, 1, payload=True) for _ in range(5)]
+        if window == 1:  # one pool's new messages out of order
+            batch[2] = Stream(batch[2].arrival_s[::-1].copy(), batch[2].service_s,
+                              batch[2].kind, batch[2].born_s[::-1].copy(), batch[2].payload)
+        want = [pool.serve(f, b, window, window + 1.0)
+                for pool, f, b in zip(each, fixed, batch, strict=True)]
+        got = group.serve(StreamSet.of(fixed), StreamSet.of(batch), StreamSet.empty(5),
+                          window + 1.0)
+        for e, h in enumerate(want):
+            assert got.node(e).done_s.tobytes() == h.done_s.tobytes()
+        for a, b in zip(each, grouped, strict=True):
+            _same_pools(a, b)
+            assert a.start_time(window + 0.5) == b.start_time(window + 0.5)
+    assert each[0].counts.sum() > 0
 
-    Against the same windows with the offsets added beforehand (the arrays the flows
-    built before), every accumulator, the carry (frames arriving after the window's end
-    are shifted into it), a foreground message's start time and the content handed over
-    must be identical, at window starts whose sums round (not whole seconds), through
-    `ServerPool.serve` and through `serve_pools` on two threads.
-    """
-    rng = np.random.default_rng(7)
-    # a window's frames: sent in [0, 1), arriving up to 0.3 s later (some after the end)
-    pattern = [random_stream(rng, 0.0, 400 + 300 * e, 0) for e in range(5)]
-    for p in pattern:
-        p.arrival_s = np.sort(p.arrival_s + rng.uniform(0.0, 0.3, len(p)))
-    shifted, copied, threaded = five_pools(1300.0), five_pools(1300.0), five_pools(1300.0)
-    carried = handed = 0
-    for window in range(5):
-        start = 1234.567 + 1.1 * window
-        batch = [random_stream(np.random.default_rng(window), start + 0.2,
-                               150 + 500 * (window == 1), 1, payload=content)
-                 for _ in range(5)]
-        copies = [Stream(p.arrival_s + start, p.service_s, p.kind, p.born_s + start)
-                  for p in pattern]
-        got = [pool.serve(p, b, start, start + 1.0, fixed_shift_s=start)
-               for pool, p, b in zip(shifted, pattern, batch, strict=True)]
-        want = [pool.serve(c, b, start, start + 1.0)
-                for pool, c, b in zip(copied, copies, batch, strict=True)]
-        two = serve_pools(threaded, pattern, batch, start + 1.0, threads=2,
-                          fixed_shift_s=start)
-        for h1, h2, h3 in zip(got, want, two, strict=True):
-            for name in ("done_s", "payload", "kind"):
-                assert getattr(h1, name).tobytes() == getattr(h2, name).tobytes(), name
-                assert getattr(h3, name).tobytes() == getattr(h2, name).tobytes(), name
-            handed += len(h1)
-        for a, b, c in zip(shifted, copied, threaded, strict=True):
-            for name in ("free_s", "counts", "stats", "hist", "busy_slots", "wait_slots"):
-                assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
-                assert getattr(c, name).tobytes() == getattr(b, name).tobytes(), name
-            for name in ("arrival_s", "service_s", "kind", "born_s"):
-                assert getattr(a.carry, name).tobytes() == getattr(b.carry, name).tobytes()
-            for at in (start + 0.25, start + 0.99):
-                assert a.start_time(at) == b.start_time(at) == c.start_time(at)
-            carried += int(np.count_nonzero(a.carry.kind == 0))
-    assert carried > 50  # frames did cross window ends into the carry
-    assert shifted[3].counts[0, 0] > 1000
-    assert (handed > 0) == content
+
+def test_pools_that_differ_in_horizon_cannot_form_a_group() -> None:
+    pools = [ServerPool("a", 1, np.array([0.01]), 10.0), ServerPool("b", 1, np.array([0.01]), 20.0)]
+    with pytest.raises(ValueError, match="pool b differs from a"):
+        PoolGroup(pools)
+
+
+@pytest.mark.parametrize(("value", "threads"), [(None, 1), ("", 1), ("2", 2), ("64", 64)])
+def test_kernel_threads_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                             value: str | None, threads: int) -> None:
+    if value is None:
+        monkeypatch.delenv("V2X_SIM_KERNEL_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("V2X_SIM_KERNEL_THREADS", value)
+    assert kernel_threads() == threads
+
+
+def test_a_run_on_two_kernel_threads_writes_the_same_summary(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The full loop (edge nodes, aggregates to the cloud, warnings asking the edge's
+    backlog) for five minutes on one and on two kernel threads: summary.json byte for
+    byte."""
+    texts = []
+    for value in ("1", "2"):
+        monkeypatch.setenv("V2X_SIM_KERNEL_THREADS", value)
+        out = tmp_path / f"threads{value}"
+        assert main(["run", "demo_zone", "-o", str(out), "-q", "--no-report",
+                     "--set", "simulation.horizon_s=300", "--set", "v2x.tick_s=1.0"]) == 0
+        texts.append((out / "summary.json").read_text())
+    assert texts[0] == texts[1]
+    assert json.loads(texts[1])["trips_started"] > 0

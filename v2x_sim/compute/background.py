@@ -28,11 +28,13 @@ from v2x_sim.compute.content import ContentStore
 from v2x_sim.compute.estimator import EdgeSensing, RoadFacts
 from v2x_sim.compute.fault_window import fail_over_window, reach_cloud
 from v2x_sim.compute.faults import FaultPlan
+from v2x_sim.compute.pool_group import PoolGroup
 from v2x_sim.compute.roadside import Coverage, Devices
 from v2x_sim.compute.sensors import Exits, Positions
-from v2x_sim.compute.servers import Handover, ServerPool, Stream, kernel_threads, serve_pools
+from v2x_sim.compute.servers import Handover, ServerPool, Stream, kernel_threads
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.compute.status_kernel import periodic_sends, status_rows
+from v2x_sim.compute.streams import StreamSet
 from v2x_sim.metrics.histogram import LogHistogram
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
@@ -142,10 +144,12 @@ class BackgroundFlows:
                            book=book, rng=(rng("channel.pc5"), self.rng_edge),
                            deterministic=deterministic)
         self.windows = 0
-        self.kernel_threads = kernel_threads()
+        # the edge nodes are independent queues: one compiled call serves a window of all
+        self.edge_group = PoolGroup(edges, kernel_threads()) if edges else None
         self._pattern = self._sensor_pattern()
+        self._pattern_set = StreamSet.of(self._pattern)
         # the BSMs and frames of every window with `v2x.background: off`: none (read only)
-        self._no_streams = [Stream() for _ in range(devices.n_edges)]
+        self._no_streams = StreamSet.empty(devices.n_edges)
 
     @property
     def cbr(self) -> FloatArray:
@@ -256,25 +260,32 @@ class BackgroundFlows:
         full = end_s >= start_s + self.tick_s
         # a window a fault touches may lose frames: it does not repeat the pattern
         patterned = full and not self._faulty
-        frames = ([self._frames(e, start_s, end_s, patterned) for e in range(n_edges)]
-                  if load else self._no_streams)
         failed_over = Stream()
-        if self._faulty and self.faults is not None and self.faults.overlaps(
-                start_s, end_s, FaultKind.EDGE_DOWN):
-            frames, bsm, aggregates, failed_over = fail_over_window(
-                self.faults, self.book, (frames, bsm, aggregates), (start_s, end_s),
-                self._forget_aggregate)
-        for e in range(n_edges if load else 0):
-            if not patterned and len(frames[e]):  # frames' backhaul one by one
-                self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
-                                  frames[e].arrival_s - frames[e].born_s)
-        # the edge nodes are independent queues: their kernels may run at once
-        handed_edges = serve_pools(self.edges, frames, [Stream.merged(bsm[e], aggregates[e])
-                                                        for e in range(n_edges)] if load
-                                   else aggregates, start_s + self.tick_s,
-                                   self.kernel_threads, start_s if patterned and load else 0.0)
-        left_edge = [handed.of_kind(int(MessageKind.AGGREGATE), self.horizon_s)
-                     for handed in handed_edges if len(handed)]
+        if not load:
+            frames = self._no_streams
+        elif patterned and (self.deterministic or self.edge_cfg.service[
+                "perception"].distribution == "deterministic"):
+            # the pattern as it is (offsets from the window's start): no per-edge arrays
+            frames = self._pattern_set
+            self.book.count_sent(MessageKind.PERCEPTION, len(frames))
+        else:
+            each = [self._frames(e, start_s, end_s, patterned) for e in range(n_edges)]
+            if self._faulty and self.faults is not None and self.faults.overlaps(
+                    start_s, end_s, FaultKind.EDGE_DOWN):
+                each, bsm_each, aggregates, failed_over = fail_over_window(
+                    self.faults, self.book, (each, bsm.streams(), aggregates),
+                    (start_s, end_s), self._forget_aggregate)
+                bsm = StreamSet.of(bsm_each)
+            for stream in each:
+                if not patterned and len(stream):  # frames' backhaul one by one
+                    self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
+                                      stream.arrival_s - stream.born_s)
+            frames = StreamSet.of(each)
+        handed_edges = (self.edge_group.serve(
+            frames, bsm, StreamSet.of(aggregates), start_s + self.tick_s,
+            start_s if patterned and load else 0.0) if self.edge_group is not None else None)
+        left_edge = ([] if handed_edges is None else
+                     [handed_edges.of_kind(int(MessageKind.AGGREGATE), self.horizon_s)])
         if load:
             self._full_windows += int(patterned)
         batch = Stream.merged(Stream.merged(status, self._edge_to_cloud(left_edge)), failed_over)

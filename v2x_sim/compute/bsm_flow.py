@@ -13,8 +13,6 @@ window.
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -26,7 +24,7 @@ from v2x_sim.comms.pc5_fates import Pc5Cells
 from v2x_sim.compute.faults import FaultPlan
 from v2x_sim.compute.roadside import CELL_M, Coverage, Devices
 from v2x_sim.compute.service import draw_service_s
-from v2x_sim.compute.streams import Stream
+from v2x_sim.compute.streams import StreamSet
 from v2x_sim.metrics.histogram import N_BINS, bin_index
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.scenario.v2x_sections import PeriodicMessage, ServiceParams
@@ -82,8 +80,8 @@ class BsmFlow:
         self.received[:] = 0
 
     def window(self, senders: tuple[IntArray, IntArray, FloatArray, FloatArray],
-               start_s: float, end_s: float, faults: FaultPlan | None) -> list[Stream]:
-        """Every BSM sent in [start, end): one arrival-sorted stream per edge node.
+               start_s: float, end_s: float, faults: FaultPlan | None) -> StreamSet:
+        """Every BSM sent in [start, end): one arrival-sorted stream per edge node (a set).
 
         Args:
             senders: the connected vehicles on links at the window's start: (trip ids,
@@ -97,7 +95,7 @@ class BsmFlow:
         spec = self.spec
         if not spec.enabled or ids.size == 0:
             self.cbr[:] = 0.0
-            return [Stream() for _ in range(n_edges)]
+            return StreamSet.empty(n_edges)
         book = self.book
         # channel load at the window's start (transmitters within range of each RSU), and
         # every BSM of the window on its covering RSU: one compiled pass
@@ -131,5 +129,4 @@ class BsmFlow:
                     np.int64), float(per_rsu @ self.rsu_fibre_s),
                 float(self.rsu_fibre_s[per_rsu > 0].max()))
         kind = np.full(born.size, int(MessageKind.BSM))
-        return [Stream(arrival[a:b], service[a:b], kind[a:b], born[a:b])
-                for a, b in pairwise(bounds.tolist())]
+        return StreamSet(arrival, service, kind, born, np.asarray(bounds, np.int64))

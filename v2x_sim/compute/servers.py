@@ -12,15 +12,13 @@ approximation).
 
 from __future__ import annotations
 
-import sys
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from v2x_sim._core.env import KERNEL_BACKGROUND, KERNEL_THREADS, env_count, env_flag
+from v2x_sim._core.env import KERNEL_THREADS, env_count
 from v2x_sim._core.jit import njit
 from v2x_sim.compute.queueing import serve_streams
 from v2x_sim.compute.streams import EMPTY_F, EMPTY_I, Stream, _merge
@@ -71,7 +69,6 @@ class _Job:
     batch: Stream | None = None  # a one-call job's batch and the free times before it
     free_before: FloatArray | None = None
     shift_s: float = 0.0  # added to the fixed stream's times (`ServerPool.serve`)
-    replay: Stream | None = None  # the carry merged with the batch, when merged beforehand
 
 
 def _run_kernel(job: _Job) -> Any:
@@ -158,140 +155,15 @@ def _serve_window(fa, fs, fk, fb, fp, f_has, ca, cs, ck, cb, cp, c_has,  # type:
 
 
 def kernel_threads() -> int:
-    """Threads that serve independent pools at once (``V2X_SIM_KERNEL_THREADS``, default 1).
+    """Threads that serve the edge nodes at once (``V2X_SIM_KERNEL_THREADS``, default 1).
 
-    Two threads run the kernels of different pools on two cores at once, which can only
-    pay where a core is idle (not measured on an idle machine; on the shared 2-core
-    machine two A/Bs disagreed: +9 % wall at load ~3, -27 % at load 4-6), so the
-    default is one; results are the same either way.
-    Study workers always use one (their processes already fill the CPUs).
+    The edge nodes' window is one compiled call (`pool_group.PoolGroup`); with two
+    threads numba spreads its nodes over two cores, which can only pay where a core is
+    idle; results are the same either way. Study workers always use one (their
+    processes already fill the CPUs).
     """
     threads = env_count(KERNEL_THREADS)
     return 1 if threads is None else threads
-
-
-def kernel_background() -> bool:
-    """Whether edge kernels run beside the simulation (``V2X_SIM_KERNEL_BACKGROUND=1``).
-
-    Off by default: it can only pay where a core is idle (see `serve_pools`); results
-    are the same either way. Study workers always run without it.
-    """
-    return env_flag(KERNEL_BACKGROUND)
-
-
-_executor: ThreadPoolExecutor | None = None
-_executor_threads = 0
-_beside: ThreadPoolExecutor | None = None  # the one thread of background kernels
-_SWITCH_S = 1e-4  # the interpreter's switch interval while kernels run beside
-
-
-def _run_jobs(jobs: list[_Job]) -> list[Any]:
-    """`_run_kernel` on each job, in order (the background thread's task)."""
-    return [_run_kernel(job) for job in jobs]
-
-
-def _serve_beside(pools: list[ServerPool], jobs: list[_Job]) -> list[Handover]:
-    """Serve pools whose window carries content now; start the others' kernels beside.
-
-    A pool without content in this window (no aggregate in its queue: most edge nodes in
-    most windows) hands nothing to the platform, so nothing in the simulation waits for
-    its kernel until the pool is next read. Its kernel runs on a background thread (it
-    releases the GIL) while the simulation goes on; any read of the pool's state waits
-    for it first (`ServerPool.sync`), and its replay window (`start_time`) is set now,
-    from the merged carry and batch (`_prepare(premerge=True)`). Pools with content are
-    served at once, as without the background thread, so hand-overs are not delayed.
-    """
-    global _beside
-    out: list[Handover] = []
-    later: list[tuple[ServerPool, _Job]] = []
-    for pool, job in zip(pools, jobs, strict=True):
-        other, before = job.replay, job.free_before
-        if other is None or before is None or other.payload is not None or (
-                job.fixed.payload is not None):
-            out.append(pool._finish(job, _run_kernel(job)))
-        else:
-            later.append((pool, job))
-            pool._window = (job.fixed, other, before, job.shift_s)
-            out.append(Handover())
-    if later:
-        if _beside is None:
-            # the background thread needs the GIL briefly before and after each kernel
-            # call, and Python hands it over only every switch interval (5 ms by
-            # default: most of a window's wall time), so the interval is shortened for
-            # the rest of the process (measured: without it 1.13x the CPU time)
-            sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_S))
-            _beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="v2x-beside")
-        task = _beside.submit(_run_jobs, [job for _, job in later])
-        for index, (pool, job) in enumerate(later):
-            pool._deferred = (job, task, index)
-    return out
-
-
-def serve_pools(pools: list[ServerPool], fixed: list[Stream], batch: list[Stream],
-                window_end_s: float, threads: int = 1,
-                fixed_shift_s: float = 0.0, background: bool | None = None) -> list[Handover]:
-    """`ServerPool.serve` for several independent pools, the kernels on ``threads``.
-
-    The pools share nothing (each its own queue, accumulators and carry), so serving
-    them at once gives exactly what serving them one after another gives. Only the
-    compiled kernel runs in the threads (it releases the GIL); preparing and finishing
-    stay in this thread, in pool order. With ``background``, the kernels of pools that
-    hand nothing over in this window run beside the simulation instead
-    (`_serve_beside`; ``threads`` is then not used); None: `kernel_background`.
-    """
-    global _executor, _executor_threads
-    if background is None:
-        background = kernel_background()
-    # a pool with nothing waiting and nothing arriving has nothing to serve (its kernel
-    # would change nothing): only its replay window is reset (`v2x.background: off`
-    # leaves most edge nodes idle in most windows)
-    idle = [not (len(f) or len(b) or len(pool.carry))
-            for pool, f, b in zip(pools, fixed, batch, strict=True)]
-    if any(idle):
-        for pool, rest in zip(pools, idle, strict=True):
-            if rest:
-                pool._window = (Stream(), Stream(), pool.free_s.copy(), 0.0)
-        working = [k for k, rest in enumerate(idle) if not rest]
-        served = serve_pools([pools[k] for k in working], [fixed[k] for k in working],
-                             [batch[k] for k in working], window_end_s, threads,
-                             fixed_shift_s, background)
-        out = [Handover() for _ in pools]
-        for k, handed in zip(working, served, strict=True):
-            out[k] = handed
-        return out
-    jobs = [pool._prepare(f, b, window_end_s, fixed_shift_s, premerge=background)
-            for pool, f, b in zip(pools, fixed, batch, strict=True)]
-    if background:
-        return _serve_beside(pools, jobs)
-    if threads <= 1 or len(jobs) <= 1:
-        used = [_run_kernel(job) for job in jobs]
-    else:
-        if _executor is None or _executor_threads < threads:
-            _executor = ThreadPoolExecutor(max_workers=threads,
-                                           thread_name_prefix="v2x-kernel")
-            _executor_threads = threads
-        share = [jobs[k::threads] for k in range(threads)]
-        futures = [_executor.submit(lambda part: [_run_kernel(j) for j in part], part)
-                   for part in share[1:]]
-        results = [[_run_kernel(j) for j in share[0]]] + [f.result() for f in futures]
-        used = [results[i % threads][i // threads] for i in range(len(jobs))]
-    return [pool._finish(job, u) for pool, job, u in zip(pools, jobs, used, strict=True)]
-
-
-def _pool_state(name: str, doc: str) -> Any:
-    """A `ServerPool` attribute that a kernel call changes, kept in ``name``.
-
-    Reading it first waits for a kernel call left running beside the simulation
-    (`ServerPool.sync`), so no reader ever sees a window half served.
-    """
-    def read(pool: ServerPool) -> Any:
-        pool.sync()
-        return getattr(pool, name)
-
-    def write(pool: ServerPool, value: Any) -> None:
-        setattr(pool, name, value)
-
-    return property(read, write, doc=doc)
 
 
 class ServerPool:
@@ -309,8 +181,9 @@ class ServerPool:
                  slot_s: float = 1.0) -> None:
         self.name = name
         self.cores = cores
-        # a kernel call running beside the simulation: (job, its task, index in the task)
-        self._deferred: tuple[_Job, Future[list[Any]], int] | None = None
+        # a `pool_group.PoolGroup` this pool belongs to (it keeps the carry and window)
+        self._group: Any = None
+        self._node = 0
         self.free_s = np.zeros(cores)
         self.deadline_s = np.ascontiguousarray(deadline_s, dtype=np.float64)
         self.horizon_s = horizon_s
@@ -318,33 +191,35 @@ class ServerPool:
         self.counts = np.zeros((n_kinds, 3), np.int64)
         self.stats = np.zeros((n_kinds, 3, 2))
         self.hist = np.zeros((n_kinds, 3, N_BINS), np.int64)
-        self.carry = Stream()
+        self._carry = Stream()
         self.slot_s = slot_s
         n_slots = max(1, int(np.ceil(horizon_s / slot_s - 1e-9)))
         self.slot_start_s = np.arange(n_slots) * slot_s
         self.slot_length_s = np.minimum(self.slot_start_s + slot_s, horizon_s) - self.slot_start_s
         self.busy_slots = np.zeros(n_slots)
         self.wait_slots = np.zeros(n_slots)
-        # the last window's (fixed stream, carry + batch, free times before, fixed's shift)
-        self._window: tuple[Stream, Stream, FloatArray, float] = (
+        self._own_window: tuple[Stream, Stream, FloatArray, float] = (
             Stream(), Stream(), self.free_s.copy(), 0.0)
 
-    # the state a kernel call changes (reading it waits for a call left running beside)
-    free_s = _pool_state("_free_s", "When each core is free next (sorted after a window).")
-    counts = _pool_state("_counts", "Per kind: delivered, late, in flight.")
-    stats = _pool_state("_stats", "Per kind and hop: sum and maximum of the latencies.")
-    hist = _pool_state("_hist", "Per kind and hop: log-binned latency counts.")
-    carry = _pool_state("_carry", "Messages that arrived after the last window, waiting.")
-    busy_slots = _pool_state("_busy_slots", "Busy server-seconds per time slot.")
-    wait_slots = _pool_state("_wait_slots", "Waiting customer-seconds per time slot.")
+    @property
+    def carry(self) -> Stream:
+        """Messages that arrived after the last window, waiting (sorted by arrival)."""
+        return self._carry if self._group is None else self._group.carry_of(self._node)
 
-    def sync(self) -> None:
-        """Take the results of a kernel call left running beside the simulation, if any."""
-        deferred = self._deferred
-        if deferred is not None:
-            self._deferred = None
-            job, task, index = deferred
-            self._finish(job, task.result()[index])
+    @carry.setter
+    def carry(self, stream: Stream) -> None:
+        self._carry = stream
+
+    @property
+    def _window(self) -> tuple[Stream, Stream, FloatArray, float]:
+        """The last window's (fixed stream, carry + batch, free times before, fixed's shift)."""
+        if self._group is None:
+            return self._own_window
+        return self._group.window_of(self._node)  # type: ignore[no-any-return]
+
+    @_window.setter
+    def _window(self, window: tuple[Stream, Stream, FloatArray, float]) -> None:
+        self._own_window = window
 
     def serve(self, fixed: Stream, batch: Stream, window_start_s: float,
               window_end_s: float, fixed_shift_s: float = 0.0) -> Handover:
@@ -361,25 +236,13 @@ class ServerPool:
         return self._finish(job, _run_kernel(job))
 
     def _prepare(self, fixed: Stream, batch: Stream, window_end_s: float,
-                 fixed_shift_s: float = 0.0, *, premerge: bool = False) -> _Job:
-        """The window's kernel call (arguments only; nothing served yet).
-
-        ``premerge``: the carry is merged with the batch here rather than in the
-        compiled call, so the window's replay streams are known before it runs.
-        """
-        carry, joining = self.carry, batch
-        replay = None
-        if premerge:  # (a pair the compiled call would decline is left to it)
-            merged, arrays, payload, has = _merge(*_columns(carry), *_columns(batch))
-            if merged:
-                arrival, service, kind, born = arrays
-                replay = Stream(arrival, service, kind, born, payload if has else None)
-                carry, joining = Stream(), replay
+                 fixed_shift_s: float = 0.0) -> _Job:
+        """The window's kernel call (arguments only; nothing served yet)."""
         return _Job(fixed, None, None, None, (
-            *_columns(fixed), *_columns(carry), *_columns(joining), self.free_s, window_end_s,
-            self.horizon_s, self.deadline_s, self.counts, self.stats, self.hist,
-            self.slot_s, self.busy_slots, self.wait_slots, float(fixed_shift_s)), batch,
-            self.free_s.copy(), float(fixed_shift_s), replay)
+            *_columns(fixed), *_columns(self.carry), *_columns(batch), self.free_s,
+            window_end_s, self.horizon_s, self.deadline_s, self.counts, self.stats,
+            self.hist, self.slot_s, self.busy_slots, self.wait_slots, float(fixed_shift_s)),
+            batch, self.free_s.copy(), float(fixed_shift_s))
 
     def _prepare_general(self, fixed: Stream, batch: Stream, window_end_s: float) -> _Job:
         """`_prepare` step by step, for streams the one compiled call declines (unsorted)."""

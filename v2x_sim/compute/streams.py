@@ -92,6 +92,65 @@ class Stream:
                       join(first.born_s, second.born_s), payload)
 
 
+@dataclass
+class StreamSet:
+    """One sorted `Stream` per node (edge node), all in one set of arrays.
+
+    Node ``e``'s messages are positions ``bounds[e]:bounds[e + 1]``. A window's messages
+    for every edge node travel this way to `pool_group.PoolGroup`, which serves all
+    nodes in one compiled call: no per-node arrays, objects or calls. ``payload`` is
+    None when no message carries content (else -1 where one carries none).
+    """
+
+    arrival_s: FloatArray
+    service_s: FloatArray
+    kind: IntArray
+    born_s: FloatArray
+    bounds: IntArray
+    payload: IntArray | None = None
+
+    @property
+    def nodes(self) -> int:
+        """How many nodes (streams) the set holds."""
+        return len(self.bounds) - 1
+
+    def __len__(self) -> int:
+        return len(self.arrival_s)
+
+    @staticmethod
+    def empty(nodes: int) -> StreamSet:
+        """``nodes`` empty streams."""
+        return StreamSet(EMPTY_F, EMPTY_F, EMPTY_I, EMPTY_F, np.zeros(nodes + 1, np.int64))
+
+    @staticmethod
+    def of(streams: list[Stream]) -> StreamSet:
+        """The streams, in node order, concatenated (their payloads -1 where absent)."""
+        sizes = [len(s) for s in streams]
+        bounds = np.zeros(len(streams) + 1, np.int64)
+        bounds[1:] = np.cumsum(sizes)
+        if not bounds[-1]:
+            return StreamSet.empty(len(streams))
+        has = any(s.payload is not None and len(s) for s in streams)
+        return StreamSet(np.concatenate([s.arrival_s for s in streams]),
+                         np.concatenate([s.service_s for s in streams]),
+                         np.concatenate([s.kind for s in streams]).astype(np.int64, copy=False),
+                         np.concatenate([s.born_s for s in streams]), bounds,
+                         np.concatenate([s.payload_ids() for s in streams]) if has else None)
+
+    def stream(self, node: int) -> Stream:
+        """Node ``node``'s messages as a `Stream` (views into the set's arrays)."""
+        a, b = int(self.bounds[node]), int(self.bounds[node + 1])
+        payload = None
+        if self.payload is not None and b > a:
+            payload = self.payload[a:b]
+        return Stream(self.arrival_s[a:b], self.service_s[a:b], self.kind[a:b],
+                      self.born_s[a:b], payload)
+
+    def streams(self) -> list[Stream]:
+        """Every node's `Stream`, in node order."""
+        return [self.stream(e) for e in range(self.nodes)]
+
+
 @njit(cache=True)
 def _interleave(at_second, fa, fs, fk, fb, fp, sa, ss, sk, sb, sp):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Place ``second[i]`` at ``at_second[i] + i`` and ``first`` in order around them.

@@ -32,7 +32,6 @@ def default_jobs() -> int:
 def _one_kernel_thread() -> None:
     """In a study's worker: serve edge nodes on one thread (the workers fill the CPUs)."""
     os.environ["V2X_SIM_KERNEL_THREADS"] = "1"
-    os.environ["V2X_SIM_KERNEL_BACKGROUND"] = "0"
 
 
 def run_local(function: Callable[[Task], Result], tasks: list[Task],

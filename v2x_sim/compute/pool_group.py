@@ -1,0 +1,180 @@
+"""The edge nodes' server pools served together: one compiled call per window.
+
+The edge nodes are independent queues. A `PoolGroup` keeps the state of all of them in
+stacked arrays (each `ServerPool`'s free times, accumulators and slot series are views
+of its rows, so everything that reads a pool reads what the group wrote) and its carries
+and last window in flat arrays (`streams.StreamSet` layout), and serves a window of every
+node in one call of `group_kernel.serve_group`: no per-pool arguments, calls or arrays
+in Python. With ``threads`` >= 2 the nodes are spread over numba's threads
+(`group_kernel.serve_group_parallel`); each node's arithmetic is the same either way, so
+results are identical. Should some stream not be sorted, the window is served pool by
+pool through `ServerPool.serve` instead (the path that handles it), before any state
+changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from v2x_sim.compute.group_kernel import serve_group, serve_group_parallel
+from v2x_sim.compute.servers import Handover, ServerPool
+from v2x_sim.compute.streams import EMPTY_F, EMPTY_I, Stream, StreamSet
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class GroupHandover:
+    """The content-carrying messages a window of the group finished, node by node.
+
+    Node ``e``'s are positions ``bounds[e]:bounds[e + 1]`` (its fixed stream's first,
+    then the others', each in stream order: what `ServerPool.serve` hands over).
+    """
+
+    done_s: FloatArray
+    payload: IntArray
+    kind: IntArray
+    bounds: IntArray
+
+    def node(self, e: int) -> Handover:
+        """Node ``e``'s hand-over."""
+        a, b = int(self.bounds[e]), int(self.bounds[e + 1])
+        return Handover(self.done_s[a:b], self.payload[a:b], self.kind[a:b])
+
+    def of_kind(self, kind: int, horizon_s: float = np.inf) -> tuple[FloatArray, IntArray]:
+        """(departure, content id) of one kind's messages done by ``horizon_s``, node order."""
+        keep = (self.kind == kind) & (self.done_s <= horizon_s)
+        return self.done_s[keep], self.payload[keep]
+
+
+def _parts(stream: StreamSet) -> tuple[FloatArray, FloatArray, IntArray, FloatArray,
+                                       IntArray, IntArray]:
+    """A `StreamSet` as the kernel takes it (an empty payload array: no content)."""
+    return (stream.arrival_s, stream.service_s, stream.kind, stream.born_s,
+            EMPTY_I if stream.payload is None else stream.payload, stream.bounds)
+
+
+class PoolGroup:
+    """Independent pools (the edge nodes) whose windows are served in one call.
+
+    Args:
+        pools: the pools, all with the same message kinds, horizon and slots (cores may
+            differ). Their state arrays become views of the group's; their ``carry``
+            and replay window are then read from the group.
+        threads: numba threads serving nodes at once (1: one after another).
+
+    Raises:
+        ValueError: the pools' kinds, horizons or slots differ.
+    """
+
+    def __init__(self, pools: list[ServerPool], threads: int = 1) -> None:
+        first = pools[0]
+        for pool in pools:
+            if (pool.deadline_s.tobytes() != first.deadline_s.tobytes()
+                    or pool.horizon_s != first.horizon_s or pool.slot_s != first.slot_s
+                    or pool.busy_slots.shape != first.busy_slots.shape):
+                raise ValueError(f"pool {pool.name} differs from {first.name} in kinds, "
+                                 "horizon or time slots: it cannot join their group")
+        self.pools = pools
+        self.threads = threads
+        cores = [pool.cores for pool in pools]
+        self.free_bounds = np.zeros(len(pools) + 1, np.int64)
+        self.free_bounds[1:] = np.cumsum(cores)
+        self.free = np.concatenate([pool.free_s for pool in pools])
+        self.counts = np.stack([pool.counts for pool in pools])
+        self.stats = np.stack([pool.stats for pool in pools])
+        self.hist = np.stack([pool.hist for pool in pools])
+        self.busy = np.stack([pool.busy_slots for pool in pools])
+        self.wait = np.stack([pool.wait_slots for pool in pools])
+        self._carry = StreamSet.of([pool.carry for pool in pools])
+        self._carry_has = np.array([pool.carry.payload is not None for pool in pools])
+        self._windows: list[tuple[Stream, Stream, FloatArray, float]] | None = [
+            pool._window for pool in pools]
+        self._last: tuple[StreamSet, StreamSet, FloatArray, float] | None = None
+        for e, pool in enumerate(pools):
+            a, b = self.free_bounds[e], self.free_bounds[e + 1]
+            pool.free_s = self.free[a:b]
+            pool.counts, pool.stats, pool.hist = self.counts[e], self.stats[e], self.hist[e]
+            pool.busy_slots, pool.wait_slots = self.busy[e], self.wait[e]
+            pool._group, pool._node = self, e
+
+    # ------------------------------------------------------------- what pools read
+    def carry_of(self, e: int) -> Stream:
+        """Node ``e``'s carry (messages that arrived after the last window)."""
+        stream = self._carry.stream(e)
+        if not self._carry_has[e]:
+            stream.payload = None
+        return stream
+
+    def window_of(self, e: int) -> tuple[Stream, Stream, FloatArray, float]:
+        """Node ``e``'s last window: (fixed, carry + batch, free times before, shift)."""
+        if self._windows is not None:
+            return self._windows[e]
+        assert self._last is not None
+        fixed, other, free_before, shift = self._last
+        a, b = self.free_bounds[e], self.free_bounds[e + 1]
+        return fixed.stream(e), other.stream(e), free_before[a:b], shift
+
+    # ------------------------------------------------------------------- serving
+    def serve(self, fixed: StreamSet, batch: StreamSet, extra: StreamSet,
+              window_end_s: float, fixed_shift_s: float = 0.0) -> GroupHandover:
+        """`ServerPool.serve` for every pool: ``batch`` merged with ``extra`` joins the carry.
+
+        ``fixed`` (e.g. the sensor frames, times as offsets when ``fixed_shift_s`` is
+        the window's start), ``batch`` (BSMs) and ``extra`` (aggregates) hold one
+        sorted stream per pool. Returns the content-carrying departures.
+        """
+        first = self.pools[0]
+        free_before = self.free.copy()
+        kernel = serve_group_parallel if self.threads > 1 else serve_group
+        if kernel is serve_group_parallel:
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        served, other, _, carry, handed = kernel(
+            (fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
+             EMPTY_I if fixed.payload is None else fixed.payload, fixed.bounds,
+             fixed.payload is not None, float(fixed_shift_s)),
+            (_parts(self._carry), _parts(batch), _parts(extra)), self._carry_has,
+            (self.free, self.free_bounds, self.counts, self.stats, self.hist, self.busy,
+             self.wait),
+            (float(window_end_s), float(first.horizon_s), first.deadline_s,
+             float(first.slot_s)))
+        if not served:
+            return self._serve_each(fixed, batch, extra, window_end_s, fixed_shift_s)
+        oa, os_, ok, ob, op, o_off = other
+        merged = StreamSet(oa, os_, ok, ob, o_off, op)
+        self._last = (fixed, merged, free_before, float(fixed_shift_s))
+        self._windows = None
+        ca, cs, ck, cb, cp, c_off, c_has = carry
+        self._carry = StreamSet(ca, cs, ck, cb, c_off, cp)
+        self._carry_has = c_has
+        return GroupHandover(*handed)
+
+    def _serve_each(self, fixed: StreamSet, batch: StreamSet, extra: StreamSet,
+                    window_end_s: float, fixed_shift_s: float) -> GroupHandover:
+        """The window pool by pool (`ServerPool.serve`), for streams that are not sorted."""
+        carries = [self.carry_of(e) for e in range(len(self.pools))]
+        windows, handed = [], []
+        for e, pool in enumerate(self.pools):
+            pool._group = None
+            pool.carry = carries[e]
+            handed.append(pool.serve(fixed.stream(e), Stream.merged(batch.stream(e),
+                                                                    extra.stream(e)),
+                                     0.0, window_end_s, fixed_shift_s))
+            windows.append(pool._window)
+            carries[e] = pool.carry
+            pool._group = self
+        self._carry = StreamSet.of(carries)
+        self._carry_has = np.array([c.payload is not None for c in carries])
+        self._windows = windows
+        bounds = np.zeros(len(handed) + 1, np.int64)
+        bounds[1:] = np.cumsum([len(h) for h in handed])
+        if not bounds[-1]:
+            return GroupHandover(EMPTY_F, EMPTY_I, EMPTY_I, bounds)
+        return GroupHandover(np.concatenate([h.done_s for h in handed]),
+                             np.concatenate([h.payload for h in handed]),
+                             np.concatenate([h.kind for h in handed]), bounds)
