@@ -19,9 +19,7 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from v2x_sim._core.errors import ScenarioError
 from v2x_sim.comms.channels import FibreLink, Pc5Channel, UuChannel, WanPath
-from v2x_sim.comms.flows import group_by, send_times
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.compute.bsm_flow import BsmFlow
 from v2x_sim.compute.content import ContentStore
@@ -30,12 +28,12 @@ from v2x_sim.compute.fault_window import fail_over_window, reach_cloud
 from v2x_sim.compute.faults import FaultPlan
 from v2x_sim.compute.pool_group import PoolGroup
 from v2x_sim.compute.roadside import Coverage, Devices
+from v2x_sim.compute.sensor_pattern import sensor_pattern
 from v2x_sim.compute.sensors import Exits, Positions
 from v2x_sim.compute.servers import Handover, ServerPool, Stream, kernel_threads
 from v2x_sim.compute.service import draw_service_s
 from v2x_sim.compute.status_kernel import periodic_sends, status_rows
 from v2x_sim.compute.streams import StreamSet
-from v2x_sim.metrics.histogram import LogHistogram
 from v2x_sim.metrics.latency import LatencyBook
 from v2x_sim.road.network import Network
 from v2x_sim.scenario.fault_sections import FaultKind
@@ -146,8 +144,10 @@ class BackgroundFlows:
         self.windows = 0
         # the edge nodes are independent queues: one compiled call serves a window of all
         self.edge_group = PoolGroup(edges, kernel_threads()) if edges else None
-        self._pattern = self._sensor_pattern()
-        self._pattern_set = StreamSet.of(self._pattern)
+        self._pattern = sensor_pattern(devices, tick_s, self.roadside.sensor_link_s,
+                                       self.rsu_fibre_s, self.edge_cfg.service["perception"],
+                                       self.rng_edge)
+        self._full_windows = 0  # windows whose frames are the pattern
         # the BSMs and frames of every window with `v2x.background: off`: none (read only)
         self._no_streams = StreamSet.empty(devices.n_edges)
 
@@ -167,52 +167,9 @@ class BackgroundFlows:
         return self.bsm.received
 
     # ------------------------------------------------------------------ sensors
-    def _sensor_pattern(self) -> list[Stream]:
-        """Per edge node, the frames of one window as offsets from its start (sorted).
-
-        Periodic frames repeat identically every window when each sensor sends a whole
-        number of frames per window, so the pattern is computed once.
-        """
-        dev, tick = self.devices, self.tick_s
-        sensors = dev.sensors
-        rate = dev.frame_rate_hz[sensors]
-        per_window = rate * tick
-        bad = np.flatnonzero(np.abs(per_window - np.round(per_window)) > 1e-9)
-        if bad.size:
-            raise ScenarioError("v2x.tick_s", tick, "every sensor must send a whole number of "
-                                f"frames per tick (frame rate {rate[bad[0]]:g} Hz); choose a "
-                                "tick that is a multiple of every frame period")
-        period = 1.0 / np.maximum(rate, 1e-12)
-        index, born = [], []
-        for p in np.unique(period):
-            group = sensors[period == p]
-            who, at = send_times(group, float(p), 0.0, tick)
-            index.append(group[who])
-            born.append(at)
-        sensor = np.concatenate(index) if index else np.zeros(0, np.int64)
-        born_s = np.concatenate(born) if born else np.zeros(0)
-        backhaul = self.roadside.sensor_link_s + self.rsu_fibre_s[dev.rsu[sensor]]
-        self._pattern_backhaul = LogHistogram()
-        self._pattern_backhaul.add(backhaul)
-        self._full_windows = 0
-        arrival = born_s + backhaul
-        edge = dev.edge[sensor]
-        order, bounds = group_by(edge, arrival, dev.n_edges)
-        kind = np.full(order.size, int(MessageKind.PERCEPTION))
-        service = self.edge_cfg.service["perception"]
-        streams = []
-        self._pattern_device = [sensor[order[bounds[e]:bounds[e + 1]]]
-                                for e in range(dev.n_edges)]
-        for e in range(dev.n_edges):
-            part = order[bounds[e]:bounds[e + 1]]
-            streams.append(Stream(arrival[part], draw_service_s(
-                service, part.size, self.rng_edge, deterministic=True), kind[: part.size],
-                born_s[part]))
-        return streams
-
     def _frames(self, edge: int, start_s: float, end_s: float, offsets: bool) -> Stream:
         """One edge node's frames; ``offsets``: as the pattern (the kernel adds start_s)."""
-        pattern = self._pattern[edge]
+        pattern = self._pattern.streams[edge]
         born = pattern.born_s if offsets else pattern.born_s + start_s
         keep = slice(None) if end_s >= start_s + self.tick_s else born < end_s
         service = pattern.service_s[keep]
@@ -225,7 +182,7 @@ class BackgroundFlows:
         if self._faulty and self.faults is not None and len(frames):
             # frames of failed sensors, or sent through a silent RSU, are lost
             alive = self.faults.drop(self.book, int(MessageKind.PERCEPTION),
-                                     self.faults.sensor_down(self._pattern_device[edge][keep],
+                                     self.faults.sensor_down(self._pattern.sensor[edge][keep],
                                                              frames.born_s, self.devices))
             if not alive.all():
                 frames = Stream(frames.arrival_s[alive], frames.service_s[alive],
@@ -266,7 +223,7 @@ class BackgroundFlows:
         elif patterned and (self.deterministic or self.edge_cfg.service[
                 "perception"].distribution == "deterministic"):
             # the pattern as it is (offsets from the window's start): no per-edge arrays
-            frames = self._pattern_set
+            frames = self._pattern.flat
             self.book.count_sent(MessageKind.PERCEPTION, len(frames))
         else:
             each = [self._frames(e, start_s, end_s, patterned) for e in range(n_edges)]
@@ -440,7 +397,7 @@ class BackgroundFlows:
 
         Called once, when the run has reached its horizon.
         """
-        pattern = self._pattern_backhaul
+        pattern = self._pattern.backhaul
         if pattern.count and self._full_windows:
             # every full window carries the same frames: add their backhaul hop once, scaled
             self.book.hist[MessageKind.PERCEPTION][Hop.BACKHAUL].add_binned(
