@@ -235,7 +235,7 @@ def serve_group(fixed, parts, c_has, state, limits):  # type: ignore[no-untyped-
     if not fine.all():
         return False, other, o_has, None, None
     done = (np.full(fixed[0].shape[0] if fixed[6] else 0, np.nan),
-            np.full(other[0].shape[0], np.nan))
+            np.full(other[0].shape[0] if o_has.any() else 0, np.nan))
     used = np.zeros((nodes, 2), np.int64)
     for e in range(nodes):
         _serve_node(e, fixed, other, o_has, state, limits, done, used)
@@ -268,7 +268,7 @@ def serve_group_parallel(fixed, parts, c_has, state, limits):  # type: ignore[no
     if not fine.all():
         return False, other, o_has, None, None
     done_f = np.full(fa.shape[0] if f_has else 0, np.nan)
-    done_o = np.full(oa.shape[0], np.nan)
+    done_o = np.full(oa.shape[0] if o_has.any() else 0, np.nan)  # (where content is)
     used = np.zeros((nodes, 2), np.int64)
     for e in numba.prange(nodes):
         _serve_node(e, (fa, fs, fk, fb, fp, f_off, f_has, shift),
