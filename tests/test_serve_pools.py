@@ -136,12 +136,14 @@ def test_the_one_call_path_serves_exactly_as_the_step_by_step_path(content: str)
     assert (handed > 500) == (content != "none")
 
 
-def test_an_unsorted_stream_is_served_pool_by_pool_as_before() -> None:
-    """A stream that is not sorted makes the group decline before any state changed and
-    serve pool by pool: the same outcome as `ServerPool.serve` on each."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_node_with_an_unsorted_stream_is_served_on_its_own(threads: int) -> None:
+    """A node one of whose streams is not sorted is left untouched by the group's call
+    and served on its own; the others by the call: the same outcome as
+    `ServerPool.serve` on each, in that window and the next ones."""
     rng = np.random.default_rng(5)
     each, grouped = five_pools(10.0), five_pools(10.0)
-    group = PoolGroup(grouped)
+    group = PoolGroup(grouped, threads)
     for window in range(3):
         fixed = [random_stream(rng, window, 200, 0) for _ in range(5)]
         batch = [random_stream(rng, window, 100, 1, payload=True) for _ in range(5)]

@@ -4,10 +4,12 @@ The edge nodes are independent queues, so a window of all of them is, node by no
 merge the node's carry with its new messages (`_merge_node`), serve them beside its
 fixed stream (the sensor frames) through the Kiefer-Wolfowitz kernel
 (`queueing.serve_streams`), then keep what arrived after the window as the next carry
-and hand over the content-carrying departures (`_tail_node`). Each step writes only
-its node's slice of flat output arrays whose bounds are worked out first, so the nodes
-can run in any order or at once: `serve_group` runs them one after another,
-`serve_group_parallel` spreads them over numba's threads (``prange``) with the same
+and hand over the content-carrying departures (`_tail_node`), all in `_node_window`.
+A node writes only its own slices: of the merged streams (their bounds are known
+beforehand) and of buffers with room for all its messages, from which its carry and
+hand-over are packed afterwards (`_packed`). So the nodes can run in any order or at
+once: `serve_group` runs them one after another, `serve_group_parallel` spreads them
+over numba's threads (``prange``, one fork and join per window) with the same
 arithmetic per node, hence bit-identical results. One call per window replaces a call,
 its argument tuple and its Python before and after for each of the edge nodes.
 
@@ -73,8 +75,8 @@ def _merge_node(e, parts, o_off, out):  # type: ignore[no-untyped-def]  # pragma
 
 
 @njit(cache=True, nogil=True)
-def _serve_node(e, fixed, other, o_has, state, limits, done, used):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Node ``e``'s window through `serve_streams`; messages consumed into ``used[e]``.
+def _serve_node(e, fixed, other, o_has, state, limits, done):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Node ``e``'s window through `serve_streams`: (fixed, other) messages consumed.
 
     Departures are written (into ``done``'s slices) only where the node's window
     carries content, as the one-pool call does.
@@ -98,28 +100,28 @@ def _serve_node(e, fixed, other, o_has, state, limits, done, used):  # type: ign
             fa[f0:f1], fs[f0:f1], fk[f0:f1], fb[f0:f1], oa[o0:o1], os_[o0:o1], ok[o0:o1],
             ob[o0:o1], node_free, window_end_s, horizon_s, deadline_s, counts[e], stats[e],
             hist[e], slot_s, busy[e], wait[e], None, None, shift)
-    used[e, 0] = a
-    used[e, 1] = b
+    return a, b
 
 
 @njit(cache=True, nogil=True)
-def _tail_node(e, fixed, other, o_has, used, done, carry, handed):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _tail_node(e, fixed, other, o_has, used_a, used_b, done, buffers, start):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Node ``e``'s new carry (what arrived after the window) and content handed over.
 
-    The carry interleaves the fixed stream's rest (shifted into absolute times) with
-    the other's rest, ties to the fixed one; the hand-over lists the fixed stream's
-    served content then the other's, each in stream order.
+    Both are written from position ``start`` of their buffers (room for all the node's
+    messages). The carry interleaves the fixed stream's rest (shifted into absolute
+    times) with the other's rest, ties to the fixed one; the hand-over lists the fixed
+    stream's served content then the other's, each in stream order. Returns (messages
+    carried, whether some carries content, messages handed over).
     """
     fa, fs, fk, fb, fp, f_off, f_has, shift = fixed
     oa, os_, ok, ob, op, o_off = other
     done_f, done_o = done
-    ca, cs, ck, cb, cp, c_off, c_has = carry
-    h_done, h_payload, h_kind, h_off = handed
-    f = f_off[e] + used[e, 0]
+    ca, cs, ck, cb, cp, h_done, h_payload, h_kind = buffers
+    f = f_off[e] + used_a
     f_end = f_off[e + 1]
-    o = o_off[e] + used[e, 1]
+    o = o_off[e] + used_b
     o_end = o_off[e + 1]
-    at = c_off[e]
+    at = start
     has = False
     t_f = 0.0
     while f < f_end or o < o_end:
@@ -136,23 +138,48 @@ def _tail_node(e, fixed, other, o_has, used, done, carry, handed):  # type: igno
         if cp[at] >= 0:
             has = True
         at += 1
-    c_has[e] = has
-    at = h_off[e]
+    carried = at - start
+    at = start
     if f_has:
-        for i in range(f_off[e], f_off[e] + used[e, 0]):
+        for i in range(f_off[e], f_off[e] + used_a):
             if fp[i] >= 0:
                 h_done[at], h_payload[at], h_kind[at] = done_f[i], fp[i], fk[i]
                 at += 1
     if o_has[e]:
-        for i in range(o_off[e], o_off[e] + used[e, 1]):
+        for i in range(o_off[e], o_off[e] + used_b):
             if op[i] >= 0:
                 h_done[at], h_payload[at], h_kind[at] = done_o[i], op[i], ok[i]
                 at += 1
+    return carried, has, at - start
 
 
 @njit(cache=True, nogil=True)
-def _other_bounds(parts, c_has, nodes):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Bounds of the merged streams, and whether each node's carries content ids."""
+def _node_window(e, fixed, parts, other, o_has, state, limits, done, buffers, sizes):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Node ``e``'s whole window: merge, serve, new carry and hand-over.
+
+    Writes ``sizes[e]`` = (1 served, or 0 when one of its streams is not sorted and
+    nothing of the node changed; messages carried; 1 if some carries content; messages
+    handed over). Touches only node ``e``'s slices, so nodes may run at once.
+    """
+    if not (_sorted(fixed[0], fixed[5][e], fixed[5][e + 1]) and _merge_node(
+            e, parts, other[5], (other[0], other[1], other[2], other[3], other[4]))):
+        return
+    used_a, used_b = _serve_node(e, fixed, other, o_has, state, limits, done)
+    carried, has, handed = _tail_node(e, fixed, other, o_has, used_a, used_b, done, buffers,
+                                      fixed[5][e] + other[5][e])
+    sizes[e, 0] = 1
+    sizes[e, 1] = carried
+    sizes[e, 2] = has
+    sizes[e, 3] = handed
+
+
+@njit(cache=True, nogil=True)
+def _window_space(fixed, parts, c_has, nodes):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """What a window writes into: merged streams, departures, carry and hand-over room.
+
+    Node ``e``'s carry and hand-over go from position ``f_off[e] + o_off[e]`` (room for
+    every message of the node), and are packed together afterwards (`_packed`).
+    """
     (_, _, _, _, _, c_off), (_, _, _, _, bp, b_off), (_, _, _, _, xp, x_off) = parts
     o_off = np.zeros(nodes + 1, np.int64)
     o_has = np.zeros(nodes, np.bool_)
@@ -163,48 +190,48 @@ def _other_bounds(parts, c_has, nodes):  # type: ignore[no-untyped-def]  # pragm
         o_off[e + 1] = o_off[e] + n_c + n_b + n_x
         o_has[e] = ((n_c > 0 and c_has[e]) or (n_b > 0 and bp.shape[0] > 0)
                     or (n_x > 0 and xp.shape[0] > 0))
-    return o_off, o_has
+    n_o = o_off[nodes]
+    other = (np.empty(n_o), np.empty(n_o), np.empty(n_o, np.int64), np.empty(n_o),
+             np.empty(n_o, np.int64), o_off)
+    n_f = fixed[0].shape[0]
+    content = fixed[6] or o_has.any()
+    done = (np.full(n_f if fixed[6] else 0, np.nan),
+            np.full(n_o if o_has.any() else 0, np.nan))  # (only where content is)
+    room = n_f + n_o
+    n_h = room if content else 0
+    buffers = (np.empty(room), np.empty(room), np.empty(room, np.int64), np.empty(room),
+               np.empty(room, np.int64), np.empty(n_h), np.empty(n_h, np.int64),
+               np.empty(n_h, np.int64))
+    return other, o_has, done, buffers, np.zeros((nodes, 4), np.int64)
 
 
 @njit(cache=True, nogil=True)
-def _tail_bounds(f_off, o_off, used, fp, f_has, op, o_has, nodes):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Bounds of the new carries and of the content handed over, node by node."""
+def _packed(fixed, other, buffers, sizes):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The nodes' carries and hand-overs, packed one after another, with their bounds."""
+    nodes = sizes.shape[0]
+    ca, cs, ck, cb, cp, h_done, h_payload, h_kind = buffers
     c_off = np.zeros(nodes + 1, np.int64)
     h_off = np.zeros(nodes + 1, np.int64)
     for e in range(nodes):
-        c_off[e + 1] = (c_off[e] + f_off[e + 1] - f_off[e] - used[e, 0]
-                        + o_off[e + 1] - o_off[e] - used[e, 1])
-        n = 0
-        if f_has:
-            for i in range(f_off[e], f_off[e] + used[e, 0]):
-                n += fp[i] >= 0
-        if o_has[e]:
-            for i in range(o_off[e], o_off[e] + used[e, 1]):
-                n += op[i] >= 0
-        h_off[e + 1] = h_off[e] + n
-    return c_off, h_off
-
-
-@njit(cache=True, nogil=True)
-def _merged_space(parts, c_has, nodes):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """The merged streams' bounds and content flags, arrays to merge into, a flag each."""
-    o_off, o_has = _other_bounds(parts, c_has, nodes)
-    n_other = o_off[nodes]
-    out = (np.empty(n_other), np.empty(n_other), np.empty(n_other, np.int64),
-           np.empty(n_other), np.empty(n_other, np.int64))
-    return o_off, o_has, out, np.zeros(nodes, np.bool_)
-
-
-@njit(cache=True, nogil=True)
-def _finish_group(fixed, other, o_has, used, done, nodes):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Allocate the carries and hand-over of a served window (their bounds first)."""
-    c_off, h_off = _tail_bounds(fixed[5], other[5], used, fixed[4], fixed[6], other[4],
-                                o_has, nodes)
+        c_off[e + 1] = c_off[e] + sizes[e, 1]
+        h_off[e + 1] = h_off[e] + sizes[e, 3]
     n_c, n_h = c_off[nodes], h_off[nodes]
     carry = (np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c),
-             np.empty(n_c, np.int64), c_off, np.zeros(nodes, np.bool_))
+             np.empty(n_c, np.int64), c_off, sizes[:, 2] > 0)
     handed = (np.empty(n_h), np.empty(n_h, np.int64), np.empty(n_h, np.int64), h_off)
-    return carry, handed
+    for e in range(nodes):
+        start = fixed[5][e] + other[5][e]
+        for k in range(sizes[e, 1]):
+            carry[0][c_off[e] + k] = ca[start + k]
+            carry[1][c_off[e] + k] = cs[start + k]
+            carry[2][c_off[e] + k] = ck[start + k]
+            carry[3][c_off[e] + k] = cb[start + k]
+            carry[4][c_off[e] + k] = cp[start + k]
+        for k in range(sizes[e, 3]):
+            handed[0][h_off[e] + k] = h_done[start + k]
+            handed[1][h_off[e] + k] = h_payload[start + k]
+            handed[2][h_off[e] + k] = h_kind[start + k]
+    return sizes[:, 0] > 0, carry, handed
 
 
 @njit(cache=True, nogil=True)
@@ -222,64 +249,41 @@ def serve_group(fixed, parts, c_has, state, limits):  # type: ignore[no-untyped-
         limits: (window end, horizon, deadline per kind, slot length).
 
     Returns:
-        (served, merged others with their bounds, new carries with bounds and content
-        flags, content handed over with bounds); ``served`` False, before any state
-        changed, if some node's stream was not sorted (the caller serves pool by pool).
+        (served per node, merged others with their bounds, content flags per node, new
+        carries with bounds and content flags, content handed over with bounds). A node
+        not served (one of its streams not sorted) changed nothing and has no carry or
+        hand-over here: the caller serves it on its own.
     """
     nodes = fixed[5].shape[0] - 1
-    o_off, o_has, out, fine = _merged_space(parts, c_has, nodes)
-    for e in range(nodes):  # sorted (the merge declines otherwise), then merged
-        fine[e] = (_sorted(fixed[0], fixed[5][e], fixed[5][e + 1])
-                   and _merge_node(e, parts, o_off, out))
-    other = (out[0], out[1], out[2], out[3], out[4], o_off)
-    if not fine.all():
-        return False, other, o_has, None, None
-    done = (np.full(fixed[0].shape[0] if fixed[6] else 0, np.nan),
-            np.full(other[0].shape[0] if o_has.any() else 0, np.nan))
-    used = np.zeros((nodes, 2), np.int64)
+    other, o_has, done, buffers, sizes = _window_space(fixed, parts, c_has, nodes)
     for e in range(nodes):
-        _serve_node(e, fixed, other, o_has, state, limits, done, used)
-    carry, handed = _finish_group(fixed, other, o_has, used, done, nodes)
-    for e in range(nodes):
-        _tail_node(e, fixed, other, o_has, used, done, carry, handed)
-    return True, other, o_has, carry, handed
+        _node_window(e, fixed, parts, other, o_has, state, limits, done, buffers, sizes)
+    served, carry, handed = _packed(fixed, other, buffers, sizes)
+    return served, other, o_has, carry, handed
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def serve_group_parallel(fixed, parts, c_has, state, limits):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """`serve_group` with the nodes spread over numba's threads (same results).
+    """`serve_group` with the nodes spread over numba's threads: one fork and join.
 
     numba's parallel loops take arrays and scalars, not tuples: the tuples are taken
-    apart here and put together again inside each loop body.
+    apart here and put together again inside the loop body.
     """
     nodes = fixed[5].shape[0] - 1
+    other, o_has, done, buffers, sizes = _window_space(fixed, parts, c_has, nodes)
     fa, fs, fk, fb, fp, f_off, f_has, shift = fixed
     (ca, cs, ck, cb, cp, c_off), (ba, bs, bk, bb, bp, b_off), (xa, xs, xk, xb, xp, x_off) = parts
     free, free_off, counts, stats, hist, busy, wait = state
     window_end_s, horizon_s, deadline_s, slot_s = limits
-    o_off, o_has, out, fine = _merged_space(parts, c_has, nodes)
-    oa, os_, ok, ob, op = out
+    oa, os_, ok, ob, op, o_off = other
+    done_f, done_o = done
+    ra, rs, rk, rb, rp, h_done, h_payload, h_kind = buffers
     for e in numba.prange(nodes):
-        fine[e] = (_sorted(fa, f_off[e], f_off[e + 1])
-                   and _merge_node(e, ((ca, cs, ck, cb, cp, c_off), (ba, bs, bk, bb, bp, b_off),
-                                       (xa, xs, xk, xb, xp, x_off)),
-                                   o_off, (oa, os_, ok, ob, op)))
-    other = (oa, os_, ok, ob, op, o_off)
-    if not fine.all():
-        return False, other, o_has, None, None
-    done_f = np.full(fa.shape[0] if f_has else 0, np.nan)
-    done_o = np.full(oa.shape[0] if o_has.any() else 0, np.nan)  # (where content is)
-    used = np.zeros((nodes, 2), np.int64)
-    for e in numba.prange(nodes):
-        _serve_node(e, (fa, fs, fk, fb, fp, f_off, f_has, shift),
-                    (oa, os_, ok, ob, op, o_off), o_has,
-                    (free, free_off, counts, stats, hist, busy, wait),
-                    (window_end_s, horizon_s, deadline_s, slot_s), (done_f, done_o), used)
-    carry, handed = _finish_group(fixed, other, o_has, used, (done_f, done_o), nodes)
-    na, ns, nk, nb, np_, n_off, n_has = carry
-    h_done, h_payload, h_kind, h_off = handed
-    for e in numba.prange(nodes):
-        _tail_node(e, (fa, fs, fk, fb, fp, f_off, f_has, shift),
-                   (oa, os_, ok, ob, op, o_off), o_has, used, (done_f, done_o),
-                   (na, ns, nk, nb, np_, n_off, n_has), (h_done, h_payload, h_kind, h_off))
-    return True, other, o_has, carry, handed
+        _node_window(e, (fa, fs, fk, fb, fp, f_off, f_has, shift),
+                     ((ca, cs, ck, cb, cp, c_off), (ba, bs, bk, bb, bp, b_off),
+                      (xa, xs, xk, xb, xp, x_off)), (oa, os_, ok, ob, op, o_off), o_has,
+                     (free, free_off, counts, stats, hist, busy, wait),
+                     (window_end_s, horizon_s, deadline_s, slot_s), (done_f, done_o),
+                     (ra, rs, rk, rb, rp, h_done, h_payload, h_kind), sizes)
+    served, carry, handed = _packed(fixed, other, buffers, sizes)
+    return served, other, o_has, carry, handed

@@ -7,13 +7,13 @@ and last window in flat arrays (`streams.StreamSet` layout), and serves a window
 node in one call of `group_kernel.serve_group`: no per-pool arguments, calls or arrays
 in Python. With ``threads`` >= 2 the nodes are spread over numba's threads
 (`group_kernel.serve_group_parallel`); each node's arithmetic is the same either way, so
-results are identical. Should some stream not be sorted, the window is served pool by
-pool through `ServerPool.serve` instead (the path that handles it), before any state
-changed.
+results are identical. A node one of whose streams is not sorted is left untouched by
+the call and served on its own through `ServerPool.serve` (the path that handles it).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numba
@@ -82,6 +82,11 @@ class PoolGroup:
                                  "horizon or time slots: it cannot join their group")
         self.pools = pools
         self.threads = threads
+        if threads > 1 and not os.environ.get("NUMBA_THREADING_LAYER"):
+            # OpenMP's workers spin between calls: with other jobs on the cores a
+            # window's fork and join then took ms (measured at load ~6: two threads
+            # 3.6x the CPU of one); numba's own work queue waits without spinning
+            numba.config.THREADING_LAYER = "workqueue"
         cores = [pool.cores for pool in pools]
         self.free_bounds = np.zeros(len(pools) + 1, np.int64)
         self.free_bounds[1:] = np.cumsum(cores)
@@ -113,10 +118,10 @@ class PoolGroup:
 
     def window_of(self, e: int) -> tuple[Stream, Stream, FloatArray, float]:
         """Node ``e``'s last window: (fixed, carry + batch, free times before, shift)."""
-        if self._windows is not None:
-            return self._windows[e]
-        assert self._last is not None
-        fixed, other, free_before, shift = self._last
+        last = self._last
+        if last is None:  # (before the first window, or after one served pool by pool)
+            return self._windows[e]  # type: ignore[index]
+        fixed, other, free_before, shift = last
         a, b = self.free_bounds[e], self.free_bounds[e + 1]
         return fixed.stream(e), other.stream(e), free_before[a:b], shift
 
@@ -143,34 +148,60 @@ class PoolGroup:
              self.wait),
             (float(window_end_s), float(first.horizon_s), first.deadline_s,
              float(first.slot_s)))
-        if not served:
-            return self._serve_each(fixed, batch, extra, window_end_s, fixed_shift_s)
         oa, os_, ok, ob, op, o_off = other
         merged = StreamSet(oa, os_, ok, ob, o_off, op)
+        ca, cs, ck, cb, cp, c_off, c_has = carry
+        new_carry = StreamSet(ca, cs, ck, cb, c_off, cp)
+        together = GroupHandover(*handed)
+        if not served.all():  # some node's stream was not sorted: that node on its own
+            return self._serve_declined(served, (fixed, batch, extra), window_end_s,
+                                        fixed_shift_s, (merged, free_before),
+                                        (new_carry, c_has, together))
         self._last = (fixed, merged, free_before, float(fixed_shift_s))
         self._windows = None
-        ca, cs, ck, cb, cp, c_off, c_has = carry
-        self._carry = StreamSet(ca, cs, ck, cb, c_off, cp)
+        self._carry = new_carry
         self._carry_has = c_has
-        return GroupHandover(*handed)
+        return together
 
-    def _serve_each(self, fixed: StreamSet, batch: StreamSet, extra: StreamSet,
-                    window_end_s: float, fixed_shift_s: float) -> GroupHandover:
-        """The window pool by pool (`ServerPool.serve`), for streams that are not sorted."""
-        carries = [self.carry_of(e) for e in range(len(self.pools))]
-        windows, handed = [], []
+    def _serve_declined(self, served: NDArray[np.bool_],
+                        streams: tuple[StreamSet, StreamSet, StreamSet], window_end_s: float,
+                        fixed_shift_s: float, window: tuple[StreamSet, FloatArray],
+                        done: tuple[StreamSet, NDArray[np.bool_], GroupHandover]
+                        ) -> GroupHandover:
+        """Finish a window in which some nodes were not served (a stream not sorted).
+
+        Those nodes changed nothing in the compiled call; each is served here on its own
+        through `ServerPool.serve` (the path that handles unsorted input), the others
+        keep what the call gave them.
+        """
+        fixed, batch, extra = streams
+        merged, free_before = window
+        new_carry, c_has, together = done
+        carries, windows, handed = [], [], []
         for e, pool in enumerate(self.pools):
+            if served[e]:
+                carry = new_carry.stream(e)
+                if not c_has[e]:
+                    carry.payload = None
+                a, b = self.free_bounds[e], self.free_bounds[e + 1]
+                carries.append(carry)
+                windows.append((fixed.stream(e), merged.stream(e), free_before[a:b],
+                                float(fixed_shift_s)))
+                handed.append(together.node(e))
+                continue
+            old = self.carry_of(e)
             pool._group = None
-            pool.carry = carries[e]
+            pool.carry = old
             handed.append(pool.serve(fixed.stream(e), Stream.merged(batch.stream(e),
                                                                     extra.stream(e)),
                                      0.0, window_end_s, fixed_shift_s))
             windows.append(pool._window)
-            carries[e] = pool.carry
+            carries.append(pool.carry)
             pool._group = self
         self._carry = StreamSet.of(carries)
         self._carry_has = np.array([c.payload is not None for c in carries])
         self._windows = windows
+        self._last = None
         bounds = np.zeros(len(handed) + 1, np.int64)
         bounds[1:] = np.cumsum([len(h) for h in handed])
         if not bounds[-1]:
