@@ -86,7 +86,7 @@ class PoolGroup:
             # OpenMP's workers spin between calls: with other jobs on the cores a
             # window's fork and join then took ms (measured at load ~6: two threads
             # 3.6x the CPU of one); numba's own work queue waits without spinning
-            numba.config.THREADING_LAYER = "workqueue"
+            numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
         cores = [pool.cores for pool in pools]
         self.free_bounds = np.zeros(len(pools) + 1, np.int64)
         self.free_bounds[1:] = np.cumsum(cores)
@@ -138,7 +138,7 @@ class PoolGroup:
         free_before = self.free.copy()
         kernel = serve_group_parallel if self.threads > 1 else serve_group
         if kernel is serve_group_parallel:
-            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
         served, other, _, carry, handed = kernel(
             (fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
              EMPTY_I if fixed.payload is None else fixed.payload, fixed.bounds,
