@@ -107,11 +107,7 @@ def build_control(env: simpy.Environment, scenario: Scenario, network: Network,
         if traffic.stops:
             mine = ~np.isin(ids, np.fromiter(traffic.stops, np.int64, len(traffic.stops)))
             ids, link = ids[mine], link[mine]
-        routes, pos = traffic.routes, traffic.route_pos
-        # most vehicles are still on the link they reported: their route's next part
-        # directly (what `planned_after` finds first), the others searched for
-        remaining = [routes[v][pos[v] + 1:] if pos[v] < len(routes[v]) and routes[v][pos[v]] == k
-                     else planned_after(v, k)
+        remaining = [planned_after(v, k)
                      for v, k in zip(ids.tolist(), link.tolist(), strict=True)]
         return VehiclesView(ids=ids, link=link, next_node=network.to_node[link],
                             destination=fleet.destination[ids], remaining=remaining)
