@@ -23,6 +23,7 @@ from numba import types
 from numba.extending import intrinsic
 from numpy.typing import NDArray
 
+from v2x_sim._core.bin_cells import cell_first_bins, cells_span_two_bins_at_most
 from v2x_sim._core.jit import njit
 from v2x_sim.metrics.histogram import BINS_PER_DECADE, HI_EXP, LO_EXP, N_BINS
 
@@ -134,10 +135,9 @@ def _build_tables(key_shift: int) -> tuple[NDArray[np.float64], int, NDArray[np.
     first_key = int(_float_bits_np(start[1:2])[0] >> key_shift)
     last_key = int(_float_bits_np(start[N_BINS - 1:N_BINS])[0] >> key_shift)
     keys = np.arange(first_key, last_key + 1, dtype=np.int64)
-    cell_bin = bin_of(_bits_float_np(keys << key_shift))
-    last = bin_of(_bits_float_np(((keys + 1) << key_shift) - 1))
-    ok = ok and not (last - cell_bin > 1).any()
-    return start, first_key, cell_bin.astype(np.int64), ok
+    cell_bin = cell_first_bins(bin_of, keys, key_shift)
+    ok = ok and cells_span_two_bins_at_most(bin_of, keys, cell_bin, key_shift)
+    return start, first_key, cell_bin, ok
 
 
 _BIN_START, _FIRST_KEY, _CELL_BIN, _EXACT = _build_tables(_KEY_SHIFT)

@@ -7,8 +7,9 @@ Here one loop does it. The bin of a value is defined by the edges alone
 (``lower[i] <= v < upper[i]``). A value's float bits, shifted to its exponent and the
 top 8 bits of its mantissa, name a cell 0.4 % wide, ten times narrower than a bin
 (4.7 %), so a cell holds at most one bin edge: a table gives the bin of each cell's
-first float (`histogram.bin_index`, worked out in numpy at import) and one comparison
-with that bin's upper edge decides between it and the next. So the counts equal
+first float (`histogram.bin_index`, worked out in numpy at import by `_core.bin_cells`,
+which the queue kernel's exact bins share) and one comparison with that bin's upper edge
+decides between it and the next. So the counts equal
 `histogram.bin_index`'s exactly (a test compares them, at and around every edge;
 `_check_cells` checks the one-edge-per-cell condition when the table is built), with
 no data-dependent loop: about a third of the time of the former first guess from the
@@ -24,6 +25,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from v2x_sim._core.bin_cells import cell_first_bins, cells_span_two_bins_at_most
 from v2x_sim._core.jit import njit
 from v2x_sim.metrics.histogram import HI_EXP, LO_EXP, bin_index
 
@@ -41,16 +43,14 @@ def _cell_table() -> tuple[int, NDArray[np.int64]]:
     first = (low_exp - 2 + 1023) << (52 - _CELL_SHIFT)  # a binade below 10**LO_EXP
     last = (high_exp + 1 + 1023) << (52 - _CELL_SHIFT)  # a binade past 10**HI_EXP
     keys = np.arange(first, last, dtype=np.int64)
-    table = bin_index((keys << _CELL_SHIFT).view(np.float64))
+    table = cell_first_bins(bin_index, keys, _CELL_SHIFT)
     _check_cells(keys, table)
     return first, table
 
 
 def _check_cells(keys: NDArray[np.int64], table: NDArray[np.int64]) -> None:
     """Raise unless every cell's last float is in its first float's bin or the next."""
-    last = ((keys + 1) << _CELL_SHIFT) - 1
-    spread = bin_index(last.view(np.float64)) - table
-    if spread.min() < 0 or spread.max() > 1:
+    if not cells_span_two_bins_at_most(bin_index, keys, table, _CELL_SHIFT):
         raise RuntimeError("a histogram cell spans more than two bins: narrow the cells")
 
 
