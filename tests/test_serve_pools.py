@@ -1,7 +1,8 @@
 """Serving the edge nodes together (one compiled call a window) gives what serving each does.
 
 A `PoolGroup` keeps the pools' state in stacked and flat arrays and serves a window of
-all of them in one call, one node after another or spread over two threads. Against
+all of them in one call, one node after another; `pool_split.SplitPoolGroup` cuts the
+nodes into parts, each such a group, served at once on threads. Against
 the same windows served pool by pool (`ServerPool.serve`, the form it replaced), every
 hand-over, accumulator, slot series, carry (with its content ids) and foreground start
 time must be identical, bit for bit.
@@ -18,6 +19,7 @@ from conftest import five_pools, random_stream
 
 from v2x_sim.cli import main
 from v2x_sim.compute.pool_group import PoolGroup
+from v2x_sim.compute.pool_split import SplitPoolGroup, balanced_cuts, edge_queues
 from v2x_sim.compute.servers import Handover, ServerPool, Stream, _run_kernel, kernel_threads
 from v2x_sim.compute.streams import StreamSet
 
@@ -34,7 +36,7 @@ def _same_pools(a: ServerPool, b: ServerPool) -> None:
         assert a.carry.payload.tobytes() == b.carry.payload.tobytes()
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("content", ["none", "some", "all"])
 def test_a_group_serves_exactly_as_each_pool_in_turn(threads: int, content: str) -> None:
     """Five pools of 1, 2, 3, 8 and 2 cores, seven windows: a periodic pattern given as
@@ -48,7 +50,8 @@ def test_a_group_serves_exactly_as_each_pool_in_turn(threads: int, content: str)
         p.arrival_s = np.sort(p.arrival_s + rng.uniform(0.0, 0.3, len(p)))
     pattern[4] = Stream()  # a node without sensors
     each, grouped = five_pools(1300.0), five_pools(1300.0)
-    group = PoolGroup(grouped, threads)
+    group = edge_queues(grouped, threads, np.array([len(p) + 1 for p in pattern]))
+    assert isinstance(group, SplitPoolGroup) == (threads > 1)
     handed = carried = 0
     for window in range(7):
         start = 1234.567 + 1.1 * window
@@ -143,7 +146,8 @@ def test_a_node_with_an_unsorted_stream_is_served_on_its_own(threads: int) -> No
     `ServerPool.serve` on each, in that window and the next ones."""
     rng = np.random.default_rng(5)
     each, grouped = five_pools(10.0), five_pools(10.0)
-    group = PoolGroup(grouped, threads)
+    # two parts cut after node 1 (6 against 3): the unsorted node 2 is a worker's
+    group = edge_queues(grouped, threads, np.array([3, 3, 1, 1, 1]))
     for window in range(3):
         fixed = [random_stream(rng, window, 200, 0) for _ in range(5)]
         batch = [random_stream(rng, window, 100, 1, payload=True) for _ in range(5)]
@@ -160,6 +164,50 @@ def test_a_node_with_an_unsorted_stream_is_served_on_its_own(threads: int) -> No
             _same_pools(a, b)
             assert a.start_time(window + 0.5) == b.start_time(window + 0.5)
     assert each[0].counts.sum() > 0
+
+
+@pytest.mark.parametrize(("weights", "parts", "cuts"), [
+    ([7, 6, 5, 5, 5, 6, 7, 6], 2, [0, 4, 8]),  # 23 against 24
+    ([7, 6, 5, 5, 5, 6, 7, 6], 3, [0, 3, 6, 8]),  # 18, 16, 13 (a cut at 5: 18, 10, 19)
+    ([100, 1, 1, 1], 2, [0, 1, 4]),  # one heavy node alone, never an empty part
+    ([1, 1, 1, 100], 3, [0, 2, 3, 4]),  # room left for the parts still to come
+    ([5, 5, 5], 3, [0, 1, 2, 3]),
+])
+def test_balanced_cuts_by_hand(weights: list[int], parts: int, cuts: list[int]) -> None:
+    assert balanced_cuts(np.array(weights), parts) == cuts
+
+
+@pytest.mark.parametrize("parts", [0, 4])
+def test_balanced_cuts_refuses_impossible_parts(parts: int) -> None:
+    with pytest.raises(ValueError, match=f"cannot cut 3 nodes into {parts} parts"):
+        balanced_cuts(np.ones(3), parts)
+
+
+def test_an_error_on_a_worker_thread_reaches_the_caller_and_the_next_window_runs() -> None:
+    """A part that raises on its thread raises in `serve`; the other part's result is
+    taken too, so the next window's results belong to the next window."""
+    rng = np.random.default_rng(8)
+    each, grouped = five_pools(10.0), five_pools(10.0)
+    group = edge_queues(grouped, 2, np.ones(5))
+    assert isinstance(group, SplitPoolGroup)
+    part = group.groups[1]
+    fixed = [random_stream(rng, 0.0, 50, 0) for _ in range(5)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(part, "serve", lambda *_: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            group.serve(StreamSet.of(fixed), StreamSet.empty(5), StreamSet.empty(5), 1.0)
+    # the first part served window 0; the failed part did not: redo it on the reference
+    for pool, f in zip(each[:group.cuts[1]], fixed, strict=False):
+        pool.serve(f, Stream(), 0.0, 1.0)
+    fixed = [random_stream(rng, 1.0, 50, 0) for _ in range(5)]
+    batch = [random_stream(rng, 1.0, 30, 1, payload=True) for _ in range(5)]
+    want = [pool.serve(f, b, 1.0, 2.0) for pool, f, b in zip(each, fixed, batch, strict=True)]
+    got = group.serve(StreamSet.of(fixed), StreamSet.of(batch), StreamSet.empty(5), 2.0)
+    for e, h in enumerate(want):
+        assert got.node(e).done_s.tobytes() == h.done_s.tobytes()
+        assert len(h) == 30
+    for a, b in zip(each, grouped, strict=True):
+        _same_pools(a, b)
 
 
 def test_pools_that_differ_in_horizon_cannot_form_a_group() -> None:

@@ -26,7 +26,7 @@ from v2x_sim.compute.content import ContentStore
 from v2x_sim.compute.estimator import EdgeSensing, RoadFacts
 from v2x_sim.compute.fault_window import fail_over_window, reach_cloud
 from v2x_sim.compute.faults import FaultPlan
-from v2x_sim.compute.pool_group import PoolGroup
+from v2x_sim.compute.pool_split import edge_queues
 from v2x_sim.compute.roadside import Coverage, Devices
 from v2x_sim.compute.sensor_pattern import sensor_pattern
 from v2x_sim.compute.sensors import Exits, Positions
@@ -142,11 +142,14 @@ class BackgroundFlows:
                            book=book, rng=(rng("channel.pc5"), self.rng_edge),
                            deterministic=deterministic)
         self.windows = 0
-        # the edge nodes are independent queues: one compiled call serves a window of all
-        self.edge_group = PoolGroup(edges, kernel_threads()) if edges else None
         self._pattern = sensor_pattern(devices, tick_s, self.roadside.sensor_link_s,
                                        self.rsu_fibre_s, self.edge_cfg.service["perception"],
                                        self.rng_edge)
+        # the edge nodes are independent queues: one compiled call serves a window of all
+        # (or of each part, parts on threads at once, balanced by the frames per node)
+        self.edge_group = (edge_queues(edges, kernel_threads(),
+                                       np.diff(self._pattern.flat.bounds) + 1)
+                           if edges else None)
         self._full_windows = 0  # windows whose frames are the pattern
         # the BSMs and frames of every window with `v2x.background: off`: none (read only)
         self._no_streams = StreamSet.empty(devices.n_edges)

@@ -7,11 +7,11 @@ fixed stream (the sensor frames) through the Kiefer-Wolfowitz kernel
 and hand over the content-carrying departures (`_tail_node`), all in `_node_window`.
 A node writes only its own slices: of the merged streams (their bounds are known
 beforehand) and of buffers with room for all its messages, from which its carry and
-hand-over are packed afterwards (`_packed`). So the nodes can run in any order or at
-once: `serve_group` runs them one after another, `serve_group_parallel` spreads them
-over numba's threads (``prange``, one fork and join per window) with the same
-arithmetic per node, hence bit-identical results. One call per window replaces a call,
-its argument tuple and its Python before and after for each of the edge nodes.
+hand-over are packed afterwards (`_packed`). `serve_group` runs them one after another;
+a part of the nodes is served by calling it on that part's streams (`pool_split`: parts
+on two threads at once), with the same arithmetic per node, hence bit-identical
+results. One call per window replaces a call, its argument tuple and its Python before
+and after for each of the edge nodes.
 
 A node's streams (the layout of `streams.StreamSet`) are positions
 ``bounds[e]:bounds[e + 1]`` of flat arrays; payloads are -1 where a message carries
@@ -21,7 +21,6 @@ extra ones), which is what merging the carry with (new merged with extra) gives.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from v2x_sim._core.jit import njit
@@ -258,32 +257,5 @@ def serve_group(fixed, parts, c_has, state, limits):  # type: ignore[no-untyped-
     other, o_has, done, buffers, sizes = _window_space(fixed, parts, c_has, nodes)
     for e in range(nodes):
         _node_window(e, fixed, parts, other, o_has, state, limits, done, buffers, sizes)
-    served, carry, handed = _packed(fixed, other, buffers, sizes)
-    return served, other, o_has, carry, handed
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def serve_group_parallel(fixed, parts, c_has, state, limits):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """`serve_group` with the nodes spread over numba's threads: one fork and join.
-
-    numba's parallel loops take arrays and scalars, not tuples: the tuples are taken
-    apart here and put together again inside the loop body.
-    """
-    nodes = fixed[5].shape[0] - 1
-    other, o_has, done, buffers, sizes = _window_space(fixed, parts, c_has, nodes)
-    fa, fs, fk, fb, fp, f_off, f_has, shift = fixed
-    (ca, cs, ck, cb, cp, c_off), (ba, bs, bk, bb, bp, b_off), (xa, xs, xk, xb, xp, x_off) = parts
-    free, free_off, counts, stats, hist, busy, wait = state
-    window_end_s, horizon_s, deadline_s, slot_s = limits
-    oa, os_, ok, ob, op, o_off = other
-    done_f, done_o = done
-    ra, rs, rk, rb, rp, h_done, h_payload, h_kind = buffers
-    for e in numba.prange(nodes):
-        _node_window(e, (fa, fs, fk, fb, fp, f_off, f_has, shift),
-                     ((ca, cs, ck, cb, cp, c_off), (ba, bs, bk, bb, bp, b_off),
-                      (xa, xs, xk, xb, xp, x_off)), (oa, os_, ok, ob, op, o_off), o_has,
-                     (free, free_off, counts, stats, hist, busy, wait),
-                     (window_end_s, horizon_s, deadline_s, slot_s), (done_f, done_o),
-                     (ra, rs, rk, rb, rp, h_done, h_payload, h_kind), sizes)
     served, carry, handed = _packed(fixed, other, buffers, sizes)
     return served, other, o_has, carry, handed

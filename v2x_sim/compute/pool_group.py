@@ -5,22 +5,20 @@ stacked arrays (each `ServerPool`'s free times, accumulators and slot series are
 of its rows, so everything that reads a pool reads what the group wrote) and its carries
 and last window in flat arrays (`streams.StreamSet` layout), and serves a window of every
 node in one call of `group_kernel.serve_group`: no per-pool arguments, calls or arrays
-in Python. With ``threads`` >= 2 the nodes are spread over numba's threads
-(`group_kernel.serve_group_parallel`); each node's arithmetic is the same either way, so
-results are identical. A node one of whose streams is not sorted is left untouched by
-the call and served on its own through `ServerPool.serve` (the path that handles it).
+in Python (`pool_split.SplitPoolGroup` serves parts of the nodes, each a group of its
+own, on two threads at once). A node one of whose streams is not sorted is left
+untouched by the call and served on its own through `ServerPool.serve` (the path that
+handles it).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from v2x_sim.compute.group_kernel import serve_group, serve_group_parallel
+from v2x_sim.compute.group_kernel import serve_group
 from v2x_sim.compute.servers import Handover, ServerPool
 from v2x_sim.compute.streams import EMPTY_F, EMPTY_I, Stream, StreamSet
 
@@ -66,13 +64,12 @@ class PoolGroup:
         pools: the pools, all with the same message kinds, horizon and slots (cores may
             differ). Their state arrays become views of the group's; their ``carry``
             and replay window are then read from the group.
-        threads: numba threads serving nodes at once (1: one after another).
 
     Raises:
         ValueError: the pools' kinds, horizons or slots differ.
     """
 
-    def __init__(self, pools: list[ServerPool], threads: int = 1) -> None:
+    def __init__(self, pools: list[ServerPool]) -> None:
         first = pools[0]
         for pool in pools:
             if (pool.deadline_s.tobytes() != first.deadline_s.tobytes()
@@ -81,12 +78,6 @@ class PoolGroup:
                 raise ValueError(f"pool {pool.name} differs from {first.name} in kinds, "
                                  "horizon or time slots: it cannot join their group")
         self.pools = pools
-        self.threads = threads
-        if threads > 1 and not os.environ.get("NUMBA_THREADING_LAYER"):
-            # OpenMP's workers spin between calls: with other jobs on the cores a
-            # window's fork and join then took ms (measured at load ~6: two threads
-            # 3.6x the CPU of one); numba's own work queue waits without spinning
-            numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
         cores = [pool.cores for pool in pools]
         self.free_bounds = np.zeros(len(pools) + 1, np.int64)
         self.free_bounds[1:] = np.cumsum(cores)
@@ -136,10 +127,7 @@ class PoolGroup:
         """
         first = self.pools[0]
         free_before = self.free.copy()
-        kernel = serve_group_parallel if self.threads > 1 else serve_group
-        if kernel is serve_group_parallel:
-            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
-        served, other, _, carry, handed = kernel(
+        served, other, _, carry, handed = serve_group(
             (fixed.arrival_s, fixed.service_s, fixed.kind, fixed.born_s,
              EMPTY_I if fixed.payload is None else fixed.payload, fixed.bounds,
              fixed.payload is not None, float(fixed_shift_s)),

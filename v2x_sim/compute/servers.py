@@ -157,10 +157,11 @@ def _serve_window(fa, fs, fk, fb, fp, f_has, ca, cs, ck, cb, cp, c_has,  # type:
 def kernel_threads() -> int:
     """Threads that serve the edge nodes at once (``V2X_SIM_KERNEL_THREADS``, default 1).
 
-    The edge nodes' window is one compiled call (`pool_group.PoolGroup`); with two
-    threads numba spreads its nodes over two cores, which can only pay where a core is
-    idle; results are the same either way. Study workers always use one (their
-    processes already fill the CPUs).
+    With 2 the edge nodes are cut into two parts of about equal messages, the second
+    served on a persistent worker thread while the caller serves the first
+    (`pool_split.SplitPoolGroup`); that can only pay where a core is idle. Results are
+    the same either way. Study workers always use one (their processes already fill
+    the CPUs).
     """
     threads = env_count(KERNEL_THREADS)
     return 1 if threads is None else threads
