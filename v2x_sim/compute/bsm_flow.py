@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from v2x_sim.comms.bsm_batches import to_edges
 from v2x_sim.comms.bsm_senders import bsm_senders
+from v2x_sim.comms.bsm_window import Placement, bsm_window
 from v2x_sim.comms.channels import Pc5Channel
 from v2x_sim.comms.messages import Hop, MessageKind
 from v2x_sim.comms.pc5_fates import Pc5Cells
@@ -27,7 +28,7 @@ from v2x_sim.compute.service import draw_service_s
 from v2x_sim.compute.streams import StreamSet
 from v2x_sim.metrics.histogram import N_BINS, bin_index
 from v2x_sim.metrics.latency import LatencyBook
-from v2x_sim.scenario.v2x_sections import PeriodicMessage, ServiceParams
+from v2x_sim.scenario.v2x_sections import PeriodicMessage, ServiceDistribution, ServiceParams
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -72,6 +73,12 @@ class BsmFlow:
         self.cbr_sum = np.zeros(n_rsu)
         self.cbr_max = np.zeros(n_rsu)
         self.received = np.zeros(n_rsu, np.int64)
+        self._place = Placement(length_m, self._table, n_rsu, self.cells.ratio, pc5,
+                                rsu_fibre_s, self._fibre_bin, devices.edge, devices.n_edges)
+        # one compiled call per window (`comms.bsm_window`) unless a draw is Python's:
+        # the means-only mode, or random service times (a fault window: per window)
+        self._one_call = (not deterministic
+                          and service.distribution == ServiceDistribution.DETERMINISTIC)
 
     def restart(self) -> None:
         """Count channel load and BSMs received afresh (the warm-up is over)."""
@@ -97,6 +104,8 @@ class BsmFlow:
             self.cbr[:] = 0.0
             return StreamSet.empty(n_edges)
         book = self.book
+        if faults is None and self._one_call:
+            return self._one_call_window(senders, start_s, end_s)
         # channel load at the window's start (transmitters within range of each RSU), and
         # every BSM of the window on its covering RSU: one compiled pass
         transmitters, sent, rsu, born, cell = bsm_senders(
@@ -130,3 +139,22 @@ class BsmFlow:
                 float(self.rsu_fibre_s[per_rsu > 0].max()))
         kind = np.full(born.size, int(MessageKind.BSM))
         return StreamSet(arrival, service, kind, born, np.asarray(bounds, np.int64))
+
+    def _one_call_window(self, senders: tuple[IntArray, IntArray, FloatArray, FloatArray],
+                         start_s: float, end_s: float) -> StreamSet:
+        """`window`'s steps in one compiled call (`comms.bsm_window`): the same results."""
+        book, kind = self.book, int(MessageKind.BSM)
+        out = bsm_window(senders, (start_s, end_s, 1.0 / self.spec.rate_hz), self._place,
+                         self.spec.rate_hz, self.service.mean_s, kind, self.rng_pc5,
+                         (self.cbr_sum, self.cbr_max, self.received))
+        self.cbr = out.cbr
+        book.count_sent(kind, out.sent)
+        book.count_lost(kind, out.sent - out.covered, "no_coverage")
+        book.count_lost(kind, out.covered - out.heard, "radio")
+        if out.heard:
+            hops = book.hist[kind]
+            hops[Hop.AIR].add_binned(out.air_counts, out.air_total_s, out.air_max_s)
+            hops[Hop.BACKHAUL].add_binned(out.fibre_counts,
+                                          float(out.per_rsu @ self.rsu_fibre_s),
+                                          out.fibre_max_s)
+        return StreamSet(out.arrival_s, out.service_s, out.kind, out.born_s, out.bounds)
