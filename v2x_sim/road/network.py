@@ -227,10 +227,7 @@ def cheapest_out_link(network: Network, via: NDArray[np.float64]) -> NDArray[np.
     `NO_LINK` where no link leaves; ties go to the lower link index. Shared by the
     node-based next-hop tables (`routing`) and the first link of a turn-aware search.
     """
-    order = np.lexsort((via, network.from_node))  # by node, cheapest first
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = network.from_node[order[1:]] != network.from_node[order[:-1]]
-    best = order[first]
-    table = np.full(network.n_nodes, NO_LINK, dtype=np.int64)
-    table[network.from_node[best]] = best
-    return table
+    from v2x_sim.road.route_kernels import cheapest_per_group  # compiled: numba on use
+
+    return cheapest_per_group(network.out_links, network.out_offsets,  # type: ignore[no-any-return]
+                              np.ascontiguousarray(via, dtype=np.float64))

@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from v2x_sim.road.network import NO_LINK, Network, cheapest_out_link
+from v2x_sim.road.network import Network, cheapest_out_link
+from v2x_sim.road.route_kernels import cheapest_finite_successor
 
 EPS = 1e-9
 """Weight of the link -> sink edges (csgraph drops explicit zeros); subtracted again."""
@@ -95,11 +96,6 @@ class TurnGraph:
 
         `NO_LINK` where no allowed movement leads to the destination.
         """
-        via = cost_s[self.to_link] + link_dist[self.to_link]
-        order = np.lexsort((via, self.from_link))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = self.from_link[order[1:]] != self.from_link[order[:-1]]
-        best = order[first & np.isfinite(via[order])]
-        table = np.full(self.n_links, NO_LINK, dtype=np.int64)
-        table[self.from_link[best]] = self.to_link[best]
-        return table
+        return cheapest_finite_successor(  # type: ignore[no-any-return]
+            self.succ_links, self.succ_offsets, np.ascontiguousarray(cost_s, np.float64),
+            np.ascontiguousarray(link_dist, np.float64))
