@@ -6,9 +6,9 @@ leaving link (`network.cheapest_out_link`), per link the cheapest allowed next l
 thousands of tables an hour (6,110 on the 10x10 grid with `dynamic_shortest`), and the
 sort over every link or movement that picked the cheapest per group cost 31-77 us a
 table there (3-4 us with these scans). The groups are already contiguous (the network's
-and the turn graph's CSR arrays), so one pass over them picks the same member: the least cost, ties to the
-member listed first (the lower link index, or the movement listed first), which is the
-order a stable sort by (group, cost) puts first.
+and the turn graph's CSR arrays), so one pass over them picks the same member: the
+least cost, ties to the member listed first (the lower link index, or the movement
+listed first), which is what a stable sort by (group, cost) puts first.
 """
 
 from __future__ import annotations
