@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from v2x_sim.traffic.connected import connected_on_links
+from v2x_sim.traffic.connected import ConnectedVehicles, connected_on_links
 from v2x_sim.traffic.fleet import VehicleTable
 
 
@@ -63,3 +63,35 @@ def test_connected_on_links_by_hand() -> None:
     assert link.tolist() == [7]
     assert entered.tolist() == [10.0]
     assert ready.tolist() == [40.0]
+
+
+@pytest.mark.parametrize(("seed", "n", "share"), [(4, 0, 0.5), (5, 3000, 0.0), (6, 3000, 0.1),
+                                                  (7, 3000, 1.0)])
+def test_the_scan_on_some_links_is_the_full_scan_filtered(seed: int, n: int,
+                                                          share: float) -> None:
+    """A broadcast's scan: the full scan's rows on the wanted links, in the same order."""
+    wanted = np.random.default_rng(seed).random(50) < share
+    got = ConnectedVehicles(_fleet(seed, n)).on(wanted)
+    full = connected_on_links(_fleet(seed, n))
+    keep = wanted[full[1]]
+    if n and 0.0 < share < 1.0:
+        assert 0 < keep.sum() < keep.size  # some rows dropped, some kept
+    for g, w in zip(got, full, strict=True):
+        assert g.dtype == w.dtype
+        assert g.tobytes() == w[keep].tobytes()
+
+
+def test_the_scan_on_some_links_by_hand() -> None:
+    """Connected trips on links 7, 3 and 7 (and one at its origin): links {7} wanted."""
+    fleet = VehicleTable()
+    fleet.add_many(kind=np.zeros(4, np.int64), connected=np.ones(4, bool),
+                   origin=np.zeros(4, np.int64), destination=np.ones(4, np.int64),
+                   depart_s=np.zeros(4), pce=np.ones(4))
+    fleet.link[[0, 1, 3]] = [7, 3, 7]
+    fleet.ready_s[[0, 1, 3]] = [40.0, 41.0, 42.0]
+    wanted = np.zeros(10, bool)
+    wanted[7] = True
+    ids, link, _, ready = ConnectedVehicles(fleet).on(wanted)
+    assert ids.tolist() == [0, 3]
+    assert link.tolist() == [7, 7]
+    assert ready.tolist() == [40.0, 42.0]

@@ -45,7 +45,7 @@ from v2x_sim.scenario.schema import Scenario
 from v2x_sim.scenario.sections import VehicleKind
 from v2x_sim.scenario.signal_sections import SignalPlanKind
 from v2x_sim.slow_loop import build_control, build_feeds
-from v2x_sim.traffic.connected import connected_on_links
+from v2x_sim.traffic.connected import ConnectedVehicles
 from v2x_sim.traffic.demand import KINDS, TripPlan, build_trip_plan
 from v2x_sim.traffic.fleet import VehicleTable
 from v2x_sim.traffic.habitual import (
@@ -365,9 +365,10 @@ def _connected_on_links(fleet: VehicleTable) -> Senders:
 
     Asked every flow window and every warning broadcast: the trips still out (the
     fleet's active set) that are connected and on a link, in ascending row order
-    (`traffic.connected.connected_on_links`, one compiled pass).
+    (`traffic.connected.connected_on_links`, one compiled pass); a broadcast asks only
+    for those on the links upstream of its hazard (`ConnectedVehicles.on`).
     """
-    return lambda: connected_on_links(fleet)
+    return ConnectedVehicles(fleet)
 
 
 def warn_about_demand(scenario: Scenario, plan: TripPlan) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
@@ -46,8 +46,23 @@ from v2x_sim.scenario.v2x_sections import (
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-Senders = Callable[[], tuple[IntArray, IntArray, FloatArray, FloatArray]]
-"""Connected vehicles on links now: (trip ids, link, entered_s, ready_s)."""
+
+
+class Senders(Protocol):
+    """The connected vehicles on links now, as they send about themselves (ids ascending).
+
+    Injected by the world (`traffic.connected.ConnectedVehicles`): compute never reads
+    the traffic side otherwise.
+    """
+
+    def __call__(self) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        """(trip ids, link, entered_s, ready_s) of every one."""
+        ...
+
+    def on(self, links: NDArray[np.bool_]) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        """The same for those on a link where ``links`` is True, in the same order."""
+        ...
+
 Probe = Callable[[IntArray], tuple[IntArray, FloatArray, FloatArray]]
 """What status reports carry, per trip id: (last completed link, its traversal time, exit
 time); link -1 before the first completed link."""

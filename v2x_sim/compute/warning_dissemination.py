@@ -21,8 +21,9 @@ after the edge (fibre to the RSU, PC5), so its latency runs from the re-send.
 
 Vectorised: once per hazard a Dijkstra on the reversed graph, bounded at the warning
 distance, marks the links from which the hazard is within reach; per broadcast one
-gather over the connected vehicles picks those on such links (a few dozen of the
-zone's thousands) and only their routes are walked, up to the warning distance.
+compiled pass over the vehicles on the road gathers only the connected ones on such
+links (a few dozen of the zone's thousands, `Senders.on`) and only their routes are
+walked, up to the warning distance.
 """
 
 from __future__ import annotations
@@ -236,7 +237,8 @@ class Broadcaster:
 
         Returns (ids, their links, offsets along them, route distance to the hazard).
         """
-        ids, links, entered, ready = self.senders()
+        # only the vehicles on links the hazard is within reach of (one compiled pass)
+        ids, links, entered, ready = self.senders.on(state.upstream)
         if ids.size:
             state.fit(int(ids.max()) + 1)
         # who may be addressed and where along its link, in one compiled pass
