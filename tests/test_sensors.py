@@ -16,7 +16,14 @@ import pytest
 from v2x_sim._core.errors import ScenarioError
 from v2x_sim.compute.estimator import EdgeSensing, RoadFacts, estimate_links
 from v2x_sim.compute.roadside import build_devices
-from v2x_sim.compute.sensors import build_zones, read_zones, watched_length_m
+from v2x_sim.compute.sensor_kernel import read_kernel
+from v2x_sim.compute.sensors import (
+    MIN_SPOT_SPEED_MPS,
+    ZONE_CELL_M,
+    build_zones,
+    read_zones,
+    watched_length_m,
+)
 from v2x_sim.road.io import read_network_csv
 from v2x_sim.road.network import RoadClass
 from v2x_sim.scenario import scenario_from_dict
@@ -430,3 +437,68 @@ def test_miss_and_speed_error_laws_with_standing_and_moving_vehicles(tmp_path: P
     speed_sum = found[0.0]["speed_sum_mps"]
     assert abs(speed_sum.mean() - 70.0) < 2.58 * np.sqrt(20.0 / n)
     assert speed_sum.var(ddof=1) == pytest.approx(20.0, rel=0.10)
+
+
+
+def _numpy_reading(zones, link, offset, speed, rng, exit_link):  # type: ignore[no-untyped-def]
+    """A noisy reading as the plain numpy steps: the compiled pass's reference.
+
+    The detections come from `read_kernel` with the same per-pair draws; then the
+    ghosts and the stop-line counts as numpy calls, one binomial over every zone.
+    """
+    n = len(zones)
+    cell = zones.cell_first[link] + np.clip((offset / ZONE_CELL_M).astype(np.int64), 0,
+                                            zones.cell_span[link] - 1)
+    pairs = int((zones.cell_ptr[cell + 1] - zones.cell_ptr[cell]).sum())
+    uniform, normal = rng.random(pairs), rng.standard_normal(pairs)
+    count, moving, speed_sum, _, _ = read_kernel(
+        True, MIN_SPOT_SPEED_MPS, cell, zones.cell_ptr, zones.cell_zone, zones.lo_m,
+        zones.hi_m, zones.miss_probability, zones.speed_sigma_mps, offset, speed, uniform,
+        normal)
+    cum = zones.ghost_cum
+    total = float(cum[-1])
+    where = np.minimum(np.searchsorted(cum, rng.random(
+        rng.poisson(total) if total > 0 else 0) * total, side="right"), n - 1)
+    ghosts = np.bincount(where, minlength=n).astype(np.float64)
+    ghost_speed = np.bincount(where, weights=zones.free_speed_mps[where]
+                              + zones.speed_sigma_mps[where] * rng.standard_normal(where.size),
+                              minlength=n)
+    count, moving, speed_sum = count + ghosts, moving + ghosts, speed_sum + ghost_speed
+    left = np.bincount(exit_link, minlength=zones.first.size - 1)[zones.link]
+    exits = np.where(zones.at_end, rng.binomial(left, 1.0 - zones.miss_probability), 0.0)
+    return {"count": count, "moving": moving, "speed_sum_mps": speed_sum, "exits": exits,
+            "occupancy": count * zones.vehicle_length_m / zones.lane_length_m}
+
+
+def test_ghosts_and_stop_line_counts_are_numpys_draws_bit_for_bit(tmp_path: Path) -> None:
+    """Rule: the compiled pass that places the ghosts, with the binomial stop-line counts
+    drawn only for zones somebody passed, gives exactly what the plain numpy steps give
+    (one binomial over every zone) and leaves the sensors' stream at the same state:
+    numpy's binomial of 0 takes no random number. Two radars (one zone reaching link
+    0's end), ghosts at 20,000 an hour, six vehicles, nine leaving links 0 and 1."""
+    roadside = {"rsu": {"placement": {"mode": "spacing", "spacing_m": 300}},
+                "sensors": [{"kind": "radar", "range_m": 250.0, "miss_probability": 0.3,
+                             "speed_sigma_mps": 2.0, "false_per_hour": 20000.0,
+                             "placement": {"mode": "list", "positions": [
+                                 {"link": 0, "offset_m": 900.0},
+                                 {"link": 2, "offset_m": 400.0}]}}]}
+    _, zones = zones_on(tmp_path, roadside)
+    assert zones.at_end.any()
+    assert not zones.at_end.all()
+    speed = np.array([10.0, 0.0, 14.0, 0.0, 9.0, 12.0])
+    offset = np.array([700.0, 990.0, 300.0, 60.0, 500.0, 820.0])
+    link = np.array([0, 0, 1, 1, 2, 3])
+    exit_link = np.array([0, 1, 0, 0, 0, 1, 0, 0, 0])
+    ghosts = exits = 0.0
+    for seed in range(20):
+        fused, plain = np.random.default_rng(seed), np.random.default_rng(seed)
+        got = read_zones(zones, link, offset, speed, fused, exit_link)
+        want = _numpy_reading(zones, link, offset, speed, plain, exit_link)
+        for name, column in want.items():
+            assert np.array_equal(getattr(got, name), column), name
+        assert fused.bit_generator.state == plain.bit_generator.state
+        ghosts += float(got.count.sum() - got.stopped.sum())
+        exits += float(got.exits.sum())
+    # the case exercises both draws: ghosts were placed and leavers were counted
+    assert ghosts > 0.0
+    assert exits > 0.0

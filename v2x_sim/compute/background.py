@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
@@ -247,17 +246,17 @@ class BackgroundFlows:
             each = [self._frames(e, start_s, end_s, patterned) for e in range(n_edges)]
             if self._faulty and self.faults is not None and self.faults.overlaps(
                     start_s, end_s, FaultKind.EDGE_DOWN):
-                each, bsm_each, aggregates, failed_over = fail_over_window(
-                    self.faults, self.book, (each, bsm.streams(), aggregates),
+                each, bsm_each, moved, failed_over = fail_over_window(
+                    self.faults, self.book, (each, bsm.streams(), aggregates.streams()),
                     (start_s, end_s), self._forget_aggregate)
-                bsm = StreamSet.of(bsm_each)
+                bsm, aggregates = StreamSet.of(bsm_each), StreamSet.of(moved)
             for stream in each:
                 if not patterned and len(stream):  # frames' backhaul one by one
                     self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
                                       stream.arrival_s - stream.born_s)
             frames = StreamSet.of(each)
         handed_edges = (self.edge_group.serve(
-            frames, bsm, StreamSet.of(aggregates), start_s + self.tick_s,
+            frames, bsm, aggregates, start_s + self.tick_s,
             start_s if patterned and load else 0.0) if self.edge_group is not None else None)
         left_edge = ([] if handed_edges is None else
                      [handed_edges.of_kind(int(MessageKind.AGGREGATE), self.horizon_s)])
@@ -309,7 +308,7 @@ class BackgroundFlows:
         return Stream(arrival, service, np.full(arrival.size, int(MessageKind.STATUS)),
                       content["born_s"], payload)
 
-    def _aggregates(self, start_s: float, end_s: float) -> list[Stream]:
+    def _aggregates(self, start_s: float, end_s: float) -> StreamSet:
         """Each edge node's aggregates of the window, as jobs in its own queue.
 
         An aggregate is built when its turn in the edge's FIFO queue comes, from what the
@@ -320,11 +319,11 @@ class BackgroundFlows:
         spec = self.messages.aggregate
         n_edges = self.devices.n_edges
         if not spec.enabled:
-            return [Stream() for _ in range(n_edges)]
+            return StreamSet.empty(n_edges)
         edge, born = periodic_sends(self._edge_ids, 1.0 / spec.rate_hz, start_s, end_s)
         self.book.count_sent(MessageKind.AGGREGATE, born.size)
         if born.size == 0:  # none due in this window (nothing to read, draw or queue)
-            return [Stream() for _ in range(n_edges)]
+            return StreamSet.empty(n_edges)
         feeds = self.feeds
         sensing = feeds.sensing
         # the sensors' latest readings; each edge node estimates the links it watches
@@ -339,17 +338,11 @@ class BackgroundFlows:
                 continue
             links, travel, density = sensing.measured(e, readings)
             self.aggregate_content[p] = (links, travel, at, density)
-        # only the edge nodes with an aggregate due get a stream of their own (a window
-        # holds a few aggregates: most edge nodes have none, and an empty Stream() is
-        # served exactly as an empty slice)
-        streams = [Stream() for _ in range(n_edges)]
-        kind = int(MessageKind.AGGREGATE)
-        # the sends come edge by edge, each edge's in time order: one slice per edge
-        cuts = [0, *(np.flatnonzero(edge[1:] != edge[:-1]) + 1).tolist(), edge.size]
-        for a, b in pairwise(cuts):
-            streams[int(edge[a])] = Stream(born[a:b], service[a:b], np.full(b - a, kind),
-                                           born[a:b], payload[a:b])
-        return streams
+        # the sends come edge by edge, each edge's in time order: they are the edge
+        # nodes' streams already, one after the other (a few a window, so no per-edge
+        # `Stream` is built and concatenated again)
+        return StreamSet(born, service, np.full(born.size, int(MessageKind.AGGREGATE)), born,
+                         np.searchsorted(edge, np.arange(n_edges + 1)), payload)
 
     def _edge_to_cloud(self, left: list[tuple[FloatArray, IntArray]]) -> Stream:
         """Aggregates that finished at their edge node, over the WAN into the cloud queue."""
@@ -401,14 +394,27 @@ class BackgroundFlows:
                 feeds.registry.ingest(done, report["vehicle"], report["link"], report["born_s"],
                                       now_s=self.env.now)
         done, payload = handed.of_kind(int(MessageKind.AGGREGATE))
+        # every aggregate of the window in one batch of samples, in departure order (the
+        # belief applies samples by their own instants: one batch or one per aggregate
+        # is the same sequence)
+        samples: list[tuple[float, IntArray, FloatArray, float, FloatArray | None]] = []
         for at, p in zip(done.tolist(), payload.tolist(), strict=True):
             self._aggregate_born.pop(p, None)
             content = self.aggregate_content.pop(p, None)
             if content is None or at > horizon or feeds.belief is None:
                 continue
             links, travel, sent, density = content
-            feeds.belief.ingest(np.full(links.size, at), links, travel,
-                                np.full(links.size, sent), density)
+            if links.size:
+                samples.append((at, links, travel, sent, density))
+        if samples:
+            sizes = [links.size for _, links, _, _, _ in samples]
+            feeds.belief.ingest(
+                np.repeat([at for at, *_ in samples], sizes),
+                np.concatenate([links for _, links, _, _, _ in samples]),
+                np.concatenate([travel for _, _, travel, _, _ in samples]),
+                np.repeat([sent for *_, sent, _ in samples], sizes),
+                np.concatenate([np.full(n, np.nan) if density is None else density
+                                for n, (*_, density) in zip(sizes, samples, strict=True)]))
 
     def finish(self) -> None:
         """Move the queues' accumulators into the book; what waits is in flight.

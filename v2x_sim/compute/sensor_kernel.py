@@ -1,4 +1,4 @@
-"""The compiled pass behind `sensors.read_zones`: every vehicle against the zones it is in.
+"""The compiled passes behind `sensors.read_zones`: every vehicle against the zones it is in.
 
 One loop over the vehicles on links (each checked only against the zones overlapping its
 `ZONE_CELL_M` cell) accumulates what each zone sees. It replaces a dozen numpy passes
@@ -58,3 +58,39 @@ def read_kernel(noisy: bool, min_speed_mps: float, cell: IntArray, cell_ptr: Int
         if np.isinf(tail[z]):
             tail[z] = np.nan
     return count, moving, speed_sum, stopped, tail
+
+
+@njit(cache=True)
+def extras_kernel(count: FloatArray, moving: FloatArray, speed_sum: FloatArray,
+                  ghost_cum: FloatArray, ghost_u: FloatArray, ghost_normal: FloatArray,
+                  free_speed_mps: FloatArray, sigma: FloatArray, exit_zone: IntArray,
+                  exit_seen: FloatArray, vehicle_length_m: FloatArray,
+                  lane_length_m: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Add the ghosts in place; (occupancy, exits) per zone, in one pass each.
+
+    Ghost ``i`` lands in the first zone whose running rate sum exceeds ``ghost_u[i]``
+    (already scaled by the total: numpy's ``searchsorted(side="right")``), clipped to the
+    last zone, and moves at its zone's free speed plus ``sigma * ghost_normal[i]``. The
+    ghosts' counts and speed sums are summed apart and then added to the detections',
+    as numpy's ``bincount`` and ``+=`` do (same roundings). ``exit_seen[j]`` vehicles
+    were seen leaving through zone ``exit_zone[j]``.
+    """
+    n = count.size
+    ghosts = np.zeros(n)
+    ghost_speed = np.zeros(n)
+    for i in range(ghost_u.size):
+        z = np.searchsorted(ghost_cum, ghost_u[i], side="right")
+        if z > n - 1:
+            z = n - 1
+        ghosts[z] += 1.0
+        ghost_speed[z] += free_speed_mps[z] + sigma[z] * ghost_normal[i]
+    exits = np.zeros(n)
+    for j in range(exit_zone.size):
+        exits[exit_zone[j]] = exit_seen[j]
+    occupancy = np.empty(n)
+    for z in range(n):
+        count[z] += ghosts[z]
+        moving[z] += ghosts[z]
+        speed_sum[z] += ghost_speed[z]
+        occupancy[z] = count[z] * vehicle_length_m[z] / lane_length_m[z]
+    return occupancy, exits

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v2x_sim.compute.roadside import Devices
-from v2x_sim.compute.sensor_kernel import read_kernel
+from v2x_sim.compute.sensor_kernel import extras_kernel, read_kernel
 from v2x_sim.road.network import Network
 
 IntArray = NDArray[np.int64]
@@ -229,29 +229,35 @@ def read_zones(zones: SensorZones, link: IntArray, offset_m: FloatArray, speed_m
         rng is not None, MIN_SPOT_SPEED_MPS, cell, zones.cell_ptr, zones.cell_zone,
         zones.lo_m, zones.hi_m, zones.miss_probability, zones.speed_sigma_mps,
         np.asarray(offset_m, np.float64), np.asarray(speed_mps, np.float64), uniform, normal)
+    left = (np.bincount(exit_link, minlength=zones.first.size - 1)[zones.link]
+            if exit_link is not None and exit_link.size else None)
+    kept = 1.0 - zones.miss_probability
+    if rng is None:
+        ghost_mean = zones.ghost_mean
+        count += ghost_mean
+        moving += ghost_mean
+        speed_sum += ghost_mean * zones.free_speed_mps
+        exits = np.where(zones.at_end, left * kept, 0.0) if left is not None else np.zeros(n)
+        occupancy = count * zones.vehicle_length_m / zones.lane_length_m
+        return ZoneReadings(count=count, moving=moving, speed_sum_mps=speed_sum,
+                            stopped=stopped, tail_m=tail, occupancy=occupancy, exits=exits)
     # ghosts: one Poisson total over the zones, each placed with probability proportional
     # to its zone's rate (the same law as an independent Poisson count per zone)
-    ghost_mean = zones.ghost_mean
-    if rng is None:
-        ghosts, ghost_speed = ghost_mean, ghost_mean * zones.free_speed_mps
-    else:
-        cum = zones.ghost_cum
-        total = float(cum[-1]) if n else 0.0
-        where = np.minimum(np.searchsorted(cum, rng.random(
-            rng.poisson(total) if total > 0 else 0) * total, side="right"), max(n - 1, 0))
-        ghosts = np.bincount(where, minlength=n).astype(np.float64)
-        ghost_speed = np.bincount(where, weights=zones.free_speed_mps[where] + zones.
-                                  speed_sigma_mps[where] * rng.standard_normal(where.size),
-                                  minlength=n).astype(np.float64, copy=False)
-    count += ghosts
-    moving += ghosts
-    speed_sum += ghost_speed
-    exits = np.zeros(n)
-    if exit_link is not None and exit_link.size:
-        left = np.bincount(exit_link, minlength=zones.first.size - 1)[zones.link]
-        kept = 1.0 - zones.miss_probability
-        exits = np.where(zones.at_end, left * kept if rng is None else rng.binomial(
-            left, kept).astype(np.float64), 0.0)
-    occupancy = count * zones.vehicle_length_m / zones.lane_length_m
+    cum = zones.ghost_cum
+    total = float(cum[-1]) if n else 0.0
+    ghost_u = rng.random(rng.poisson(total) if total > 0 else 0) * total
+    ghost_normal = rng.standard_normal(ghost_u.size)
+    # each zone reaching its link's end sees the link's leavers, each missed alike; a
+    # zone that nobody passed draws nothing (numpy's binomial of 0 takes no random
+    # number), so drawing for the others only leaves the stream as one call over all
+    exit_zone, exit_seen = np.zeros(0, np.int64), np.zeros(0)
+    if left is not None:
+        passed = np.flatnonzero(left > 0)
+        seen = rng.binomial(left[passed], kept[passed]).astype(np.float64)
+        at_end = zones.at_end[passed]
+        exit_zone, exit_seen = passed[at_end], seen[at_end]
+    occupancy, exits = extras_kernel(count, moving, speed_sum, cum, ghost_u, ghost_normal,
+                                     zones.free_speed_mps, zones.speed_sigma_mps, exit_zone,
+                                     exit_seen, zones.vehicle_length_m, zones.lane_length_m)
     return ZoneReadings(count=count, moving=moving, speed_sum_mps=speed_sum, stopped=stopped,
                         tail_m=tail, occupancy=occupancy, exits=exits)
