@@ -183,22 +183,25 @@ def test_balanced_cuts_refuses_impossible_parts(parts: int) -> None:
         balanced_cuts(np.ones(3), parts)
 
 
-def test_an_error_on_a_worker_thread_reaches_the_caller_and_the_next_window_runs() -> None:
-    """A part that raises on its thread raises in `serve`; the other part's result is
-    taken too, so the next window's results belong to the next window."""
+@pytest.mark.parametrize("failing", [0, 1])
+def test_an_error_in_a_part_reaches_the_caller_and_the_next_window_runs(failing: int) -> None:
+    """A part that raises (the caller's, or a worker's on its thread) raises in `serve`;
+    every other part's outcome is taken too, so the next window's results belong to
+    the next window."""
     rng = np.random.default_rng(8)
     each, grouped = five_pools(10.0), five_pools(10.0)
     group = edge_queues(grouped, 2, np.ones(5))
     assert isinstance(group, SplitPoolGroup)
-    part = group.groups[1]
     fixed = [random_stream(rng, 0.0, 50, 0) for _ in range(5)]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(part, "serve", lambda *_: 1 / 0)
+        patch.setattr(group.groups[failing], "serve", lambda *_: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             group.serve(StreamSet.of(fixed), StreamSet.empty(5), StreamSet.empty(5), 1.0)
-    # the first part served window 0; the failed part did not: redo it on the reference
-    for pool, f in zip(each[:group.cuts[1]], fixed, strict=False):
-        pool.serve(f, Stream(), 0.0, 1.0)
+    # the other part served window 0, the failed one did not: the same on the reference
+    lo, hi = group.cuts[failing], group.cuts[failing + 1]
+    for e, (pool, f) in enumerate(zip(each, fixed, strict=True)):
+        if not lo <= e < hi:
+            pool.serve(f, Stream(), 0.0, 1.0)
     fixed = [random_stream(rng, 1.0, 50, 0) for _ in range(5)]
     batch = [random_stream(rng, 1.0, 30, 1, payload=True) for _ in range(5)]
     want = [pool.serve(f, b, 1.0, 2.0) for pool, f, b in zip(each, fixed, batch, strict=True)]

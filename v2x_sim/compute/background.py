@@ -229,7 +229,6 @@ class BackgroundFlows:
         bsm = (self.bsm.window((ids, link, entered, ready), start_s, end_s,
                                self.faults if self._faulty else None) if load
                else self._no_streams)
-        status = self._status(ids, link, start_s, end_s)
         aggregates = self._aggregates(start_s, end_s)
         full = end_s >= start_s + self.tick_s
         # a window a fault touches may lose frames: it does not repeat the pattern
@@ -255,9 +254,13 @@ class BackgroundFlows:
                     self.book.add_hop(MessageKind.PERCEPTION, Hop.BACKHAUL,
                                       stream.arrival_s - stream.born_s)
             frames = StreamSet.of(each)
-        handed_edges = (self.edge_group.serve(
+        join_edges = (self.edge_group.start(
             frames, bsm, aggregates, start_s + self.tick_s,
             start_s if patterned and load else 0.0) if self.edge_group is not None else None)
+        # status reports touch no edge node (own random streams): drawn while any edge
+        # part still runs on a worker thread
+        status = self._status(ids, link, start_s, end_s)
+        handed_edges = join_edges() if join_edges is not None else None
         left_edge = ([] if handed_edges is None else
                      [handed_edges.of_kind(int(MessageKind.AGGREGATE), self.horizon_s)])
         if load:

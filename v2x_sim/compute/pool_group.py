@@ -13,6 +13,7 @@ handles it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,6 +118,12 @@ class PoolGroup:
         return fixed.stream(e), other.stream(e), free_before[a:b], shift
 
     # ------------------------------------------------------------------- serving
+    def start(self, fixed: StreamSet, batch: StreamSet, extra: StreamSet,
+              window_end_s: float, fixed_shift_s: float = 0.0) -> Callable[[], GroupHandover]:
+        """`serve` now, its hand-over from the returned call (as `SplitPoolGroup.start`)."""
+        handed = self.serve(fixed, batch, extra, window_end_s, fixed_shift_s)
+        return lambda: handed
+
     def serve(self, fixed: StreamSet, batch: StreamSet, extra: StreamSet,
               window_end_s: float, fixed_shift_s: float = 0.0) -> GroupHandover:
         """`ServerPool.serve` for every pool: ``batch`` merged with ``extra`` joins the carry.

@@ -5,12 +5,13 @@ to even and nearly fixed (the sensor frames, ~92 % of them on the zone, repeat t
 same pattern every window). So the nodes are cut once into contiguous parts of about
 equal work (`balanced_cuts`), each part a `PoolGroup` of its own. A window hands every
 part but the first to a persistent worker thread, serves the first on the calling
-thread meanwhile, and waits for the others: one hand-over and one join per worker and
-window, with no pool of numba threads to wake (numba's work queue, tried before, woke
-its workers in two rounds per call and left the calling thread idle). The compiled
-kernel releases the GIL, so the parts run at once; the Python around each part's call
-is short. Each node's arithmetic is what the single group does, so results are
-identical; the hand-overs are joined in node order, as one group gives them.
+thread meanwhile, and waits for the others (`start` returns that join, so the caller
+can do other work first): one hand-over and one join per worker and window, with no
+pool of numba threads to wake (numba's work queue, tried before, woke its workers in
+two rounds per call and left the calling thread idle). The compiled kernel releases
+the GIL, so the parts run at once; the Python around each part's call is short. Each
+node's arithmetic is what the single group does, so results are identical; the
+hand-overs are joined in node order, as one group gives them.
 """
 
 from __future__ import annotations
@@ -120,9 +121,13 @@ class SplitPoolGroup:
         # the threads end with the group (they hold no reference to it)
         weakref.finalize(self, _stop_all, self._workers)
 
-    def serve(self, fixed: StreamSet, batch: StreamSet, extra: StreamSet,
-              window_end_s: float, fixed_shift_s: float = 0.0) -> GroupHandover:
-        """`PoolGroup.serve` for every pool: the same hand-over, in node order."""
+    def start(self, fixed: StreamSet, batch: StreamSet, extra: StreamSet,
+              window_end_s: float, fixed_shift_s: float = 0.0) -> Callable[[], GroupHandover]:
+        """Begin `serve`: the workers' parts start, the caller's part is served now.
+
+        Returns the join: call it (once) for the hand-over. Meanwhile the caller may do
+        work that touches none of these pools (the workers' kernels hold no GIL).
+        """
         spans = list(pairwise(self.cuts))
         for worker, group, (a, b) in zip(self._workers, self.groups[1:], spans[1:], strict=True):
             worker.submit(group.serve, _part(fixed, a, b), _part(batch, a, b),
@@ -131,12 +136,24 @@ class SplitPoolGroup:
         try:
             first = self.groups[0].serve(_part(fixed, a, b), _part(batch, a, b),
                                          _part(extra, a, b), window_end_s, fixed_shift_s)
-        finally:  # every worker's outcome is taken, so the next window starts clean
-            outcomes = [worker.outcome() for worker in self._workers]
+        except BaseException:
+            for worker in self._workers:  # the next window must not find these results
+                worker.outcome()
+            raise
+        return lambda: self._join(first)
+
+    def _join(self, first: GroupHandover) -> GroupHandover:
+        """Wait for every worker's part; the parts' hand-overs joined in node order."""
+        outcomes = [worker.outcome() for worker in self._workers]
         for ok, value in outcomes:
             if not ok:
                 raise value
         return _joined([first, *(value for _, value in outcomes)])
+
+    def serve(self, fixed: StreamSet, batch: StreamSet, extra: StreamSet,
+              window_end_s: float, fixed_shift_s: float = 0.0) -> GroupHandover:
+        """`PoolGroup.serve` for every pool: the same hand-over, in node order."""
+        return self.start(fixed, batch, extra, window_end_s, fixed_shift_s)()
 
 
 def _joined(parts: list[GroupHandover]) -> GroupHandover:
